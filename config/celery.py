@@ -1,0 +1,42 @@
+"""The Celery app: queues, routing and delivery guarantees.
+
+Four queues, so that a backlog in one never starves another: `webhooks` (applying
+inbound events), `outbound` (provider sends), `maintenance` (sweeps, cleanup,
+reconciliation, health checks) and `default`.
+"""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("switchboard")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+QUEUES = ("webhooks", "default", "outbound", "maintenance")
+
+app.conf.update(
+    task_queues=[Queue(name) for name in QUEUES],
+    task_default_queue="default",
+    task_routes={"celery.backend_cleanup": {"queue": "maintenance"}},
+    # A task is acknowledged only once it has finished, and put back if its worker
+    # dies, so a crash loses nothing; every task must therefore be safe to run twice.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_track_started=True,
+    # Publishing must fail fast when the broker is down: the database row is the truth
+    # and a periodic sweep picks up whatever could not be enqueued.
+    task_publish_retry_policy={
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    },
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+)
+
+app.autodiscover_tasks()

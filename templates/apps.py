@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class TemplatesConfig(AppConfig):
+    """WhatsApp message templates and their lifecycle."""
+
+    name = "templates"
+    verbose_name = "Message templates"

@@ -1,0 +1,93 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from providers import PROVIDER_LABELS, Provider
+from tenants.models import SECRET_FIELDS, Channel, Membership, WindowPolicy
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username", "email", "first_name", "last_name"]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(source="organization.id")
+    slug = serializers.CharField(source="organization.slug")
+    name = serializers.CharField(source="organization.name")
+    timezone = serializers.CharField(source="organization.timezone")
+
+    class Meta:
+        model = Membership
+        fields = ["id", "slug", "name", "timezone", "role"]
+
+
+class MeSerializer(serializers.Serializer):
+    user = UserSerializer()
+    organizations = MembershipSerializer(many=True)
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    """A channel as the API shows it: secrets are never returned, only which are set."""
+
+    webhook_url = serializers.CharField(read_only=True)
+    secrets_set = serializers.ListField(
+        child=serializers.ChoiceField(choices=SECRET_FIELDS),
+        read_only=True,
+        help_text="Which credentials are stored (their values are never shown).",
+    )
+
+    class Meta:
+        model = Channel
+        fields = [
+            "id",
+            "provider",
+            "name",
+            "display_phone_number",
+            "phone_number_id",
+            "waba_id",
+            "account_id",
+            "api_base_url",
+            "key",
+            "webhook_url",
+            "verify_token",
+            "is_active",
+            "window_policy",
+            "secrets_set",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+def _secret_field(help_text: str) -> serializers.CharField:
+    return serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=True,
+        style={"input_type": "password"},
+        help_text=f"{help_text} Write-only; an empty string clears it.",
+    )
+
+
+class ChannelWriteSerializer(serializers.Serializer):
+    """Input for updating a channel; every field is optional and left as is if absent."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    display_phone_number = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    phone_number_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    waba_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    account_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    api_base_url = serializers.URLField(required=False, allow_blank=True)
+    window_policy = serializers.ChoiceField(choices=WindowPolicy.choices, required=False)
+    access_token = _secret_field("WhatsApp/OpenPhone/Unipile API token or key.")
+    app_secret = _secret_field("WhatsApp: Meta app secret.")
+    signing_key = _secret_field("OpenPhone: webhook signing key.")
+    auth_token = _secret_field("Twilio: auth token.")
+    shared_secret = _secret_field("Unipile: the Unipile-Auth header value.")
+
+
+class ChannelCreateSerializer(ChannelWriteSerializer):
+    provider = serializers.ChoiceField(choices=[(p.value, PROVIDER_LABELS[p]) for p in Provider])
+    name = serializers.CharField(max_length=200)

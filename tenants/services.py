@@ -1,0 +1,137 @@
+"""Writes for organizations, memberships and channels."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from providers import Provider
+from providers.phones import InvalidPhoneNumberError, to_e164
+from tenants.errors import ApplicationError, ErrorCode, from_django_validation_error
+from tenants.models import (
+    DEFAULT_WINDOW_POLICY,
+    SECRET_FIELDS,
+    Channel,
+    Membership,
+    Organization,
+    Role,
+)
+
+# What a channel cannot work without: the id its webhooks are routed by and the secret
+# they are verified with. Everything else can be added later.
+REQUIRED_BY_PROVIDER = {
+    Provider.WHATSAPP_CLOUD: ("phone_number_id", "app_secret"),
+    Provider.OPENPHONE: ("signing_key",),
+    Provider.TWILIO: ("auth_token",),
+    Provider.UNIPILE: ("shared_secret",),
+}
+
+CHANNEL_EDITABLE_FIELDS = (
+    "name",
+    "display_phone_number",
+    "phone_number_id",
+    "waba_id",
+    "account_id",
+    "api_base_url",
+    "window_policy",
+    *SECRET_FIELDS,
+)
+
+
+def organization_create(
+    *, name: str, slug: str, timezone: str = "UTC", alert_emails: list[str] | None = None
+) -> Organization:
+    organization = Organization(
+        name=name, slug=slug, timezone=timezone, alert_emails=", ".join(alert_emails or [])
+    )
+    _validate(organization)
+    organization.save()
+    return organization
+
+
+def membership_set(*, organization: Organization, user: AbstractBaseUser, role: Role) -> Membership:
+    """Make `user` a member of `organization` with `role` (adding or changing it)."""
+    membership, _ = Membership.objects.update_or_create(
+        organization=organization, user=user, defaults={"role": Role(role)}
+    )
+    return membership
+
+
+def channel_validate(*, channel: Channel) -> None:
+    """Normalize the phone number and check what the provider needs; raise if invalid."""
+    if channel.display_phone_number:
+        try:
+            channel.display_phone_number = to_e164(
+                channel.display_phone_number, default_region=settings.DEFAULT_PHONE_REGION
+            )
+        except InvalidPhoneNumberError as exc:
+            raise ApplicationError(
+                ErrorCode.VALIDATION_ERROR,
+                str(exc),
+                {"display_phone_number": [{"message": str(exc), "code": "invalid"}]},
+            ) from exc
+    missing = [
+        field
+        for field in REQUIRED_BY_PROVIDER[Provider(channel.provider)]
+        if not getattr(channel, field)
+    ]
+    if missing:
+        label = Provider(channel.provider).label
+        raise ApplicationError(
+            ErrorCode.VALIDATION_ERROR,
+            f"{label} channels need {', '.join(missing)}.",
+            {
+                f: [{"message": f"Required for {label} channels.", "code": "required"}]
+                for f in missing
+            },
+        )
+    _validate(channel)
+
+
+@transaction.atomic
+def channel_create(
+    *, organization: Organization, provider: Provider, name: str, **fields: Any
+) -> Channel:
+    channel = Channel(
+        organization=organization,
+        provider=Provider(provider),
+        name=name,
+        window_policy=fields.pop("window_policy", None) or DEFAULT_WINDOW_POLICY[provider],
+    )
+    _assign(channel, fields)
+    channel_validate(channel=channel)
+    channel.save()
+    return channel
+
+
+@transaction.atomic
+def channel_update(*, channel: Channel, **fields: Any) -> Channel:
+    """Change the given fields only. A secret left out stays as it is; "" clears it."""
+    _assign(channel, fields)
+    channel_validate(channel=channel)
+    channel.save()
+    return channel
+
+
+def channel_set_active(*, channel: Channel, is_active: bool) -> Channel:
+    """Deactivate (or reactivate) a channel. Nothing is deleted: its history stays."""
+    channel.is_active = is_active
+    channel.save(update_fields=["is_active", "updated_at"])
+    return channel
+
+
+def _assign(channel: Channel, fields: dict[str, Any]) -> None:
+    unknown = set(fields) - set(CHANNEL_EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"Not editable on a channel: {sorted(unknown)}")
+    for field, value in fields.items():
+        setattr(channel, field, "" if value is None else value)
+
+
+def _validate(instance) -> None:
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        raise from_django_validation_error(exc) from exc
