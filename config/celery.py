@@ -8,7 +8,7 @@ reconciliation, health checks) and `default`.
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -18,9 +18,12 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 QUEUES = ("webhooks", "default", "outbound", "maintenance")
 
 app.conf.update(
-    task_queues=[Queue(name) for name in QUEUES],
+    # Each queue its own exchange and routing key: a shared key would copy every
+    # message into every queue.
+    task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
     task_default_queue="default",
-    task_routes={"celery.backend_cleanup": {"queue": "maintenance"}},
+    task_default_exchange="default",
+    task_default_routing_key="default",
     # A task is acknowledged only once it has finished, and put back if its worker
     # dies, so a crash loses nothing; every task must therefore be safe to run twice.
     task_acks_late=True,

@@ -160,7 +160,10 @@ else:
     }
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
-CELERY_RESULT_EXPIRES = env_int("CELERY_RESULT_EXPIRES_SECONDS", 7 * 24 * 3600)
+# No result_expires: with it, beat re-creates its own cleanup entry at every start and
+# overwrites an operator's edits. Our own scheduled purge keeps results this long.
+CELERY_RESULT_EXPIRES = None
+TASK_RESULT_RETENTION_DAYS = env_int("TASK_RESULT_RETENTION_DAYS", 7)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 

@@ -73,6 +73,11 @@ class ChannelAdminForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="Remove these stored secrets.",
     )
+    api_base_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        help_text=Channel._meta.get_field("api_base_url").help_text,
+    )
 
     class Meta:
         model = Channel

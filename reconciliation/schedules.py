@@ -1,0 +1,99 @@
+"""Every periodic task, declared in one place.
+
+`setup_periodic_tasks` writes these into django-celery-beat's tables, where operators
+edit them in the admin. It creates what is missing and never touches a schedule that
+already exists, so an operator's change survives deploys; `--reset NAME` puts one back
+to what is declared here. Later capabilities add their schedules to this list.
+
+This module lives in the topmost app because it names tasks of every app below it
+(by their dotted names only: nothing is imported).
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+
+@dataclass(frozen=True)
+class PeriodicTaskSpec:
+    name: str
+    task: str
+    queue: str
+    # Seconds after which a queued run is dropped instead of piling up behind an outage.
+    expires: int
+    description: str
+    cron: str = ""  # "minute hour day-of-month month day-of-week", UTC
+    every_seconds: int = 0
+
+
+PERIODIC_TASKS = [
+    PeriodicTaskSpec(
+        name="Purge old task results",
+        task="tenants.tasks.task_results_purge",
+        cron="30 3 * * *",  # every day at 03:30 UTC, a quiet hour
+        queue="maintenance",
+        expires=6 * 3600,
+        description="Deletes Celery task results older than TASK_RESULT_RETENTION_DAYS.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class InstallReport:
+    created: list[str]
+    kept: list[str]
+    reset: list[str]
+    undeclared: list[str]
+
+
+@transaction.atomic
+def periodic_tasks_install(
+    *, specs: list[PeriodicTaskSpec] = PERIODIC_TASKS, reset: frozenset[str] = frozenset()
+) -> InstallReport:
+    unknown = reset - {spec.name for spec in specs}
+    if unknown:
+        raise ValueError(f"Not declared, cannot reset: {sorted(unknown)}")
+    created, kept, was_reset = [], [], []
+    for spec in specs:
+        existing = PeriodicTask.objects.filter(name=spec.name).first()
+        if existing is None:
+            PeriodicTask.objects.create(name=spec.name, **_declared_fields(spec))
+            created.append(spec.name)
+        elif spec.name in reset:
+            PeriodicTask.objects.filter(pk=existing.pk).update(**_declared_fields(spec))
+            was_reset.append(spec.name)
+        else:
+            kept.append(spec.name)
+    declared = {spec.name for spec in specs}
+    undeclared = sorted(
+        set(PeriodicTask.objects.exclude(name__in=declared).values_list("name", flat=True))
+    )
+    return InstallReport(created, kept, was_reset, undeclared)
+
+
+def _declared_fields(spec: PeriodicTaskSpec) -> dict:
+    fields = {
+        "task": spec.task,
+        "queue": spec.queue,
+        "expire_seconds": spec.expires,
+        "description": spec.description,
+        "enabled": True,
+        "crontab": None,
+        "interval": None,
+    }
+    if spec.cron:
+        minute, hour, day_of_month, month_of_year, day_of_week = spec.cron.split()
+        fields["crontab"], _ = CrontabSchedule.objects.get_or_create(
+            minute=minute,
+            hour=hour,
+            day_of_month=day_of_month,
+            month_of_year=month_of_year,
+            day_of_week=day_of_week,
+            timezone="UTC",
+        )
+    else:
+        fields["interval"], _ = IntervalSchedule.objects.get_or_create(
+            every=spec.every_seconds, period=IntervalSchedule.SECONDS
+        )
+    return fields

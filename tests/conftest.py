@@ -1,0 +1,63 @@
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from tenants.models import Role
+from tests.factories import ChannelFactory, MembershipFactory, OrganizationFactory
+
+
+def pytest_configure(config):
+    """In CI the suite must run against the real services; never quietly on SQLite."""
+    if not os.environ.get("CI"):
+        return
+    missing = []
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        missing.append("DATABASE_URL (PostgreSQL)")
+    if not os.environ.get("REDIS_URL", "").startswith("redis://"):
+        missing.append("REDIS_URL")
+    if missing:
+        pytest.exit(f"CI is set but {', '.join(missing)} is not: refusing to run.", returncode=3)
+
+
+@pytest.fixture
+def organization():
+    return OrganizationFactory()
+
+
+@pytest.fixture
+def other_organization():
+    return OrganizationFactory()
+
+
+@pytest.fixture
+def channel(organization):
+    return ChannelFactory(organization=organization)
+
+
+def _client_for(organization, role: Role) -> APIClient:
+    membership = MembershipFactory(organization=organization, role=role)
+    client = APIClient()
+    client.force_authenticate(user=membership.user)
+    client.user = membership.user
+    return client
+
+
+@pytest.fixture
+def admin_client(organization):
+    return _client_for(organization, Role.ADMIN)
+
+
+@pytest.fixture
+def agent_client(organization):
+    return _client_for(organization, Role.AGENT)
+
+
+@pytest.fixture
+def viewer_client(organization):
+    return _client_for(organization, Role.VIEWER)
+
+
+@pytest.fixture
+def anonymous_client():
+    return APIClient()

@@ -1,0 +1,47 @@
+import factory
+from django.contrib.auth import get_user_model
+
+from providers import Provider
+from tenants.models import Channel, Membership, Organization, Role
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+
+    name = factory.Sequence(lambda n: f"Organization {n}")
+    slug = factory.Sequence(lambda n: f"org-{n}")
+    alert_emails = "ops@example.com"
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    role = Role.AGENT
+
+
+class ChannelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Channel
+
+    organization = factory.SubFactory(OrganizationFactory)
+    provider = Provider.WHATSAPP_CLOUD
+    name = factory.Sequence(lambda n: f"Channel {n}")
+    display_phone_number = factory.Sequence(lambda n: f"+1555555{n:04d}")
+    phone_number_id = factory.Sequence(lambda n: f"10654035224{n:04d}")
+    waba_id = "102290129340398"
+    access_token = "test-access-token"
+    app_secret = factory.Sequence(lambda n: f"test-app-secret-{n}")
