@@ -24,6 +24,13 @@ app.conf.update(
     task_default_queue="default",
     task_default_exchange="default",
     task_default_routing_key="default",
+    # Which queue each app's tasks run on, in one place.
+    task_routes={
+        "webhooks.tasks.*": {"queue": "webhooks"},
+        "messaging.tasks.*": {"queue": "outbound"},
+        "reconciliation.tasks.*": {"queue": "maintenance"},
+        "tenants.tasks.*": {"queue": "maintenance"},
+    },
     # A task is acknowledged only once it has finished, and put back if its worker
     # dies, so a crash loses nothing; every task must therefore be safe to run twice.
     task_acks_late=True,

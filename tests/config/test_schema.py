@@ -1,0 +1,40 @@
+import pytest
+from openapi_spec_validator import validate
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def schema(anonymous_client):
+    response = anonymous_client.get("/api/v1/schema/?format=json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_schema_is_valid_openapi_3(schema):
+    assert schema["openapi"].startswith("3.")
+    validate(schema)
+
+
+def test_schema_documents_the_error_format_and_its_codes(schema):
+    error = schema["components"]["schemas"]["Error"]
+    assert error["required"] == ["code", "message", "details"]
+    assert {"VALIDATION_ERROR", "NOT_FOUND", "WINDOW_EXPIRED", "RATE_LIMITED"} <= set(
+        error["properties"]["code"]["enum"]
+    )
+    channel_detail = schema["paths"]["/api/v1/channels/{id}/"]["get"]["responses"]
+    assert channel_detail["404"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert "401" in schema["paths"]["/api/v1/me/"]["get"]["responses"]
+
+
+def test_secrets_are_write_only_in_the_schema(schema):
+    readable = schema["components"]["schemas"]["Channel"]["properties"]
+    writable = schema["components"]["schemas"]["ChannelCreateRequest"]["properties"]
+    assert "app_secret" not in readable
+    assert "app_secret" in writable
+
+
+def test_swagger_ui_is_served(anonymous_client):
+    assert anonymous_client.get("/api/v1/docs/").status_code == 200
