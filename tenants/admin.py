@@ -5,9 +5,18 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
+from providers import Provider
 from tenants import services
 from tenants.errors import ApplicationError
-from tenants.models import SECRET_FIELDS, Channel, Membership, Organization
+from tenants.models import (
+    ACCOUNT_FIELDS,
+    DEFAULT_WINDOW_POLICY,
+    SECRET_FIELDS,
+    Channel,
+    Membership,
+    Organization,
+    WindowPolicy,
+)
 
 admin.site.site_header = "Switchboard operations"
 admin.site.site_title = "Switchboard"
@@ -73,6 +82,11 @@ class ChannelAdminForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="Remove these stored secrets.",
     )
+    window_policy = forms.ChoiceField(
+        choices=[("", "The provider's default"), *WindowPolicy.choices],
+        required=False,
+        help_text="WhatsApp: Meta's rule; SMS and LinkedIn: always open.",
+    )
     api_base_url = forms.URLField(
         required=False,
         assume_scheme="https",
@@ -81,23 +95,13 @@ class ChannelAdminForm(forms.ModelForm):
 
     class Meta:
         model = Channel
-        fields = [
-            "organization",
-            "provider",
-            "name",
-            "display_phone_number",
-            "phone_number_id",
-            "waba_id",
-            "account_id",
-            "api_base_url",
-            "window_policy",
-            "is_active",
-            *SECRET_FIELDS,
-        ]
+        fields = ["organization", "provider", "name", "is_active", *ACCOUNT_FIELDS, *SECRET_FIELDS]
         widgets = {name: forms.PasswordInput(render_value=False) for name in SECRET_FIELDS}
 
     def clean(self):
         cleaned = super().clean()
+        if not cleaned.get("window_policy") and cleaned.get("provider"):
+            cleaned["window_policy"] = DEFAULT_WINDOW_POLICY[Provider(cleaned["provider"])]
         for name in SECRET_FIELDS:
             if name in cleaned.get("clear_secrets", []):
                 cleaned[name] = ""
@@ -151,19 +155,7 @@ class ChannelAdmin(admin.ModelAdmin):
     actions = ["deactivate", "activate"]
     fieldsets = [
         (None, {"fields": ["organization", "provider", "name", "is_active"]}),
-        (
-            "Provider account",
-            {
-                "fields": [
-                    "display_phone_number",
-                    "phone_number_id",
-                    "waba_id",
-                    "account_id",
-                    "api_base_url",
-                    "window_policy",
-                ]
-            },
-        ),
+        ("Provider account", {"fields": ACCOUNT_FIELDS}),
         ("Webhook", {"fields": ["webhook_setup", "key"]}),
         (
             "Credentials (encrypted; never shown)",

@@ -107,6 +107,15 @@ WEBHOOK_PATHS = {
 }
 
 SECRET_FIELDS = ("access_token", "app_secret", "signing_key", "auth_token", "shared_secret")
+# How the channel is known to its provider, and how its conversations behave.
+ACCOUNT_FIELDS = (
+    "display_phone_number",
+    "phone_number_id",
+    "waba_id",
+    "account_id",
+    "api_base_url",
+    "window_policy",
+)
 
 
 def new_channel_key() -> str:

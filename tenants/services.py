@@ -9,8 +9,14 @@ from django.db import transaction
 
 from providers import Provider
 from providers.phones import InvalidPhoneNumberError, to_e164
-from tenants.errors import ApplicationError, ErrorCode, from_django_validation_error
+from tenants.errors import (
+    ApplicationError,
+    ErrorCode,
+    field_error,
+    from_django_validation_error,
+)
 from tenants.models import (
+    ACCOUNT_FIELDS,
     DEFAULT_WINDOW_POLICY,
     SECRET_FIELDS,
     Channel,
@@ -28,16 +34,7 @@ REQUIRED_BY_PROVIDER = {
     Provider.UNIPILE: ("shared_secret",),
 }
 
-CHANNEL_EDITABLE_FIELDS = (
-    "name",
-    "display_phone_number",
-    "phone_number_id",
-    "waba_id",
-    "account_id",
-    "api_base_url",
-    "window_policy",
-    *SECRET_FIELDS,
-)
+CHANNEL_EDITABLE_FIELDS = ("name", *ACCOUNT_FIELDS, *SECRET_FIELDS)
 
 
 def organization_create(
@@ -67,11 +64,7 @@ def channel_validate(*, channel: Channel) -> None:
                 channel.display_phone_number, default_region=settings.DEFAULT_PHONE_REGION
             )
         except InvalidPhoneNumberError as exc:
-            raise ApplicationError(
-                ErrorCode.VALIDATION_ERROR,
-                str(exc),
-                {"display_phone_number": [{"message": str(exc), "code": "invalid"}]},
-            ) from exc
+            raise field_error("display_phone_number", str(exc)) from exc
     missing = [
         field
         for field in REQUIRED_BY_PROVIDER[Provider(channel.provider)]
@@ -98,7 +91,8 @@ def channel_create(
         organization=organization,
         provider=Provider(provider),
         name=name,
-        window_policy=fields.pop("window_policy", None) or DEFAULT_WINDOW_POLICY[provider],
+        window_policy=fields.pop("window_policy", None)
+        or DEFAULT_WINDOW_POLICY[Provider(provider)],
     )
     _assign(channel, fields)
     channel_validate(channel=channel)

@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from providers import PROVIDER_LABELS, Provider
-from tenants.models import SECRET_FIELDS, Channel, Membership, WindowPolicy
+from tenants.models import ACCOUNT_FIELDS, SECRET_FIELDS, Channel, Membership, WindowPolicy
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -43,16 +43,11 @@ class ChannelSerializer(serializers.ModelSerializer):
             "id",
             "provider",
             "name",
-            "display_phone_number",
-            "phone_number_id",
-            "waba_id",
-            "account_id",
-            "api_base_url",
+            *ACCOUNT_FIELDS,
             "key",
             "webhook_url",
             "verify_token",
             "is_active",
-            "window_policy",
             "secrets_set",
             "created_at",
             "updated_at",

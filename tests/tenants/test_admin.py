@@ -66,7 +66,7 @@ def test_admin_adds_a_channel_and_normalizes_its_number(staff_client, organizati
         "provider": "openphone",
         "name": "Front desk",
         "display_phone_number": "+1 415 555 0100",
-        "window_policy": "always_open",
+        "window_policy": "",
         "is_active": "on",
         "signing_key": "c2lnbmluZw==",
     }
@@ -76,6 +76,7 @@ def test_admin_adds_a_channel_and_normalizes_its_number(staff_client, organizati
     assert response.status_code == 302
     channel = Channel.objects.get(name="Front desk")
     assert (channel.display_phone_number, channel.signing_key) == ("+14155550100", "c2lnbmluZw==")
+    assert channel.window_policy == "always_open"  # SMS has no customer-service window
 
 
 def test_deactivate_action_reports_what_it_did(staff_client, organization):
