@@ -19,8 +19,8 @@ class Provider(StrEnum):
 
 
 PROVIDER_LABELS = {
-    Provider.WHATSAPP_CLOUD: "WhatsApp Business (Meta Cloud API)",
-    Provider.OPENPHONE: "OpenPhone / Quo (SMS)",
-    Provider.TWILIO: "Twilio (SMS)",
+    Provider.WHATSAPP_CLOUD: "WhatsApp (Meta Cloud API)",
+    Provider.OPENPHONE: "OpenPhone / Quo SMS",
+    Provider.TWILIO: "Twilio SMS",
     Provider.UNIPILE: "Unipile (LinkedIn)",
 }

@@ -88,6 +88,7 @@ class ChannelAdminForm(forms.ModelForm):
         help_text="WhatsApp: Meta's rule; SMS and LinkedIn: always open.",
     )
     api_base_url = forms.URLField(
+        label="API base URL",
         required=False,
         assume_scheme="https",
         help_text=Channel._meta.get_field("api_base_url").help_text,
@@ -138,7 +139,6 @@ class ChannelAdmin(admin.ModelAdmin):
         "display_phone_number",
         "is_active",
         "credentials",
-        "created_at",
     ]
     list_filter = ["provider", "is_active", "window_policy", "organization"]
     search_fields = [

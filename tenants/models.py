@@ -140,18 +140,21 @@ class Channel(models.Model):
         max_length=20, blank=True, help_text="E.164, e.g. +15550783881. Empty for LinkedIn."
     )
     phone_number_id = models.CharField(
+        "Phone number id",
         max_length=64,
         blank=True,
         help_text="WhatsApp: the phone number id (routes webhooks). OpenPhone: PN… id.",
     )
     waba_id = models.CharField(
-        max_length=64, blank=True, help_text="WhatsApp Business Account id (templates)."
+        "WABA id", max_length=64, blank=True, help_text="WhatsApp Business Account id (templates)."
     )
     account_id = models.CharField(
         max_length=64, blank=True, help_text="Twilio AccountSid (AC…); Unipile account_id."
     )
     api_base_url = models.URLField(
-        blank=True, help_text="Unipile: your DSN, e.g. https://api1.unipile.com:13111."
+        "API base URL",
+        blank=True,
+        help_text="Unipile: your DSN, e.g. https://api1.unipile.com:13111.",
     )
     key = models.CharField(
         max_length=32,

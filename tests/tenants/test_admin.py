@@ -55,7 +55,7 @@ def test_admin_form_enforces_what_the_provider_needs(staff_client, channel):
     response = staff_client.post(f"/admin/tenants/channel/{channel.id}/change/", form)
 
     assert response.status_code == 200
-    assert "Required for WhatsApp Business" in response.content.decode()
+    assert "Required for WhatsApp (Meta Cloud API)" in response.content.decode()
     channel.refresh_from_db()
     assert channel.app_secret
 
