@@ -26,7 +26,10 @@ app.conf.update(
     task_default_routing_key="default",
     # Which queue each app's tasks run on, in one place.
     task_routes={
-        "webhooks.tasks.*": {"queue": "webhooks"},
+        # Exact names win over patterns: applying events on `webhooks`, the webhook
+        # housekeeping (sweep, purge, checks) on `maintenance`.
+        "webhooks.tasks.webhook_event_process_task": {"queue": "webhooks"},
+        "webhooks.tasks.*": {"queue": "maintenance"},
         "messaging.tasks.*": {"queue": "outbound"},
         "reconciliation.tasks.*": {"queue": "maintenance"},
         "tenants.tasks.*": {"queue": "maintenance"},

@@ -214,6 +214,26 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # refused, since guessing a country for a customer's number sends messages astray.
 DEFAULT_PHONE_REGION = env_str("DEFAULT_PHONE_REGION") or None
 
+# --- Webhooks -----------------------------------------------------------------------
+WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 5 * 1024 * 1024)
+# Django refuses larger bodies on its own; let it refuse at our limit, not at 2.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES
+# A failed event is retried after each of these delays in turn (one retry each), then
+# it is dead: the first try on arrival plus five retries with the default.
+WEBHOOK_RETRY_BACKOFF_MINUTES = [
+    int(minutes) for minutes in env_list("WEBHOOK_RETRY_BACKOFF_MINUTES", ["1", "2", "4", "8", "16"])
+]
+# How long an enqueued or running event may stay unfinished before the sweep assumes
+# its task or worker was lost and enqueues it again.
+WEBHOOK_PROCESSING_LEASE_SECONDS = env_int("WEBHOOK_PROCESSING_LEASE_SECONDS", 300)
+WEBHOOK_RETENTION_PROCESSED_DAYS = env_int("WEBHOOK_RETENTION_PROCESSED_DAYS", 30)
+WEBHOOK_RETENTION_DEAD_DAYS = env_int("WEBHOOK_RETENTION_DEAD_DAYS", 90)
+# The hourly check alerts an organization when at least this share of its last hour's
+# webhooks failed, counting only hours with enough traffic to mean something.
+WEBHOOK_FAILURE_RATE_THRESHOLD = float(env_str("WEBHOOK_FAILURE_RATE_THRESHOLD", "0.05"))
+WEBHOOK_FAILURE_RATE_MIN_EVENTS = env_int("WEBHOOK_FAILURE_RATE_MIN_EVENTS", 20)
+ADMINS = [("Operators", address) for address in env_list("ADMIN_EMAILS")]
+
 # --- REST API ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first, so that an anonymous call is answered 401 with a WWW-Authenticate

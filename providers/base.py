@@ -8,7 +8,10 @@ A provider module (`providers/<name>.py`) exposes:
 - `parse(request: SignedRequest) -> list[Event]`: every normalized event in the body,
   in payload order. Raises `PayloadError` for a body it cannot read at all; an event
   type it does not know becomes `Unsupported`, never an exception.
-- `dedupe_headers`: the request headers worth storing with the event.
+- `STORED_HEADERS`: the (lower-case) request headers worth storing with the event.
+
+WhatsApp adds `handshake(params)` (the GET subscription check) and
+`routing_keys(body)` (phone_number_id/WABA ids, to find the channel before parsing).
 
 No Django here: the webhooks app adapts an HttpRequest into a `SignedRequest`.
 """

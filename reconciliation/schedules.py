@@ -36,6 +36,33 @@ PERIODIC_TASKS = [
         expires=6 * 3600,
         description="Deletes Celery task results older than TASK_RESULT_RETENTION_DAYS.",
     ),
+    PeriodicTaskSpec(
+        name="Retry due webhooks",
+        task="webhooks.tasks.webhook_events_sweep_task",
+        every_seconds=60,  # every minute: the shortest backoff step is one minute
+        queue="maintenance",
+        expires=55,
+        description="Enqueues failed webhooks whose retry is due, and events whose task "
+        "or worker was lost (stuck in received/processing past the lease).",
+    ),
+    PeriodicTaskSpec(
+        name="Check webhook failure rate",
+        task="webhooks.tasks.webhook_failure_rate_check_task",
+        cron="5 * * * *",  # hourly, five past
+        queue="maintenance",
+        expires=50 * 60,
+        description="Emails an organization when too many of its last hour's webhooks "
+        "failed (WEBHOOK_FAILURE_RATE_THRESHOLD).",
+    ),
+    PeriodicTaskSpec(
+        name="Purge old webhooks",
+        task="webhooks.tasks.webhook_events_purge_task",
+        cron="15 3 * * *",  # every day at 03:15 UTC
+        queue="maintenance",
+        expires=6 * 3600,
+        description="Deletes processed webhooks after WEBHOOK_RETENTION_PROCESSED_DAYS and "
+        "dead ones after WEBHOOK_RETENTION_DEAD_DAYS, in batches.",
+    ),
 ]
 
 

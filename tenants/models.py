@@ -106,6 +106,14 @@ WEBHOOK_PATHS = {
     Provider.UNIPILE: "/webhooks/unipile/{key}/",
 }
 
+# The credential each provider's webhooks are verified with.
+WEBHOOK_SECRET_FIELD = {
+    Provider.WHATSAPP_CLOUD: "app_secret",
+    Provider.OPENPHONE: "signing_key",
+    Provider.TWILIO: "auth_token",
+    Provider.UNIPILE: "shared_secret",
+}
+
 SECRET_FIELDS = ("access_token", "app_secret", "signing_key", "auth_token", "shared_secret")
 # How the channel is known to its provider, and how its conversations behave.
 ACCOUNT_FIELDS = (
@@ -212,5 +220,29 @@ class Channel(models.Model):
         return f"{settings.PUBLIC_BASE_URL}{self.webhook_path}"
 
     @property
+    def webhook_secret(self) -> str:
+        return getattr(self, WEBHOOK_SECRET_FIELD[Provider(self.provider)])
+
+    @property
     def secrets_set(self) -> list[str]:
         return [name for name in SECRET_FIELDS if getattr(self, name)]
+
+
+class ChannelEvent(models.Model):
+    """What a provider said about the account or number behind a channel: quality and
+    limit changes, restrictions, bans, provider-level errors. History; never edited."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=64)
+    event = models.CharField(max_length=64, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["channel", "-occurred_at"], name="channel_event_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event}".strip()

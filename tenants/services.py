@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from providers import Provider
+from providers.events import AccountEvent
 from providers.phones import InvalidPhoneNumberError, to_e164
 from tenants.errors import (
     ApplicationError,
@@ -20,6 +21,7 @@ from tenants.models import (
     DEFAULT_WINDOW_POLICY,
     SECRET_FIELDS,
     Channel,
+    ChannelEvent,
     Membership,
     Organization,
     Role,
@@ -129,3 +131,18 @@ def _validate(instance) -> None:
         instance.full_clean()
     except ValidationError as exc:
         raise from_django_validation_error(exc) from exc
+
+
+def channel_event_record(*, channel: Channel, event: AccountEvent) -> str:
+    """Keep an account/number event once. Returns "created" or "duplicate"."""
+    _, created = ChannelEvent.objects.get_or_create(
+        event_id=event.event_id,
+        defaults={
+            "channel": channel,
+            "kind": event.kind,
+            "event": event.event,
+            "details": event.details,
+            "occurred_at": event.occurred_at,
+        },
+    )
+    return "created" if created else "duplicate"

@@ -3,7 +3,9 @@ import os
 import pytest
 from rest_framework.test import APIClient
 
+from config.celery import app as celery_app
 from tenants.models import Role
+from webhooks.queueing import broker_backoff_reset
 from tests.factories import ChannelFactory, MembershipFactory, OrganizationFactory
 
 
@@ -18,6 +20,24 @@ def pytest_configure(config):
         missing.append("REDIS_URL")
     if missing:
         pytest.exit(f"CI is set but {', '.join(missing)} is not: refusing to run.", returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def celery_eager(request):
+    """Tasks run in the test process, unless a test needs a real worker and broker."""
+    if request.node.get_closest_marker("real_broker"):
+        yield
+        return
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.task_eager_propagates = False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_broker_backoff():
+    broker_backoff_reset()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from django_celery_results.models import TaskResult
 from tenants.tasks import task_results_purge
 from tests.worker import ROOT, celery_worker, process_env, wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_broker]
 
 SEND_PURGE = (
     "import django; django.setup();"

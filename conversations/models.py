@@ -1,0 +1,191 @@
+from django.conf import settings
+from django.db import models
+
+from providers.events import MessageStatus, MessageType
+from tenants.models import Channel, Organization
+
+
+class Contact(models.Model):
+    """A customer of an organization. One person may reach it on several channels;
+    each channel knows them by its own identities (`ContactIdentity`)."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="contacts"
+    )
+    name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "phone"], name="contact_org_phone")]
+
+    def __str__(self) -> str:
+        return self.name or self.phone or f"Contact {self.pk}"
+
+
+class IdentityKind(models.TextChoices):
+    PHONE = "phone", "Phone (E.164)"
+    WA_ID = "wa_id", "WhatsApp id"
+    USER_ID = "user_id", "WhatsApp business-scoped user id"
+    PROVIDER_ID = "provider_id", "Provider id"
+
+
+class ContactIdentity(models.Model):
+    """How one channel's provider names a contact. Unique per channel, so the same
+    wa_id or phone always leads to the same contact on that channel."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="identities")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="identities")
+    kind = models.CharField(max_length=16, choices=IdentityKind.choices)
+    value = models.CharField(max_length=255)
+
+    class Meta:
+        verbose_name_plural = "contact identities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "kind", "value"], name="identity_unique_per_channel"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"
+    SNOOZED = "snoozed", "Snoozed"
+    CLOSED = "closed", "Closed"
+
+
+class Conversation(models.Model):
+    """The thread between one contact and one channel.
+
+    The window fields follow DESIGN.md "The 24-hour window": `window_expires_at` is the
+    truth (compared with the clock); `is_window_open` is a stored copy for filtering,
+    brought in line by the periodic close-expired task.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="conversations"
+    )
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="conversations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(
+        max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.OPEN
+    )
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+    )
+    unread_count = models.PositiveIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    last_message_preview = models.CharField(max_length=200, blank=True)
+    provider_conversation_ref = models.CharField(max_length=255, blank=True)
+
+    last_user_message_at = models.DateTimeField(null=True, blank=True)
+    window_expires_at = models.DateTimeField(null=True, blank=True)
+    is_window_open = models.BooleanField(default=False)
+    last_template_message_at = models.DateTimeField(null=True, blank=True)
+    window_status_last_checked_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "contact"], name="conversation_unique_channel_contact"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "-last_message_at"], name="conversation_org_activity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} on {self.channel}"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+
+
+class Message(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="messages"
+    )
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    direction = models.CharField(max_length=16, choices=Direction.choices)
+    type = models.CharField(
+        max_length=16, choices=[(t.value, t.value) for t in MessageType], default="text"
+    )
+    text = models.TextField(blank=True)
+    media = models.JSONField(default=dict, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    status = models.CharField(
+        max_length=16, choices=[(s.value, s.value) for s in MessageStatus], default="queued"
+    )
+    provider_timestamp = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_title = models.CharField(max_length=500, blank=True)
+    status_details = models.JSONField(default=dict, blank=True)
+    # The id of the webhooks.WebhookEvent it came from. A plain column, not a foreign
+    # key: conversations sits below webhooks and must not import it.
+    webhook_event_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # The idempotency key of every inbound path: a provider's message id names
+            # one message on one channel, however often and in however many payloads it
+            # arrives. Outbound messages have none until the provider accepts them.
+            models.UniqueConstraint(
+                fields=["channel", "provider_message_id"],
+                condition=~models.Q(provider_message_id=""),
+                name="message_unique_provider_id_per_channel",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "-created_at"], name="message_conv_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.type} {self.provider_message_id or self.pk}"
+
+
+class PendingStatusUpdate(models.Model):
+    """A status for a message we have not seen yet (statuses can outrun the send's
+    response or the echo). Applied, then deleted, when the message appears."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    provider_message_id = models.CharField(max_length=255)
+    event_id = models.CharField(max_length=255, unique=True)
+    status = models.CharField(max_length=16)
+    occurred_at = models.DateTimeField()
+    error_code = models.CharField(max_length=32, blank=True)
+    error_title = models.CharField(max_length=500, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["channel", "provider_message_id"], name="pending_status_lookup")
+        ]

@@ -1,0 +1,250 @@
+"""OpenPhone (now Quo) SMS webhooks.
+
+Quo runs two webhook systems side by side, and a channel may be subscribed to either:
+the legacy one (`openphone-signature`, body `data.object`) and the Standard Webhooks one
+(`webhook-id`/`webhook-timestamp`/`webhook-signature`, body `data.resource`). `verify`
+picks the scheme by the headers present; `parse` reads both envelopes.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from standardwebhooks.webhooks import EmptyWebhookSecretError
+from svix.webhooks import Webhook, WebhookVerificationError
+
+from providers import Provider
+from providers.base import (
+    MAX_SIGNATURE_AGE,
+    VERIFIED,
+    PayloadError,
+    SignedRequest,
+    Verification,
+    constant_time_equals,
+    from_iso,
+    refused,
+)
+from providers.events import (
+    ContactRef,
+    Event,
+    InboundMessage,
+    MessageStatus,
+    MessageStatusUpdate,
+    MessageType,
+    Unsupported,
+)
+from providers.phones import InvalidPhoneNumberError, to_e164
+
+PROVIDER = Provider.OPENPHONE
+
+LEGACY_SIGNATURE_HEADER = "openphone-signature"
+STANDARD_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+# The signatures let a delivery be re-checked later; webhook-id names the delivery.
+STORED_HEADERS = (LEGACY_SIGNATURE_HEADER, *STANDARD_HEADERS)
+
+# The first media item's major MIME type decides the message type; anything else is a file.
+_MEDIA_TYPES = {
+    "image": MessageType.IMAGE,
+    "video": MessageType.VIDEO,
+    "audio": MessageType.AUDIO,
+}
+
+
+# --- verify -------------------------------------------------------------------------
+
+
+def verify(request: SignedRequest, secret: str) -> Verification:
+    if not secret:
+        return refused("no secret configured")
+    if any(request.header(name) for name in STANDARD_HEADERS):
+        return _verify_standard(request, secret)
+    if request.header(LEGACY_SIGNATURE_HEADER):
+        return _verify_legacy(request, secret)
+    return refused("missing signature")
+
+
+def _verify_legacy(request: SignedRequest, secret: str) -> Verification:
+    """`hmac;1;<timestamp ms>;<base64 digest>`, comma-separated when Quo sends several."""
+    try:
+        key = base64.b64decode(secret.strip(), validate=True)
+    except binascii.Error:
+        return refused("secret is not base64")
+    matched_but_stale = False
+    for entry in request.header(LEGACY_SIGNATURE_HEADER).split(","):
+        parsed = _legacy_entry(entry)
+        if parsed is None:
+            continue
+        timestamp, digest = parsed
+        signed = timestamp.encode() + b"." + request.body
+        expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest())
+        if not constant_time_equals(expected, digest.encode()):
+            continue
+        if _is_fresh(int(timestamp) / 1000, request.received_at):
+            return VERIFIED
+        matched_but_stale = True
+    return refused("stale timestamp" if matched_but_stale else "bad signature")
+
+
+def _legacy_entry(entry: str) -> tuple[str, str] | None:
+    parts = entry.strip().split(";")
+    if len(parts) != 4:
+        return None
+    scheme, version, timestamp, digest = parts
+    if scheme != "hmac" or version != "1" or not (timestamp.isascii() and timestamp.isdigit()):
+        return None
+    return timestamp, digest
+
+
+def _verify_standard(request: SignedRequest, secret: str) -> Verification:
+    """Standard Webhooks, checked by svix.
+
+    svix measures the 5-minute tolerance against the wall clock and cannot be given
+    another reference, so the timestamp is first checked against `received_at` here;
+    svix's own check then agrees as long as verification runs when the request arrives
+    (re-verifying a stored request later is refused by svix as too old).
+    svix accepts the secret with or without Quo's `whsec_` prefix.
+    """
+    headers = {name: request.header(name) for name in STANDARD_HEADERS}
+    if not all(headers.values()):
+        return refused("missing signature")
+    timestamp = headers["webhook-timestamp"]
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        return refused("bad timestamp")
+    if not _is_fresh(int(timestamp), request.received_at):
+        return refused("stale timestamp")
+    try:
+        webhook = Webhook(secret)
+    except (ValueError, EmptyWebhookSecretError):
+        return refused("secret is not a Standard Webhooks key")
+    try:
+        webhook.verify(request.body, headers)
+    # ValueError: a malformed `v1,<sig>` entry or a body that is not UTF-8.
+    except (WebhookVerificationError, ValueError):
+        return refused("bad signature")
+    return VERIFIED
+
+
+def _is_fresh(signed_at: float, received_at: datetime) -> bool:
+    return abs(received_at.timestamp() - signed_at) <= MAX_SIGNATURE_AGE.total_seconds()
+
+
+# --- parse --------------------------------------------------------------------------
+
+
+def parse(request: SignedRequest) -> list[Event]:
+    envelope = _json_object(request.body)
+    event_type = envelope.get("type")
+    if not isinstance(event_type, str):
+        raise PayloadError("OpenPhone event without a type.")
+    parser = _PARSERS.get(event_type, _unsupported)
+    return [parser(envelope, request)]
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        envelope = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError(f"OpenPhone body is not JSON: {exc}") from exc
+    if not isinstance(envelope, dict):
+        raise PayloadError("OpenPhone body is not a JSON object.")
+    return envelope
+
+
+def _common(
+    envelope: dict[str, Any], request: SignedRequest, *, occurred_in: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The fields every event shares. `occurred_in`: the object whose createdAt is the
+    event's time when it is not the envelope's (a received message's own creation)."""
+    # The envelope id is stable across retries in both systems; webhook-id only names
+    # one delivery, so it is the fallback for a body that lacks an id.
+    event_id = envelope.get("id") or request.header("webhook-id")
+    if not event_id:
+        raise PayloadError("OpenPhone event without an id.")
+    return {
+        "provider": PROVIDER,
+        "event_id": f"openphone:{event_id}",
+        "occurred_at": _created_at(request, occurred_in or {}, envelope),
+        "raw": envelope,
+    }
+
+
+def _created_at(request: SignedRequest, *items: dict[str, Any]) -> datetime:
+    """The first `createdAt` found; the arrival time if Quo left them all out."""
+    for item in items:
+        if item.get("createdAt"):
+            return from_iso(item["createdAt"])
+    return request.received_at
+
+
+def _message(envelope: dict[str, Any]) -> dict[str, Any]:
+    """The message object: `data.object` (legacy) or `data.resource` (2026-03-30)."""
+    data = envelope.get("data")
+    message = (data.get("object") or data.get("resource")) if isinstance(data, dict) else None
+    if not isinstance(message, dict) or not message.get("id"):
+        raise PayloadError(f"OpenPhone {envelope.get('type')} without a message object.")
+    return message
+
+
+def _message_received(envelope: dict[str, Any], request: SignedRequest) -> InboundMessage:
+    message = _message(envelope)
+    # Messages sent from the Quo app arrive too, as "outgoing": the customer is then `to`.
+    from_me = message.get("direction") == "outgoing"
+    media = [item for item in message.get("media") or [] if isinstance(item, dict)]
+    return InboundMessage(
+        **_common(envelope, request, occurred_in=message),
+        message_id=message["id"],
+        contact=_contact(_first(message.get("to")) if from_me else message.get("from")),
+        type=_media_type(media),
+        text=message.get("body") or message.get("text") or "",
+        from_me=from_me,
+        media={"items": media} if media else {},
+        conversation_ref=message.get("conversationId") or "",
+    )
+
+
+def _message_delivered(envelope: dict[str, Any], request: SignedRequest) -> MessageStatusUpdate:
+    message = _message(envelope)
+    return MessageStatusUpdate(
+        **_common(envelope, request),
+        message_id=message["id"],
+        status=MessageStatus.DELIVERED,
+        recipient=_contact(_first(message.get("to"))),
+    )
+
+
+def _unsupported(envelope: dict[str, Any], request: SignedRequest) -> Unsupported:
+    return Unsupported(**_common(envelope, request), kind=envelope["type"])
+
+
+_PARSERS: dict[str, Callable[[dict[str, Any], SignedRequest], Event]] = {
+    "message.received": _message_received,
+    "message.delivered": _message_delivered,
+}
+
+
+def _first(value: str | list[str] | None) -> str:
+    """`to` is a string in webhooks and a list in the REST message object."""
+    if isinstance(value, list):
+        return value[0] if value else ""
+    return value or ""
+
+
+def _contact(address: str | None) -> ContactRef:
+    # Short codes and alphanumeric senders are not E.164: keep them as the provider id
+    # rather than refusing the whole event.
+    try:
+        return ContactRef(phone=to_e164(address or ""))
+    except InvalidPhoneNumberError:
+        return ContactRef(provider_id=address or "")
+
+
+def _media_type(media: list[dict[str, Any]]) -> MessageType:
+    if not media:
+        return MessageType.TEXT
+    mime_type = media[0].get("type") or media[0].get("mimeType") or ""
+    return _MEDIA_TYPES.get(mime_type.split("/")[0], MessageType.DOCUMENT)

@@ -1,0 +1,211 @@
+"""Unipile messaging webhooks (v1): LinkedIn and other accounts connected through Unipile.
+
+Unipile signs nothing: the webhook carries a shared-secret header that we chose when
+creating it (`Unipile-Auth`), and no timestamp, so redeliveries are recognised only by
+`event_id`. Our own messages (sent from another device) arrive as `message_received`
+too and are told apart by comparing the sender with the connected account's user id.
+"""
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from providers import Provider
+from providers.base import (
+    VERIFIED,
+    PayloadError,
+    SignedRequest,
+    Verification,
+    constant_time_equals,
+    from_iso,
+    refused,
+)
+from providers.events import (
+    ContactRef,
+    Event,
+    InboundMessage,
+    MessageStatus,
+    MessageStatusUpdate,
+    MessageType,
+    Unsupported,
+)
+
+PROVIDER = Provider.UNIPILE
+
+AUTH_HEADER = "unipile-auth"
+# Never the auth header: it is the secret itself. Content-Type tells whether the webhook
+# was created with the JSON header (API-created ones send none by default).
+STORED_HEADERS = ("content-type",)
+
+_ATTACHMENT_TYPES = {
+    "img": MessageType.IMAGE,
+    "video": MessageType.VIDEO,
+    "audio": MessageType.AUDIO,
+    "file": MessageType.DOCUMENT,
+}
+
+_STATUSES = {
+    "message_read": MessageStatus.READ,
+    "message_delivered": MessageStatus.DELIVERED,
+}
+
+
+# --- verify -------------------------------------------------------------------------
+
+
+def verify(request: SignedRequest, secret: str) -> Verification:
+    if not secret:
+        return refused("no secret configured")
+    supplied = request.header(AUTH_HEADER)
+    if not supplied:
+        return refused("missing signature")
+    if not constant_time_equals(supplied, secret):
+        return refused("bad signature")
+    return VERIFIED
+
+
+# --- parse --------------------------------------------------------------------------
+
+
+def parse(request: SignedRequest) -> list[Event]:
+    body = _json_object(request.body)
+    if isinstance(body.get("payload"), dict) and "type" in body:
+        return [_v2(body, request)]
+    event = body.get("event")
+    if not isinstance(event, str):
+        raise PayloadError("Unipile webhook without an event.")
+    parser = _PARSERS.get(event, _unsupported)
+    return [parser(body, request)]
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError(f"Unipile body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise PayloadError("Unipile body is not a JSON object.")
+    return payload
+
+
+def _common(body: dict[str, Any], request: SignedRequest, event_id: str) -> dict[str, Any]:
+    return {
+        "provider": PROVIDER,
+        "event_id": event_id,
+        "occurred_at": _occurred_at(body.get("timestamp"), request),
+        "raw": body,
+    }
+
+
+def _occurred_at(timestamp: str | None, request: SignedRequest) -> datetime:
+    return from_iso(timestamp) if timestamp else request.received_at
+
+
+def _message_id(body: dict[str, Any]) -> str:
+    message_id = body.get("message_id")
+    if not message_id:
+        raise PayloadError(f"Unipile {body.get('event')} without a message_id.")
+    return message_id
+
+
+def _message_received(body: dict[str, Any], request: SignedRequest) -> InboundMessage:
+    message_id = _message_id(body)
+    from_me = _is_us(body, body.get("sender"))
+    attachments = _attachments(body.get("attachments"))
+    return InboundMessage(
+        **_common(body, request, f"unipile:{message_id}:message_received"),
+        message_id=message_id,
+        contact=_counterpart(body) if from_me else _attendee(body.get("sender")),
+        type=_attachment_type(attachments),
+        text=body.get("message") or "",
+        from_me=from_me,
+        media={"items": attachments} if attachments else {},
+        conversation_ref=body.get("chat_id") or "",
+    )
+
+
+def _message_reaction(body: dict[str, Any], request: SignedRequest) -> InboundMessage:
+    message_id = _message_id(body)
+    reactor = body.get("reaction_sender") or {}
+    emoji = body.get("reaction") or ""
+    reactor_id = reactor.get("attendee_provider_id") or reactor.get("attendee_id") or ""
+    # A reaction has no id of its own: the reacted message, emoji and reactor name it.
+    reaction_id = f"{message_id}:message_reaction:{emoji}:{reactor_id}"
+    from_me = _is_us(body, reactor)
+    return InboundMessage(
+        **_common(body, request, f"unipile:{reaction_id}"),
+        message_id=reaction_id,
+        contact=_counterpart(body) if from_me else _attendee(reactor),
+        type=MessageType.REACTION,
+        from_me=from_me,
+        payload={"message_id": message_id, "emoji": emoji},
+        conversation_ref=body.get("chat_id") or "",
+    )
+
+
+def _status(body: dict[str, Any], request: SignedRequest) -> MessageStatusUpdate:
+    message_id = _message_id(body)
+    return MessageStatusUpdate(
+        **_common(body, request, f"unipile:{message_id}:{body['event']}"),
+        message_id=message_id,
+        status=_STATUSES[body["event"]],
+        recipient=_counterpart(body),
+    )
+
+
+def _unsupported(body: dict[str, Any], request: SignedRequest) -> Unsupported:
+    event = body["event"]
+    event_id = f"unipile:{body.get('message_id') or ''}:{event}"
+    return Unsupported(**_common(body, request, event_id), kind=event)
+
+
+def _v2(body: dict[str, Any], request: SignedRequest) -> Unsupported:
+    return Unsupported(
+        provider=PROVIDER,
+        event_id=f"unipile:v2:{body.get('id') or ''}",
+        occurred_at=_occurred_at(body.get("created_at"), request),
+        raw=body,
+        kind=str(body["type"]),
+        reason="Unipile v2 webhooks are not supported; configure v1",
+    )
+
+
+_PARSERS: dict[str, Callable[[dict[str, Any], SignedRequest], Event]] = {
+    "message_received": _message_received,
+    "message_reaction": _message_reaction,
+    "message_read": _status,
+    "message_delivered": _status,
+}
+
+
+def _is_us(body: dict[str, Any], attendee: dict[str, Any] | None) -> bool:
+    # The webhook has no from-me flag; the connected account's own id is the tell.
+    user_id = (body.get("account_info") or {}).get("user_id")
+    return bool(user_id) and (attendee or {}).get("attendee_provider_id") == user_id
+
+
+def _counterpart(body: dict[str, Any]) -> ContactRef:
+    """The first attendee who is not the connected account: whom we talk to."""
+    others = (a for a in body.get("attendees") or [] if not _is_us(body, a))
+    return _attendee(next(others, None))
+
+
+def _attendee(attendee: dict[str, Any] | None) -> ContactRef:
+    attendee = attendee or {}
+    return ContactRef(
+        provider_id=attendee.get("attendee_provider_id") or "",
+        name=attendee.get("attendee_name") or "",
+    )
+
+
+def _attachments(value: dict[str, Any] | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Documented as one object, seen as a list: always a list here."""
+    items = value if isinstance(value, list) else [value]
+    return [item for item in items if isinstance(item, dict)]
+
+
+def _attachment_type(attachments: list[dict[str, Any]]) -> MessageType:
+    if not attachments:
+        return MessageType.TEXT
+    return _ATTACHMENT_TYPES.get(attachments[0].get("type"), MessageType.DOCUMENT)

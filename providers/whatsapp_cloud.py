@@ -1,0 +1,566 @@
+"""Meta WhatsApp Cloud API webhooks: signature, GET handshake and parsing.
+
+One POST carries any number of entries (one per WhatsApp Business Account), each with
+changes named by `field`. A `messages` change holds inbound messages, outbound statuses
+or system-level errors; the other fields are template and account notices. Everything
+in the body becomes a normalized event, in payload order (contract A1-A3, A7).
+"""
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from providers import Provider
+from providers.base import (
+    VERIFIED,
+    PayloadError,
+    SignedRequest,
+    Verification,
+    constant_time_equals,
+    from_unix,
+    refused,
+)
+from providers.events import (
+    AccountEvent,
+    ContactRef,
+    Event,
+    InboundMessage,
+    MessageStatus,
+    MessageStatusUpdate,
+    MessageType,
+    TemplateCategoryChanged,
+    TemplateQualityChanged,
+    TemplateStatusChanged,
+    Unsupported,
+)
+from providers.phones import InvalidPhoneNumberError, to_e164
+
+PROVIDER = Provider.WHATSAPP_CLOUD
+STORED_HEADERS = ("x-hub-signature-256", "content-type", "user-agent")
+
+_OBJECT = "whatsapp_business_account"
+_SIGNATURE_HEADER = "x-hub-signature-256"
+_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+# --- Is it Meta? ------------------------------------------------------------------------
+
+
+def verify(request: SignedRequest, secret: str) -> Verification:
+    """HMAC-SHA256 of the raw body keyed with the App Secret (A1). Meta signs no
+    timestamp, so replays are caught by event_id deduplication, not here."""
+    if not secret:
+        return refused("no secret configured")
+    header = request.header(_SIGNATURE_HEADER).strip()
+    if not header:
+        return refused("missing signature")
+    scheme, _, received = header.partition("=")
+    received = received.lower()
+    if scheme.lower() != "sha256" or not _HEX_SHA256.fullmatch(received):
+        return refused("malformed signature")
+    expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
+    if not constant_time_equals(expected, received):
+        return refused("bad signature")
+    return VERIFIED
+
+
+def handshake(params: Mapping[str, str]) -> tuple[str, str] | None:
+    """(verify_token, challenge) of a subscription GET, for the view to check the token
+    against its channels and echo the challenge; None when it is not one."""
+    token = params.get("hub.verify_token") or ""
+    challenge = params.get("hub.challenge") or ""
+    if params.get("hub.mode") != "subscribe" or not token or not challenge:
+        return None
+    return token, challenge
+
+
+def routing_keys(body: bytes) -> list[tuple[str, str]]:
+    """(phone_number_id, waba_id) of every change, so the view can find the channel (and
+    its secret) before trusting or fully parsing the body."""
+    return [(_phone_number_id(_value(change)), _waba_id(entry)) for entry, change in _walk(body)]
+
+
+# --- Parsing ------------------------------------------------------------------------------
+
+
+def parse(request: SignedRequest) -> list[Event]:
+    events: list[Event] = []
+    for entry, change in _walk(request.body):
+        context = _Change.of(entry, change, request.received_at)
+        handler = _FIELDS.get(context.field, _unknown_field)
+        events.extend(handler(context))
+    return events
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One `entry.changes[]` item with what its events share."""
+
+    field: str
+    value: dict[str, Any]
+    waba_id: str
+    phone_number_id: str
+    # entry.time for template/account fields; `messages` changes carry none, so the
+    # time we received the POST stands in.
+    occurred_at: datetime
+    time_key: str  # the same instant, as it goes into event ids
+
+    @classmethod
+    def of(cls, entry: dict, change: dict, received_at: datetime) -> "_Change":
+        value = _value(change)
+        time = entry.get("time")
+        return cls(
+            field=str(change.get("field") or ""),
+            value=value,
+            waba_id=_waba_id(entry),
+            phone_number_id=_phone_number_id(value),
+            occurred_at=received_at if time is None else from_unix(time),
+            time_key=str(int(received_at.timestamp()) if time is None else time),
+        )
+
+    def common(self, raw: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "provider": PROVIDER,
+            "raw": raw,
+            "phone_number_id": self.phone_number_id,
+            "waba_id": self.waba_id,
+        }
+
+
+def _walk(body: bytes) -> Iterator[tuple[dict, dict]]:
+    """Every (entry, change) pair in payload order; PayloadError if the envelope is not
+    Meta's."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+        raise PayloadError(f"Body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise PayloadError("Body is not a JSON object.")
+    if payload.get("object") != _OBJECT:
+        raise PayloadError(f"Not a WhatsApp Business Account webhook: {payload.get('object')!r}")
+    if not isinstance(payload.get("entry"), list):
+        raise PayloadError("Body has no `entry` list.")
+    for entry in _dicts(payload, "entry"):
+        for change in _dicts(entry, "changes"):
+            yield entry, change
+
+
+def _dicts(container: dict, key: str) -> list[dict]:
+    """`container[key]` as a list of objects; absent is empty, anything else is a body
+    we cannot read."""
+    items = container.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise PayloadError(f"`{key}` is not a list of objects.")
+    return items
+
+
+def _value(change: dict) -> dict:
+    value = change.get("value")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PayloadError("`changes[].value` is not an object.")
+    return value
+
+
+def _waba_id(entry: dict) -> str:
+    return str(entry.get("id") or "")
+
+
+def _phone_number_id(value: dict) -> str:
+    metadata = value.get("metadata")
+    return str(metadata.get("phone_number_id") or "") if isinstance(metadata, dict) else ""
+
+
+def _required(item: dict, key: str) -> str:
+    """An id or timestamp an event cannot be deduplicated or ordered without."""
+    value = item.get(key)
+    if value is None or value == "":
+        raise PayloadError(f"Missing `{key}`.")
+    return str(value)
+
+
+def _present(item: dict, keys: tuple[str, ...]) -> dict[str, Any]:
+    return {key: item[key] for key in keys if key in item}
+
+
+def _digest(value: dict) -> str:
+    """Tells apart notices that share a field and second; stable across Meta's retries,
+    which resend the same content."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _phone(number: str) -> str:
+    # A wa_id that is not a dialable number still identifies the contact; only the
+    # E.164 column stays empty.
+    try:
+        return to_e164(number)
+    except InvalidPhoneNumberError:
+        return ""
+
+
+# --- field = "messages" -------------------------------------------------------------------
+
+
+def _messages(change: _Change) -> list[Event]:
+    # Meta puts messages, statuses or errors in a value, never a mix; each is optional.
+    contacts = _dicts(change.value, "contacts")
+    return [
+        *(_inbound(change, message, contacts) for message in _dicts(change.value, "messages")),
+        *(_status(change, status) for status in _dicts(change.value, "statuses")),
+        *(_system_error(change, error) for error in _dicts(change.value, "errors")),
+    ]
+
+
+@dataclass(frozen=True)
+class _Content:
+    text: str = ""
+    media: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def _inbound(change: _Change, message: dict, contacts: list[dict]) -> InboundMessage:
+    message_id = _required(message, "id")
+    message_type, extract = _MESSAGE_TYPES.get(
+        str(message.get("type") or ""), (MessageType.UNSUPPORTED, _unknown_type)
+    )
+    content = extract(message)
+    return InboundMessage(
+        **change.common(message),
+        event_id=f"whatsapp:message:{message_id}",
+        occurred_at=from_unix(_required(message, "timestamp")),
+        message_id=message_id,
+        contact=_sender(message, contacts),
+        type=message_type,
+        text=content.text,
+        media=content.media,
+        payload=content.payload,
+        context=_context(message),
+    )
+
+
+def _sender(message: dict, contacts: list[dict]) -> ContactRef:
+    # Users with a username may come with user_id only: no `from`, no `wa_id` (A2).
+    sender = str(message.get("from") or "")
+    sender_user_id = str(message.get("from_user_id") or "")
+    contact = _matching_contact(contacts, sender, sender_user_id)
+    profile = contact.get("profile")
+    wa_id = str(contact.get("wa_id") or sender)
+    return ContactRef(
+        phone=_phone(wa_id) if wa_id else "",
+        wa_id=wa_id,
+        user_id=str(contact.get("user_id") or sender_user_id),
+        name=str(profile.get("name") or "") if isinstance(profile, dict) else "",
+    )
+
+
+def _matching_contact(contacts: list[dict], wa_id: str, user_id: str) -> dict:
+    for contact in contacts:
+        if wa_id and contact.get("wa_id") == wa_id:
+            return contact
+        if user_id and contact.get("user_id") == user_id:
+            return contact
+    # Meta sends one contact with its messages; when no id lines up, it is the sender.
+    return contacts[0] if len(contacts) == 1 else {}
+
+
+def _context(message: dict) -> dict[str, Any]:
+    context = dict(message.get("context") or {})
+    if "referral" in message:  # Click-to-WhatsApp ads: the conversation's origin
+        context["referral"] = message["referral"]
+    return context
+
+
+def _section(message: dict) -> dict:
+    """The object named by the message's type: message["image"] for an image..."""
+    section = message.get(str(message.get("type") or ""))
+    return section if isinstance(section, dict) else {}
+
+
+_MEDIA_KEYS = ("id", "mime_type", "sha256", "caption", "filename", "url", "voice")
+
+
+def _text(message: dict) -> _Content:
+    return _Content(text=str(_section(message).get("body") or ""))
+
+
+def _media(message: dict) -> _Content:
+    media = _present(_section(message), _MEDIA_KEYS)
+    return _Content(text=str(media.get("caption") or ""), media=media)
+
+
+def _location(message: dict) -> _Content:
+    return _Content(payload=_section(message))
+
+
+def _shared_contacts(message: dict) -> _Content:
+    # The only type whose section is a list (vCards), not an object.
+    return _Content(payload={"contacts": message.get("contacts") or []})
+
+
+def _interactive(message: dict) -> _Content:
+    interactive = _section(message)
+    reply = interactive.get(str(interactive.get("type") or ""))
+    reply = reply if isinstance(reply, dict) else {}
+    # Button and list replies carry a title; a Flow's nfm_reply carries a body instead.
+    return _Content(text=str(reply.get("title") or reply.get("body") or ""), payload=interactive)
+
+
+def _button(message: dict) -> _Content:
+    button = _section(message)
+    return _Content(text=str(button.get("text") or ""), payload=button)
+
+
+def _reaction(message: dict) -> _Content:
+    reaction = _section(message)
+    # No emoji (missing or "") means the user took the reaction back.
+    return _Content(
+        payload={
+            "message_id": str(reaction.get("message_id") or ""),
+            "emoji": str(reaction.get("emoji") or ""),
+        }
+    )
+
+
+def _order(message: dict) -> _Content:
+    order = _section(message)
+    return _Content(text=str(order.get("text") or ""), payload=order)
+
+
+def _system(message: dict) -> _Content:
+    system = _section(message)
+    return _Content(text=str(system.get("body") or ""), payload=system)
+
+
+def _unsupported(message: dict) -> _Content:
+    return _Content(
+        payload={
+            "errors": message.get("errors") or [],
+            "unsupported": message.get("unsupported") or {},
+        }
+    )
+
+
+_MESSAGE_ENVELOPE = ("from", "from_user_id", "id", "timestamp", "context", "referral")
+
+
+def _unknown_type(message: dict) -> _Content:
+    # A type Meta added after this module: keep whatever came, "type" included.
+    return _Content(payload={k: v for k, v in message.items() if k not in _MESSAGE_ENVELOPE})
+
+
+_MESSAGE_TYPES: dict[str, tuple[MessageType, Callable[[dict], _Content]]] = {
+    "text": (MessageType.TEXT, _text),
+    "image": (MessageType.IMAGE, _media),
+    "video": (MessageType.VIDEO, _media),
+    "sticker": (MessageType.STICKER, _media),
+    "audio": (MessageType.AUDIO, _media),
+    "document": (MessageType.DOCUMENT, _media),
+    "location": (MessageType.LOCATION, _location),
+    "contacts": (MessageType.CONTACTS, _shared_contacts),
+    "interactive": (MessageType.INTERACTIVE, _interactive),
+    "button": (MessageType.BUTTON, _button),
+    "reaction": (MessageType.REACTION, _reaction),
+    "order": (MessageType.ORDER, _order),
+    "system": (MessageType.SYSTEM, _system),
+    "unsupported": (MessageType.UNSUPPORTED, _unsupported),
+}
+
+_STATUSES = {
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.READ,
+    "played": MessageStatus.READ,  # first play of a voice note: as good as read
+    "failed": MessageStatus.FAILED,
+}
+
+_STATUS_DETAILS = (
+    "pricing",
+    "conversation",
+    "errors",
+    "biz_opaque_callback_data",
+    "recipient_type",
+    "recipient_participant_id",
+)
+
+
+def _status(change: _Change, status: dict) -> Event:
+    message_id = _required(status, "id")
+    raw_status = _required(status, "status")
+    # Meta's own status string: `played` and `read` are two events, not one.
+    event_id = f"whatsapp:status:{message_id}:{raw_status}"
+    occurred_at = from_unix(_required(status, "timestamp"))
+    mapped = _STATUSES.get(raw_status)
+    if mapped is None:
+        return Unsupported(
+            **change.common(status),
+            event_id=event_id,
+            occurred_at=occurred_at,
+            kind="status",
+            reason=f"unknown status {raw_status!r}",
+        )
+    errors = _dicts(status, "errors")
+    first_error = errors[0] if errors else {}
+    return MessageStatusUpdate(
+        **change.common(status),
+        event_id=event_id,
+        occurred_at=occurred_at,
+        message_id=message_id,
+        status=mapped,
+        recipient=_recipient(status),
+        error_code=str(first_error["code"]) if "code" in first_error else "",
+        error_title=str(first_error.get("title") or ""),
+        details=_present(status, _STATUS_DETAILS),
+    )
+
+
+def _recipient(status: dict) -> ContactRef:
+    recipient_id = str(status.get("recipient_id") or "")
+    user_id = str(status.get("recipient_user_id") or "")
+    if status.get("recipient_type") == "group":
+        # A group id is not a person's number: keep it, but not as phone or wa_id.
+        return ContactRef(provider_id=recipient_id, user_id=user_id)
+    return ContactRef(phone=_phone(recipient_id), wa_id=recipient_id, user_id=user_id)
+
+
+def _system_error(change: _Change, error: dict) -> AccountEvent:
+    code = str(error.get("code", ""))
+    return AccountEvent(
+        **change.common(error),
+        event_id=(
+            f"whatsapp:errors:{change.waba_id}:{change.phone_number_id}:{code}:{change.time_key}"
+        ),
+        occurred_at=change.occurred_at,
+        kind="errors",
+        event=code,
+        details=error,
+    )
+
+
+# --- Template and account fields ----------------------------------------------------------
+
+
+def _template_ref(value: dict) -> dict[str, str]:
+    # message_template_id is an integer in webhooks but a string in the REST API: we
+    # keep the string so both find the same template.
+    return {
+        "template_id": _required(value, "message_template_id"),
+        "name": str(value.get("message_template_name") or ""),
+        "language": str(value.get("message_template_language") or ""),
+    }
+
+
+_TEMPLATE_STATUS_DETAILS = ("rejection_info", "disable_info", "other_info")
+
+
+def _template_status(change: _Change) -> list[Event]:
+    value = change.value
+    template = _template_ref(value)
+    status = str(value.get("event") or "")
+    return [
+        TemplateStatusChanged(
+            **change.common(value),
+            **template,
+            event_id=f"whatsapp:template_status:{template['template_id']}:{status}:{change.time_key}",
+            occurred_at=change.occurred_at,
+            status=status,
+            reason=str(value.get("reason") or ""),  # null when scheduled for deletion
+            category=str(value.get("message_template_category") or ""),
+            details=_present(value, _TEMPLATE_STATUS_DETAILS),
+        )
+    ]
+
+
+def _template_quality(change: _Change) -> list[Event]:
+    value = change.value
+    template = _template_ref(value)
+    new_score = str(value.get("new_quality_score") or "")
+    return [
+        TemplateQualityChanged(
+            **change.common(value),
+            **template,
+            event_id=f"whatsapp:template_quality:{template['template_id']}:{new_score}:{change.time_key}",
+            occurred_at=change.occurred_at,
+            previous_score=str(value.get("previous_quality_score") or ""),
+            new_score=new_score,
+        )
+    ]
+
+
+def _template_category(change: _Change) -> list[Event]:
+    # Two variants share the field: a completed change (previous_category) and a notice
+    # about 24 h ahead (correct_category + category_update_timestamp).
+    value = change.value
+    template = _template_ref(value)
+    new_category = str(value.get("new_category") or "")
+    effective = value.get("category_update_timestamp")
+    variant = "change" if effective is None else "notice"
+    return [
+        TemplateCategoryChanged(
+            **change.common(value),
+            **template,
+            event_id=(
+                f"whatsapp:template_category:{template['template_id']}:{variant}:"
+                f"{new_category}:{change.time_key}"
+            ),
+            occurred_at=change.occurred_at,
+            new_category=new_category,
+            previous_category=str(value.get("previous_category") or ""),
+            correct_category=str(value.get("correct_category") or ""),
+            effective_at=None if effective is None else from_unix(effective),
+        )
+    ]
+
+
+def _account_event(change: _Change) -> list[Event]:
+    value = change.value
+    event = str(value.get("event") or "")  # business_capability_update has none
+    return [
+        AccountEvent(
+            **change.common(value),
+            event_id=(
+                f"whatsapp:{change.field}:{change.waba_id}:{event}:{change.time_key}:"
+                f"{_digest(value)}"
+            ),
+            occurred_at=change.occurred_at,
+            kind=change.field,
+            event=event,
+            details=value,
+        )
+    ]
+
+
+def _unknown_field(change: _Change) -> list[Event]:
+    # Calls, user preferences, echoes...: recorded and acknowledged, handled elsewhere
+    # if ever.
+    return [
+        Unsupported(
+            **change.common(change.value),
+            event_id=(
+                f"whatsapp:{change.field}:{change.waba_id}:{change.time_key}:"
+                f"{_digest(change.value)}"
+            ),
+            occurred_at=change.occurred_at,
+            kind=change.field,
+            reason="field not handled",
+        )
+    ]
+
+
+_FIELDS: dict[str, Callable[[_Change], list[Event]]] = {
+    "messages": _messages,
+    "message_template_status_update": _template_status,
+    "message_template_quality_update": _template_quality,
+    "template_category_update": _template_category,
+    "phone_number_quality_update": _account_event,
+    "account_update": _account_event,
+    "business_capability_update": _account_event,
+}

@@ -1,0 +1,163 @@
+import json
+from urllib.parse import parse_qs
+
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+
+from webhooks.models import QUEUE_STATUSES, EventStatus, FailedWebhook, WebhookEvent
+from webhooks.services import webhook_events_discard, webhook_events_replay
+
+STATUS_COLOURS = {
+    EventStatus.RECEIVED: "#6c757d",
+    EventStatus.PROCESSING: "#0d6efd",
+    EventStatus.PROCESSED: "#198754",
+    EventStatus.FAILED: "#fd7e14",
+    EventStatus.DEAD: "#dc3545",
+    EventStatus.DISCARDED: "#6c757d",
+    EventStatus.UNROUTABLE: "#6f42c1",
+}
+
+
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "status_badge",
+        "provider",
+        "channel",
+        "organization",
+        "age",
+        "attempts",
+        "next_attempt",
+        "error_summary",
+    ]
+    list_filter = ["status", "provider", "organization", "channel", "received_at"]
+    search_fields = ["refs", "last_error", "=id"]
+    search_help_text = "Provider message or template id, error text, or event id."
+    list_select_related = ["channel", "organization"]
+    date_hierarchy = "received_at"
+    ordering = ["-received_at"]
+    actions = ["replay_now", "discard"]
+    readonly_fields = [
+        "provider",
+        "status_badge",
+        "channel",
+        "organization",
+        "received_at",
+        "attempts",
+        "next_attempt_at",
+        "processed_at",
+        "last_error_block",
+        "result",
+        "refs",
+        "url",
+        "headers_block",
+        "payload",
+        "dedupe_key",
+    ]
+    fieldsets = [
+        (None, {"fields": ["status_badge", "provider", "channel", "organization", "refs"]}),
+        (
+            "Processing",
+            {
+                "fields": [
+                    "received_at",
+                    "attempts",
+                    "next_attempt_at",
+                    "processed_at",
+                    "result",
+                    "last_error_block",
+                ]
+            },
+        ),
+        ("Payload", {"fields": ["payload", "headers_block", "url", "dedupe_key"]}),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # history; retention removes old events
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "show_save": False,
+                         "show_save_and_continue": False, "show_save_and_add_another": False}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: WebhookEvent) -> str:
+        return format_html(
+            '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px">{}</span>',
+            STATUS_COLOURS.get(obj.status, "#6c757d"),
+            obj.get_status_display(),
+        )
+
+    @admin.display(description="Age", ordering="received_at")
+    def age(self, obj: WebhookEvent) -> str:
+        return timesince(obj.received_at, timezone.now())
+
+    @admin.display(description="Next attempt", ordering="next_attempt_at")
+    def next_attempt(self, obj: WebhookEvent) -> str:
+        if obj.next_attempt_at is None or obj.status not in (EventStatus.FAILED,):
+            return "—"
+        if obj.next_attempt_at <= timezone.now():
+            return "due"
+        return f"in {timesince(timezone.now(), obj.next_attempt_at)}"
+
+    @admin.display(description="Error")
+    def error_summary(self, obj: WebhookEvent) -> str:
+        first_line = obj.last_error.splitlines()[0] if obj.last_error else ""
+        return first_line[:120]
+
+    @admin.display(description="Last error")
+    def last_error_block(self, obj: WebhookEvent) -> str:
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", obj.last_error or "—")
+
+    @admin.display(description="Headers")
+    def headers_block(self, obj: WebhookEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.headers, indent=2, sort_keys=True))
+
+    @admin.display(description="Payload (as received)")
+    def payload(self, obj: WebhookEvent) -> str:
+        return format_html(
+            "<pre style='max-height:40em;overflow:auto'>{}</pre>", readable_body(obj)
+        )
+
+    @admin.action(description="Replay now")
+    def replay_now(self, request, queryset) -> None:
+        selected = queryset.count()
+        replayed = webhook_events_replay(event_ids=queryset.values_list("id", flat=True))
+        skipped = selected - replayed
+        note = f"; {skipped} skipped (still being received or processed)" if skipped else ""
+        self.message_user(request, f"Replaying {replayed} event(s){note}.", messages.SUCCESS)
+
+    @admin.action(description="Discard (no processing, kept for the record)")
+    def discard(self, request, queryset) -> None:
+        discarded = webhook_events_discard(event_ids=queryset.values_list("id", flat=True))
+        self.message_user(request, f"Discarded {discarded} event(s).", messages.SUCCESS)
+
+
+def readable_body(event: WebhookEvent) -> str:
+    """JSON pretty-printed, forms as their fields, anything else as text."""
+    text = event.body_text
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False, sort_keys=False)
+    except ValueError:
+        pass
+    if "=" in text and "\n" not in text:
+        fields = parse_qs(text, keep_blank_values=True)
+        if fields:
+            return json.dumps(fields, indent=2, ensure_ascii=False)
+    return text
+
+
+admin.site.register(WebhookEvent, WebhookEventAdmin)
+
+
+@admin.register(FailedWebhook)
+class FailedWebhookAdmin(WebhookEventAdmin):
+    list_filter = ["status", "provider", "organization", "channel"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status__in=QUEUE_STATUSES)

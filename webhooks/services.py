@@ -1,0 +1,255 @@
+"""The life of a stored webhook: store, claim, finish or fail, replay, discard, sweep.
+
+`next_attempt_at` is the one clock (see WebhookEvent): each step sets it, and the sweep
+re-enqueues every unfinished event whose time has come. Retries are scheduled here in
+the database, never with Celery countdowns (they outlive Redis' visibility timeout).
+"""
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from tenants.models import Channel
+from webhooks.alerts import admin_url, alert_send
+from webhooks.models import PENDING_STATUSES, EventStatus, WebhookEvent
+from webhooks.queueing import webhook_event_enqueue
+
+logger = logging.getLogger(__name__)
+
+REPLAYABLE_STATUSES = (
+    EventStatus.FAILED,
+    EventStatus.DEAD,
+    EventStatus.DISCARDED,
+    EventStatus.UNROUTABLE,
+    EventStatus.PROCESSED,
+)
+DISCARDABLE_STATUSES = (EventStatus.FAILED, EventStatus.DEAD, EventStatus.UNROUTABLE)
+SWEEP_BATCH = 500
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=settings.WEBHOOK_PROCESSING_LEASE_SECONDS)
+
+
+def dedupe_key(*, provider: str, channel: Channel | None, body: bytes) -> str:
+    scope = f"{provider}:{channel.key if channel else ''}:".encode()
+    return hashlib.sha256(scope + body).hexdigest()
+
+
+def webhook_event_store(
+    *,
+    provider: str,
+    channel: Channel | None,
+    body: bytes,
+    headers: dict[str, str],
+    url: str,
+    received_at: datetime,
+) -> WebhookEvent | None:
+    """Store a verified webhook and queue its processing once committed.
+
+    Returns None for a byte-identical redelivery (already stored: nothing to do). An
+    event without a channel is kept as unroutable for an operator, not processed.
+    """
+    routable = channel is not None
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                provider=provider,
+                channel=channel,
+                organization_id=channel.organization_id if routable else None,
+                body=body,
+                headers=headers,
+                url=url,
+                received_at=received_at,
+                dedupe_key=dedupe_key(provider=provider, channel=channel, body=body),
+                status=EventStatus.RECEIVED if routable else EventStatus.UNROUTABLE,
+                next_attempt_at=received_at + lease() if routable else None,
+                last_error="" if routable else "No channel is configured for this payload.",
+            )
+            if routable:
+                transaction.on_commit(lambda: webhook_event_enqueue(event.id))
+    except IntegrityError:
+        return None
+    return event
+
+
+def webhook_event_claim(*, event_id: int) -> WebhookEvent | None:
+    """Take an event for processing, or None if it is finished or another worker holds
+    a live lease on it. One conditional UPDATE: two workers can never both win."""
+    now = timezone.now()
+    claimable = Q(status__in=[EventStatus.RECEIVED, EventStatus.FAILED]) | Q(
+        status=EventStatus.PROCESSING, next_attempt_at__lte=now
+    )
+    claimed = (
+        WebhookEvent.objects.filter(claimable, pk=event_id)
+        .update(status=EventStatus.PROCESSING, attempts=F("attempts") + 1, next_attempt_at=now + lease())
+    )
+    if not claimed:
+        return None
+    return WebhookEvent.objects.select_related("channel", "organization").get(pk=event_id)
+
+
+def webhook_event_finish(
+    *, event: WebhookEvent, outcomes: dict[str, int], unroutable: bool = False
+) -> None:
+    event.status = EventStatus.UNROUTABLE if unroutable else EventStatus.PROCESSED
+    event.processed_at = timezone.now()
+    event.next_attempt_at = None
+    event.result = outcomes
+    event.last_error = "Some events name no configured channel." if unroutable else ""
+    event.save(
+        update_fields=[
+            "status", "processed_at", "next_attempt_at", "result", "last_error", "channel",
+            "organization",
+        ]
+    )
+
+
+def webhook_event_fail(*, event: WebhookEvent, error: str, retry: bool = True) -> None:
+    """Record a failed attempt: schedule the next one by the backoff, or declare the
+    event dead (and alert) when the schedule is used up. `retry=False` is for failures
+    that repeat identically (a body we cannot read): kept for an operator at once."""
+    backoff = settings.WEBHOOK_RETRY_BACKOFF_MINUTES
+    event.last_error = error[:10_000]
+    if retry and event.attempts <= len(backoff):
+        event.status = EventStatus.FAILED
+        event.next_attempt_at = timezone.now() + timedelta(minutes=backoff[event.attempts - 1])
+    else:
+        event.status = EventStatus.DEAD if retry else EventStatus.FAILED
+        event.next_attempt_at = None
+    event.save(update_fields=["status", "next_attempt_at", "last_error"])
+    if event.next_attempt_at is None:
+        _alert_needs_operator(event)
+
+
+@transaction.atomic
+def webhook_events_replay(*, event_ids: Iterable[int], enqueue: bool = True) -> int:
+    """Process these events again from their stored body (after a fix, or for events
+    that arrived before a handler existed). Applying is idempotent, so replaying a
+    processed event changes nothing that was right. `enqueue=False`: the caller
+    processes them itself."""
+    ids = list(
+        WebhookEvent.objects.select_for_update()
+        .filter(pk__in=list(event_ids), status__in=REPLAYABLE_STATUSES)
+        .values_list("id", flat=True)
+    )
+    WebhookEvent.objects.filter(pk__in=ids).update(
+        status=EventStatus.RECEIVED, attempts=0, next_attempt_at=timezone.now() + lease()
+    )
+    if enqueue:
+        transaction.on_commit(lambda: [webhook_event_enqueue(event_id) for event_id in ids])
+    return len(ids)
+
+
+def webhook_events_discard(*, event_ids: Iterable[int]) -> int:
+    """An operator decided these need no processing. Kept (for the record), not retried."""
+    return WebhookEvent.objects.filter(
+        pk__in=list(event_ids), status__in=DISCARDABLE_STATUSES
+    ).update(status=EventStatus.DISCARDED, next_attempt_at=None)
+
+
+def webhook_events_sweep(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -> dict:
+    """Enqueue every unfinished event whose time has come: due retries, and events
+    whose task or worker was lost (their lease ran out)."""
+    now = now or timezone.now()
+    due = list(
+        WebhookEvent.objects.filter(status__in=PENDING_STATUSES, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    # Leased before sending, so the next sweep does not send them again while queued.
+    WebhookEvent.objects.filter(pk__in=due).update(next_attempt_at=now + lease())
+    not_sent = [event_id for event_id in due if not webhook_event_enqueue(event_id)]
+    if not_sent:
+        # The broker is down: due again at once, for the next sweep.
+        WebhookEvent.objects.filter(pk__in=not_sent).update(next_attempt_at=now)
+    return {"due": len(due), "enqueued": len(due) - len(not_sent), "broker_down": len(not_sent)}
+
+
+def webhook_events_purge(*, now: datetime | None = None, batch_size: int = 5_000) -> dict:
+    """Delete old events in batches: processed and discarded after
+    WEBHOOK_RETENTION_PROCESSED_DAYS, dead and unroutable after WEBHOOK_RETENTION_DEAD_DAYS."""
+    now = now or timezone.now()
+    rules = {
+        "processed": (
+            (EventStatus.PROCESSED, EventStatus.DISCARDED),
+            settings.WEBHOOK_RETENTION_PROCESSED_DAYS,
+        ),
+        "dead": ((EventStatus.DEAD, EventStatus.UNROUTABLE), settings.WEBHOOK_RETENTION_DEAD_DAYS),
+    }
+    deleted = {}
+    for name, (statuses, days) in rules.items():
+        old = WebhookEvent.objects.filter(
+            status__in=statuses, received_at__lt=now - timedelta(days=days)
+        )
+        deleted[name] = _delete_in_batches(old, batch_size)
+    return deleted
+
+
+def _delete_in_batches(queryset, batch_size: int) -> int:
+    total = 0
+    while batch := list(queryset.values_list("id", flat=True)[:batch_size]):
+        total += WebhookEvent.objects.filter(pk__in=batch).delete()[0]
+    return total
+
+
+def _alert_needs_operator(event: WebhookEvent) -> None:
+    state = "is dead" if event.status == EventStatus.DEAD else "cannot be processed"
+    channel = event.channel.name if event.channel else "no channel"
+    body = (
+        f"Webhook event #{event.pk} from {event.provider} ({channel}) {state} after "
+        f"{event.attempts} attempt(s).\n\nLast error:\n{event.last_error}\n\n"
+        f"Read the payload, then replay or discard it: {admin_url(event.pk)}\n"
+    )
+    organization = event.organization
+    transaction.on_commit(
+        lambda: alert_send(
+            organization=organization,
+            subject=f"Webhook #{event.pk} {state}",
+            body=body,
+        )
+    )
+
+
+def webhook_failure_rate_check(*, now: datetime | None = None) -> list[dict]:
+    """Alert each organization whose share of failing webhooks in the last hour is at
+    or above WEBHOOK_FAILURE_RATE_THRESHOLD. Returns the organizations alerted."""
+    from django.db.models import Count
+
+    now = now or timezone.now()
+    failing = (EventStatus.FAILED, EventStatus.DEAD)
+    per_org = (
+        WebhookEvent.objects.filter(received_at__gte=now - timedelta(hours=1))
+        .exclude(organization=None)
+        .values("organization")
+        .annotate(total=Count("id"), failed=Count("id", filter=Q(status__in=failing)))
+        .filter(total__gte=settings.WEBHOOK_FAILURE_RATE_MIN_EVENTS)
+    )
+    alerted = []
+    for row in per_org:
+        rate = row["failed"] / row["total"]
+        if rate >= settings.WEBHOOK_FAILURE_RATE_THRESHOLD:
+            alerted.append({**row, "rate": round(rate, 4)})
+            _alert_failure_rate(row["organization"], row["failed"], row["total"], rate)
+    return alerted
+
+
+def _alert_failure_rate(organization_id: int, failed: int, total: int, rate: float) -> None:
+    from tenants.models import Organization
+
+    organization = Organization.objects.get(pk=organization_id)
+    alert_send(
+        organization=organization,
+        subject=f"{rate:.0%} of {organization.name}'s webhooks failed in the last hour",
+        body=(
+            f"{failed} of {total} webhooks received in the last hour are failing or dead.\n"
+            f"See the failed-webhook queue: {settings.PUBLIC_BASE_URL}"
+            "/admin/webhooks/webhookevent/?status__in=failed,dead\n"
+        ),
+    )

@@ -1,0 +1,30 @@
+"""Celery entry points: each takes ids (or nothing) and calls a service.
+
+None of them uses Celery retries: a failed event is rescheduled in the database by
+`webhook_event_fail`, and the sweep enqueues it when it is due.
+"""
+
+from celery import shared_task
+
+from webhooks import services
+from webhooks.processing import webhook_event_process
+
+
+@shared_task
+def webhook_event_process_task(event_id: int) -> str:
+    return webhook_event_process(event_id=event_id)
+
+
+@shared_task
+def webhook_events_sweep_task() -> dict:
+    return services.webhook_events_sweep()
+
+
+@shared_task
+def webhook_events_purge_task() -> dict:
+    return services.webhook_events_purge()
+
+
+@shared_task
+def webhook_failure_rate_check_task() -> list[dict]:
+    return services.webhook_failure_rate_check()
