@@ -221,7 +221,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES
 # A failed event is retried after each of these delays in turn (one retry each), then
 # it is dead: the first try on arrival plus five retries with the default.
 WEBHOOK_RETRY_BACKOFF_MINUTES = [
-    int(minutes) for minutes in env_list("WEBHOOK_RETRY_BACKOFF_MINUTES", ["1", "2", "4", "8", "16"])
+    int(minutes)
+    for minutes in env_list("WEBHOOK_RETRY_BACKOFF_MINUTES", ["1", "2", "4", "8", "16"])
 ]
 # How long an enqueued or running event may stay unfinished before the sweep assumes
 # its task or worker was lost and enqueues it again.

@@ -189,3 +189,6 @@ class PendingStatusUpdate(models.Model):
         indexes = [
             models.Index(fields=["channel", "provider_message_id"], name="pending_status_lookup")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.status} for {self.provider_message_id} (waiting)"

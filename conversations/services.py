@@ -185,8 +185,8 @@ def _fill_in(contact: Contact, ref: ContactRef) -> None:
 def _locked(conversation: Conversation) -> Conversation:
     """Re-read the conversation holding its row lock until the transaction ends, so
     events of one conversation are applied one at a time, whatever the worker count."""
-    return Conversation.objects.select_for_update().select_related("channel").get(
-        pk=conversation.pk
+    return (
+        Conversation.objects.select_for_update().select_related("channel").get(pk=conversation.pk)
     )
 
 

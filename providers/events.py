@@ -171,3 +171,16 @@ class Unsupported(Event):
 
     kind: str
     reason: str = ""
+
+
+_MEDIA_TYPES = {
+    "image": MessageType.IMAGE,
+    "video": MessageType.VIDEO,
+    "audio": MessageType.AUDIO,
+}
+
+
+def message_type_for_mime(mime_type: str) -> MessageType:
+    """The message type an attachment makes: by its major MIME type; anything else is
+    a file."""
+    return _MEDIA_TYPES.get((mime_type or "").split("/")[0], MessageType.DOCUMENT)

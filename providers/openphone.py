@@ -30,15 +30,15 @@ from providers.base import (
     refused,
 )
 from providers.events import (
-    ContactRef,
     Event,
     InboundMessage,
     MessageStatus,
     MessageStatusUpdate,
     MessageType,
     Unsupported,
+    message_type_for_mime,
 )
-from providers.phones import InvalidPhoneNumberError, to_e164
+from providers.phones import contact_for_address
 
 PROVIDER = Provider.OPENPHONE
 
@@ -46,13 +46,6 @@ LEGACY_SIGNATURE_HEADER = "openphone-signature"
 STANDARD_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 # The signatures let a delivery be re-checked later; webhook-id names the delivery.
 STORED_HEADERS = (LEGACY_SIGNATURE_HEADER, *STANDARD_HEADERS)
-
-# The first media item's major MIME type decides the message type; anything else is a file.
-_MEDIA_TYPES = {
-    "image": MessageType.IMAGE,
-    "video": MessageType.VIDEO,
-    "audio": MessageType.AUDIO,
-}
 
 
 # --- verify -------------------------------------------------------------------------
@@ -198,7 +191,7 @@ def _message_received(envelope: dict[str, Any], request: SignedRequest) -> Inbou
     return InboundMessage(
         **_common(envelope, request, occurred_in=message),
         message_id=message["id"],
-        contact=_contact(_first(message.get("to")) if from_me else message.get("from")),
+        contact=contact_for_address(_first(message.get("to")) if from_me else message.get("from")),
         type=_media_type(media),
         text=message.get("body") or message.get("text") or "",
         from_me=from_me,
@@ -213,7 +206,7 @@ def _message_delivered(envelope: dict[str, Any], request: SignedRequest) -> Mess
         **_common(envelope, request),
         message_id=message["id"],
         status=MessageStatus.DELIVERED,
-        recipient=_contact(_first(message.get("to"))),
+        recipient=contact_for_address(_first(message.get("to"))),
     )
 
 
@@ -234,17 +227,7 @@ def _first(value: str | list[str] | None) -> str:
     return value or ""
 
 
-def _contact(address: str | None) -> ContactRef:
-    # Short codes and alphanumeric senders are not E.164: keep them as the provider id
-    # rather than refusing the whole event.
-    try:
-        return ContactRef(phone=to_e164(address or ""))
-    except InvalidPhoneNumberError:
-        return ContactRef(provider_id=address or "")
-
-
 def _media_type(media: list[dict[str, Any]]) -> MessageType:
     if not media:
         return MessageType.TEXT
-    mime_type = media[0].get("type") or media[0].get("mimeType") or ""
-    return _MEDIA_TYPES.get(mime_type.split("/")[0], MessageType.DOCUMENT)
+    return message_type_for_mime(media[0].get("type") or media[0].get("mimeType") or "")

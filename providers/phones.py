@@ -2,6 +2,8 @@
 
 import phonenumbers
 
+from providers.events import ContactRef
+
 # Providers prefix addresses with their channel ("whatsapp:+1555…" from Twilio).
 _CHANNEL_PREFIXES = ("whatsapp:", "sms:", "tel:")
 
@@ -31,3 +33,13 @@ def to_e164(raw: str, *, default_region: str | None = None) -> str:
     if not phonenumbers.is_possible_number(parsed):
         raise InvalidPhoneNumberError(f"{raw!r} is not a possible phone number.")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def contact_for_address(address: str | None, *, name: str = "", wa_id: str = "") -> ContactRef:
+    """A contact named by a provider address: a phone number when it is one; short
+    codes and alphanumeric senders are not E.164, so they are kept as the provider id
+    rather than refusing the whole event."""
+    try:
+        return ContactRef(phone=to_e164(address or ""), name=name, wa_id=wa_id)
+    except InvalidPhoneNumberError:
+        return ContactRef(provider_id=address or "", name=name, wa_id=wa_id)

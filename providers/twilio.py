@@ -19,15 +19,15 @@ from twilio.request_validator import (
 from providers import Provider
 from providers.base import VERIFIED, PayloadError, SignedRequest, Verification, refused
 from providers.events import (
-    ContactRef,
     Event,
     InboundMessage,
     MessageStatus,
     MessageStatusUpdate,
     MessageType,
     Unsupported,
+    message_type_for_mime,
 )
-from providers.phones import InvalidPhoneNumberError, to_e164
+from providers.phones import contact_for_address
 
 PROVIDER = Provider.TWILIO
 
@@ -54,13 +54,6 @@ _STATUSES = {
 
 # A message type and its type-specific payload.
 Content = tuple[MessageType, dict[str, Any]]
-
-# The first attachment's major MIME type decides the message type; anything else is a file.
-_MEDIA_TYPES = {
-    "image": MessageType.IMAGE,
-    "video": MessageType.VIDEO,
-    "audio": MessageType.AUDIO,
-}
 
 
 # --- verify -------------------------------------------------------------------------
@@ -142,7 +135,7 @@ def _inbound(fields: dict[str, str], request: SignedRequest) -> InboundMessage:
     return InboundMessage(
         **_common(fields, request, f"twilio:message:{sid}"),
         message_id=sid,
-        contact=_contact(
+        contact=contact_for_address(
             fields.get("From", ""), name=fields.get("ProfileName", ""), wa_id=fields.get("WaId", "")
         ),
         type=message_type,
@@ -161,7 +154,7 @@ def _status_callback(fields: dict[str, str], status: str, request: SignedRequest
         **_common(fields, request, event_id),
         message_id=sid,
         status=_STATUSES[status],
-        recipient=_contact(fields.get("To", "")),
+        recipient=contact_for_address(fields.get("To", "")),
         error_code=fields.get("ErrorCode", ""),
         error_title=fields.get("ErrorMessage", ""),
     )
@@ -193,7 +186,7 @@ def _media(fields: dict[str, str]) -> list[dict[str, str]]:
 def _media_type(media: list[dict[str, str]]) -> MessageType:
     if not media:
         return MessageType.TEXT
-    return _MEDIA_TYPES.get(media[0]["content_type"].split("/")[0], MessageType.DOCUMENT)
+    return message_type_for_mime(media[0]["content_type"])
 
 
 def _button(fields: dict[str, str]) -> Content | None:
@@ -229,12 +222,3 @@ _WHATSAPP_CONTENT: tuple[Callable[[dict[str, str]], Content | None], ...] = (
 
 def _whatsapp_content(fields: dict[str, str]) -> Content | None:
     return next(filter(None, (detect(fields) for detect in _WHATSAPP_CONTENT)), None)
-
-
-def _contact(address: str, *, name: str = "", wa_id: str = "") -> ContactRef:
-    # `whatsapp:+1…` becomes +1…; short codes and alphanumeric senders are not E.164, so
-    # they are kept as the provider id rather than refusing the whole event.
-    try:
-        return ContactRef(phone=to_e164(address), name=name, wa_id=wa_id)
-    except InvalidPhoneNumberError:
-        return ContactRef(provider_id=address, name=name, wa_id=wa_id)

@@ -5,8 +5,8 @@ from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
 from tenants.models import Role
-from webhooks.queueing import broker_backoff_reset
 from tests.factories import ChannelFactory, MembershipFactory, OrganizationFactory
+from webhooks.queueing import broker_backoff_reset
 
 
 def pytest_configure(config):

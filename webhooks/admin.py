@@ -81,8 +81,12 @@ class WebhookEventAdmin(admin.ModelAdmin):
         return False  # history; retention removes old events
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "show_save": False,
-                         "show_save_and_continue": False, "show_save_and_add_another": False}
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Status", ordering="status")

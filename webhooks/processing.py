@@ -83,7 +83,7 @@ def webhook_event_process(*, event_id: int) -> str:
     try:
         with transaction.atomic():
             outcomes, unroutable = _apply(webhook, events)
-    except Exception as exc:  # noqa: BLE001 - recorded, retried by schedule, alerted when dead
+    except Exception as exc:
         logger.exception("Webhook event %s failed (attempt %s)", webhook.pk, webhook.attempts)
         webhook_event_fail(event=webhook, error=f"{type(exc).__name__}: {exc}")
         return webhook.status
@@ -163,6 +163,8 @@ class _ChannelRouter:
         if not verified:
             logger.warning(
                 "Webhook %s names channel %s but is not signed with its secret (%s)",
-                self.webhook.pk, channel.pk, verified.reason,
+                self.webhook.pk,
+                channel.pk,
+                verified.reason,
             )
         return bool(verified)

@@ -20,7 +20,7 @@ _broker_unavailable_until = 0.0
 
 def webhook_event_enqueue(event_id: int) -> bool:
     """Queue processing of one event. Returns False if the broker could not take it."""
-    global _broker_unavailable_until  # noqa: PLW0603 - see module docstring
+    global _broker_unavailable_until
     if time.monotonic() < _broker_unavailable_until:
         return False
     from webhooks.tasks import webhook_event_process_task  # tasks import this module
@@ -35,5 +35,5 @@ def webhook_event_enqueue(event_id: int) -> bool:
 
 
 def broker_backoff_reset() -> None:
-    global _broker_unavailable_until  # noqa: PLW0603 - see module docstring
+    global _broker_unavailable_until
     _broker_unavailable_until = 0.0

@@ -86,9 +86,8 @@ def webhook_event_claim(*, event_id: int) -> WebhookEvent | None:
     claimable = Q(status__in=[EventStatus.RECEIVED, EventStatus.FAILED]) | Q(
         status=EventStatus.PROCESSING, next_attempt_at__lte=now
     )
-    claimed = (
-        WebhookEvent.objects.filter(claimable, pk=event_id)
-        .update(status=EventStatus.PROCESSING, attempts=F("attempts") + 1, next_attempt_at=now + lease())
+    claimed = WebhookEvent.objects.filter(claimable, pk=event_id).update(
+        status=EventStatus.PROCESSING, attempts=F("attempts") + 1, next_attempt_at=now + lease()
     )
     if not claimed:
         return None
@@ -105,7 +104,12 @@ def webhook_event_finish(
     event.last_error = "Some events name no configured channel." if unroutable else ""
     event.save(
         update_fields=[
-            "status", "processed_at", "next_attempt_at", "result", "last_error", "channel",
+            "status",
+            "processed_at",
+            "next_attempt_at",
+            "result",
+            "last_error",
+            "channel",
             "organization",
         ]
     )

@@ -124,7 +124,10 @@ def _verify_any_url(provider: Provider, signed: SignedRequest, secret: str, requ
 
 def _with_url(signed: SignedRequest, url: str) -> SignedRequest:
     return SignedRequest(
-        body=signed.body, headers=signed.headers, url=url, form=signed.form,
+        body=signed.body,
+        headers=signed.headers,
+        url=url,
+        form=signed.form,
         received_at=signed.received_at,
     )
 

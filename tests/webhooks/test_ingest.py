@@ -72,7 +72,9 @@ def test_whatsapp_handshake_with_a_wrong_token_is_403(client, whatsapp, params):
 
 def test_whatsapp_routes_by_phone_number_id_across_tenants(client, whatsapp):
     other = make_channel(
-        OrganizationFactory(), Provider.WHATSAPP_CLOUD, phone_number_id="999000111",
+        OrganizationFactory(),
+        Provider.WHATSAPP_CLOUD,
+        phone_number_id="999000111",
         app_secret=SECRETS[Provider.WHATSAPP_CLOUD],  # the same Meta app serves both
     )
     body = fixture_text(Provider.WHATSAPP_CLOUD, "text").replace("106540352242922", "999000111")
