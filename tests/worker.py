@@ -1,6 +1,9 @@
 """Real Celery worker processes for tests that must cross a process boundary."""
 
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -65,16 +68,93 @@ def celery_worker(*, queues: str, env: dict[str, str], log_dir: Path):
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so a test can kill it whole
     )
     try:
         yield Worker(process, log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
+
+
+def stop(process: subprocess.Popen, *, sig: int = signal.SIGTERM) -> None:
+    """Stop a process started in its own session, with its children."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=20)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def redis_server(port: int):
+    """A throwaway Redis of our own, that a test may stop and start at will."""
+    process = subprocess.Popen(  # noqa: S603 - the machine's redis-server, local only
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: _answers(port), timeout=10)
+        yield process
+    finally:
+        stop(process)
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextmanager
+def web_server(*, port: int, env: dict[str, str], log_dir: Path):
+    """The real ingest endpoint in its own process."""
+    log = (log_dir / f"web-{port}.log").open("w")
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter running our app
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: _listening(port), timeout=30)
+        yield process
+    finally:
+        stop(process)
+        log.close()
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.2):

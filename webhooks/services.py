@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from tenants.models import Channel
@@ -167,8 +167,16 @@ def webhook_events_sweep(*, now: datetime | None = None, limit: int = SWEEP_BATC
         .order_by("next_attempt_at")
         .values_list("id", flat=True)[:limit]
     )
-    # Leased before sending, so the next sweep does not send them again while queued.
-    WebhookEvent.objects.filter(pk__in=due).update(next_attempt_at=now + lease())
+    # Leased before sending, so the next sweep does not send them again while queued;
+    # an abandoned `processing` (its worker died) is handed back as `received`, or the
+    # fresh lease would make the next worker's claim refuse it.
+    WebhookEvent.objects.filter(pk__in=due).update(
+        next_attempt_at=now + lease(),
+        status=Case(
+            When(status=EventStatus.PROCESSING, then=Value(EventStatus.RECEIVED)),
+            default=F("status"),
+        ),
+    )
     not_sent = [event_id for event_id in due if not webhook_event_enqueue(event_id)]
     if not_sent:
         # The broker is down: due again at once, for the next sweep.

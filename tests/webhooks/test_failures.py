@@ -130,14 +130,18 @@ def test_the_sweep_sends_due_retries_and_events_whose_task_was_lost(client, what
 def test_a_worker_that_died_mid_event_is_taken_over_after_its_lease(client, whatsapp):
     whatsapp.post(client, *whatsapp.request("text"))
     event = WebhookEvent.objects.get()
+    lease_ends = timezone.now() + timedelta(minutes=5)
     WebhookEvent.objects.filter(pk=event.pk).update(
-        status=EventStatus.PROCESSING, next_attempt_at=timezone.now() + timedelta(minutes=5)
+        status=EventStatus.PROCESSING, next_attempt_at=lease_ends
     )
     assert webhook_event_process(event_id=event.id) == "skipped"  # someone holds the lease
+    assert webhook_events_sweep(now=lease_ends - timedelta(seconds=1))["due"] == 0
 
-    WebhookEvent.objects.filter(pk=event.pk).update(next_attempt_at=timezone.now())
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert webhook_events_sweep(now=lease_ends + timedelta(seconds=1))["enqueued"] == 1
 
-    assert webhook_event_process(event_id=event.id) == "processed"
+    event.refresh_from_db()
+    assert event.status == EventStatus.PROCESSED
     assert Message.objects.count() == 1
 
 
