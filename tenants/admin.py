@@ -13,6 +13,7 @@ from tenants.models import (
     DEFAULT_WINDOW_POLICY,
     SECRET_FIELDS,
     Channel,
+    ChannelEvent,
     Membership,
     Organization,
     WindowPolicy,
@@ -41,6 +42,19 @@ class ChannelInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ChannelEventInline(admin.TabularInline):
+    """What the provider said about this account or number: history, read-only."""
+
+    model = ChannelEvent
+    extra = 0
+    ordering = ["-occurred_at"]
+    fields = ["occurred_at", "kind", "event", "details"]
+    readonly_fields = fields
+    can_delete = False
+    max_num = 0
+    verbose_name_plural = "provider account events"
 
 
 @admin.register(Organization)
@@ -153,6 +167,7 @@ class ChannelAdmin(admin.ModelAdmin):
     list_select_related = ["organization"]
     readonly_fields = ["webhook_setup", "key", "credentials", "created_at", "updated_at"]
     actions = ["deactivate", "activate"]
+    inlines = [ChannelEventInline]
     fieldsets = [
         (None, {"fields": ["organization", "provider", "name", "is_active"]}),
         ("Provider account", {"fields": ACCOUNT_FIELDS}),

@@ -24,6 +24,9 @@ def _channel_form(channel: Channel, **changes) -> dict:
         "api_base_url": "",
         "window_policy": channel.window_policy,
         "is_active": "on",
+        # the provider-account-events inline's management form, as a browser sends it
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
     }
     form.update(changes)
     return form
@@ -69,6 +72,8 @@ def test_admin_adds_a_channel_and_normalizes_its_number(staff_client, organizati
         "window_policy": "",
         "is_active": "on",
         "signing_key": "c2lnbmluZw==",
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
     }
 
     response = staff_client.post("/admin/tenants/channel/add/", form)
