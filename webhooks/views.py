@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from providers import Provider, whatsapp_cloud
 from providers.base import PayloadError, SignedRequest
 from tenants.models import Channel
+from tenants.selectors import ChannelRoute, channel_webhook_route, channel_webhook_routes
 from webhooks.metrics import webhook_refused_count
 from webhooks.registry import provider_module
 from webhooks.services import webhook_event_store
@@ -39,13 +40,13 @@ def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
         signed = _signed_request(request)
     except _BodyTooLargeError:
         return _too_large()
-    channel, routable = _whatsapp_channel(signed)
-    if channel is None:
+    route, routable = _whatsapp_route(signed)
+    if route is None:
         return _refuse(Provider.WHATSAPP_CLOUD, "no channel's app secret signed this body")
-    verification = whatsapp_cloud.verify(signed, channel.app_secret)
+    verification = whatsapp_cloud.verify(signed, route.secret)
     if not verification:
         return _refuse(Provider.WHATSAPP_CLOUD, verification.reason)
-    _store(Provider.WHATSAPP_CLOUD, channel if routable else None, signed)
+    _store(Provider.WHATSAPP_CLOUD, route if routable else None, signed)
     return _acknowledge(Provider.WHATSAPP_CLOUD)
 
 
@@ -53,8 +54,8 @@ def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
 @require_POST
 def keyed_webhook(request: HttpRequest, provider: Provider, channel_key: str) -> HttpResponse:
     """OpenPhone, Twilio and Unipile: the channel is named by the key in the URL."""
-    channel = Channel.objects.filter(provider=provider, key=channel_key).first()
-    if channel is None:
+    route = channel_webhook_route(provider=provider, key=channel_key)
+    if route is None:
         # Without a channel there is no secret to check the body against, and storing
         # unverified bodies would let anyone fill the database: refuse, as for a typo.
         webhook_refused_count(provider, "unknown channel key")
@@ -63,10 +64,10 @@ def keyed_webhook(request: HttpRequest, provider: Provider, channel_key: str) ->
         signed = _signed_request(request)
     except _BodyTooLargeError:
         return _too_large()
-    verification = _verify_any_url(provider, signed, channel.webhook_secret, request)
+    verification = _verify_any_url(provider, signed, route.secret, request)
     if not verification:
         return _refuse(provider, verification.reason)
-    _store(provider, channel, signed)
+    _store(provider, route, signed)
     return _acknowledge(provider)
 
 
@@ -81,29 +82,30 @@ def _whatsapp_handshake(request: HttpRequest) -> HttpResponse:
     return HttpResponse(challenge, content_type="text/plain")
 
 
-def _whatsapp_channel(signed: SignedRequest) -> tuple[Channel | None, bool]:
+def _whatsapp_route(signed: SignedRequest) -> tuple[ChannelRoute | None, bool]:
     """The channel this payload is for, and whether it is routable.
 
     Normally the first phone_number_id (or WABA id) in the payload names a channel.
     A payload naming no configured channel, or one we cannot read, is still kept if
-    the app secret of some channel signed it: (that channel, not routable) — an
-    unroutable event for the operator, or an unreadable one for the failed queue.
+    the app secret of some channel signed it: (that channel, not routable) for an
+    unroutable event, (that channel, routable) for the failed queue to show.
     """
     try:
         keys = whatsapp_cloud.routing_keys(signed.body)
     except PayloadError:
         keys = []
-    channels = Channel.objects.filter(provider=Provider.WHATSAPP_CLOUD)
     for phone_number_id, waba_id in keys:
-        channel = (
-            channels.filter(phone_number_id=phone_number_id).first()
-            if phone_number_id
-            else channels.filter(waba_id=waba_id).exclude(waba_id="").order_by("id").first()
+        route = channel_webhook_route(
+            provider=Provider.WHATSAPP_CLOUD, phone_number_id=phone_number_id, waba_id=waba_id
         )
-        if channel is not None:
-            return channel, True
+        if route is not None:
+            return route, True
     signer = next(
-        (c for c in channels.exclude(app_secret="") if whatsapp_cloud.verify(signed, c.app_secret)),
+        (
+            route
+            for route in channel_webhook_routes(provider=Provider.WHATSAPP_CLOUD)
+            if whatsapp_cloud.verify(signed, route.secret)
+        ),
         None,
     )
     return signer, not keys and signer is not None
@@ -149,11 +151,11 @@ def _signed_request(request: HttpRequest) -> SignedRequest:
     )
 
 
-def _store(provider: Provider, channel: Channel | None, signed: SignedRequest) -> None:
+def _store(provider: Provider, route: ChannelRoute | None, signed: SignedRequest) -> None:
     kept = provider_module(provider).STORED_HEADERS
     webhook_event_store(
         provider=provider,
-        channel=channel,
+        route=route,
         body=signed.body,
         headers={name: value for name, value in signed.headers.items() if name in kept},
         url=signed.url,
