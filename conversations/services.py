@@ -61,24 +61,36 @@ def contact_resolve(*, channel: Channel, ref: ContactRef) -> Contact:
     identities = [(kind, value) for kind, value in identities if value]
     if not identities:
         raise MissingContactError("The message carries no phone, wa_id, user_id or id.")
+    known = _known_identities(channel, identities)
+    if known and all(key in known for key in identities):
+        contact = next(known[key] for key in identities)  # a returning customer
+        _fill_in(contact, ref)
+        return contact
     try:
         with transaction.atomic():
-            return _resolve_or_create(channel, ref, identities)
+            return _resolve_or_create(channel, ref, identities, known)
     except IntegrityError:
         # Another worker created the same identity a moment ago: use theirs.
-        return _resolve_or_create(channel, ref, identities)
+        return _resolve_or_create(channel, ref, identities, _known_identities(channel, identities))
 
 
 def conversation_for_contact(*, channel: Channel, contact: Contact) -> Conversation:
-    conversation, _ = Conversation.objects.get_or_create(
-        channel=channel,
-        contact=contact,
-        defaults={"organization_id": channel.organization_id},
+    """The contact's conversation on this channel, created if new, and locked: its row
+    lock is held until the transaction ends, so events of one conversation are applied
+    one at a time, whatever the worker count."""
+    conversation, _ = (
+        Conversation.objects.select_for_update()
+        .select_related("channel")
+        .get_or_create(
+            channel=channel,
+            contact=contact,
+            defaults={"organization_id": channel.organization_id},
+        )
     )
     return conversation
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside a caller's transaction: all or nothing
 def inbound_message_apply(
     *, channel: Channel, message: InboundMessage, webhook_event_id: int | None = None
 ) -> str:
@@ -89,7 +101,7 @@ def inbound_message_apply(
     # Locks in one order everywhere (message key, then conversation): no deadlocks.
     _lock_message_key(channel.id, message.message_id)
     contact = contact_resolve(channel=channel, ref=message.contact)
-    conversation = _locked(conversation_for_contact(channel=channel, contact=contact))
+    conversation = conversation_for_contact(channel=channel, contact=contact)
     if Message.objects.filter(channel=channel, provider_message_id=message.message_id).exists():
         return "duplicate"
     stored = Message.objects.create(
@@ -113,7 +125,7 @@ def inbound_message_apply(
     return "created"
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def message_status_apply(*, channel: Channel, update: MessageStatusUpdate) -> str:
     """Move a message's status forward. Returns "applied", "unchanged" or "pending"
     (the message is not known yet; the status waits for it)."""
@@ -127,7 +139,7 @@ def message_status_apply(*, channel: Channel, update: MessageStatusUpdate) -> st
         _keep_pending(channel, update)
         return "pending"
     message_id, conversation_id = found
-    conversation = _locked(Conversation.objects.select_related("channel").get(pk=conversation_id))
+    conversation = _locked(conversation_id)
     message = Message.objects.get(pk=message_id)
     changed = _advance(
         message,
@@ -143,13 +155,16 @@ def message_status_apply(*, channel: Channel, update: MessageStatusUpdate) -> st
     return "applied" if changed else "unchanged"
 
 
-def _resolve_or_create(channel: Channel, ref: ContactRef, identities: list) -> Contact:
-    known = {
+def _known_identities(channel: Channel, identities: list) -> dict:
+    return {
         (identity.kind, identity.value): identity.contact
-        for identity in ContactIdentity.objects.filter(channel=channel)
-        .filter(value__in=[value for _, value in identities])
-        .select_related("contact")
+        for identity in ContactIdentity.objects.filter(
+            channel=channel, value__in=[value for _, value in identities]
+        ).select_related("contact")
     }
+
+
+def _resolve_or_create(channel: Channel, ref: ContactRef, identities: list, known: dict) -> Contact:
     contact = next((known[key] for key in identities if key in known), None)
     if contact is None and ref.phone:
         contact = Contact.objects.filter(
@@ -182,11 +197,11 @@ def _fill_in(contact: Contact, ref: ContactRef) -> None:
         contact.save(update_fields=[*changed, "updated_at"])
 
 
-def _locked(conversation: Conversation) -> Conversation:
-    """Re-read the conversation holding its row lock until the transaction ends, so
-    events of one conversation are applied one at a time, whatever the worker count."""
+def _locked(conversation_id: int) -> Conversation:
+    """The conversation, holding its row lock until the transaction ends (see
+    `conversation_for_contact`)."""
     return (
-        Conversation.objects.select_for_update().select_related("channel").get(pk=conversation.pk)
+        Conversation.objects.select_for_update().select_related("channel").get(pk=conversation_id)
     )
 
 
@@ -217,7 +232,20 @@ def _note_in_conversation(conversation: Conversation, message: InboundMessage) -
             conversation.snoozed_until = None
     if message.conversation_ref and not conversation.provider_conversation_ref:
         conversation.provider_conversation_ref = message.conversation_ref
-    conversation.save()
+    conversation.save(
+        update_fields=[
+            "last_message_at",
+            "last_message_preview",
+            "unread_count",
+            "last_user_message_at",
+            "window_expires_at",
+            "is_window_open",
+            "status",
+            "snoozed_until",
+            "provider_conversation_ref",
+            "updated_at",
+        ]
+    )
 
 
 def _advance(message: Message, *, status, at, error_code="", error_title="", details=None) -> bool:
@@ -258,9 +286,11 @@ def _keep_pending(channel: Channel, update: MessageStatusUpdate) -> None:
 
 
 def _apply_pending_statuses(message: Message) -> None:
-    pending = PendingStatusUpdate.objects.filter(
-        channel_id=message.channel_id, provider_message_id=message.provider_message_id
-    ).order_by("occurred_at")
+    pending = list(
+        PendingStatusUpdate.objects.filter(
+            channel_id=message.channel_id, provider_message_id=message.provider_message_id
+        ).order_by("occurred_at")
+    )
     for update in pending:
         _advance(
             message,
@@ -270,4 +300,5 @@ def _apply_pending_statuses(message: Message) -> None:
             error_title=update.error_title,
             details=update.details,
         )
-    pending.delete()
+    if pending:
+        PendingStatusUpdate.objects.filter(pk__in=[update.pk for update in pending]).delete()

@@ -1,8 +1,9 @@
 """Apply a stored webhook: parse its body into normalized events and hand each to the
 domain service that owns it, through one dispatch table.
 
-The whole event is applied in one transaction: if any part fails, nothing of it stays
-and the retry applies it all again (every handler is idempotent).
+The whole event is applied in one transaction, together with its "processed" mark: if
+any part fails, nothing of it stays and the retry applies it all again (every handler
+is idempotent).
 """
 
 import logging
@@ -28,7 +29,11 @@ from tenants import services as tenants
 from tenants.models import Channel
 from webhooks.models import WebhookEvent
 from webhooks.registry import provider_module
-from webhooks.services import webhook_event_claim, webhook_event_fail, webhook_event_finish
+from webhooks.services import (
+    webhook_event_claim,
+    webhook_event_fail,
+    webhook_event_finish,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,18 +81,18 @@ def webhook_event_process(*, event_id: int) -> str:
     if webhook is None:
         return "skipped"
     try:
-        events = _parse(webhook)
+        events = provider_module(webhook.provider).parse(signed_request_of(webhook))
     except PayloadError as exc:
         webhook_event_fail(event=webhook, error=f"Unreadable payload: {exc}", retry=False)
         return webhook.status
+    refs = _refs(events)
     try:
         with transaction.atomic():
             outcomes, unroutable = _apply(webhook, events)
+            webhook_event_finish(event=webhook, outcomes=outcomes, refs=refs, unroutable=unroutable)
     except Exception as exc:
         logger.exception("Webhook event %s failed (attempt %s)", webhook.pk, webhook.attempts)
-        webhook_event_fail(event=webhook, error=f"{type(exc).__name__}: {exc}")
-        return webhook.status
-    webhook_event_finish(event=webhook, outcomes=outcomes, unroutable=unroutable)
+        webhook_event_fail(event=webhook, error=f"{type(exc).__name__}: {exc}", refs=refs)
     return webhook.status
 
 
@@ -100,12 +105,9 @@ def signed_request_of(webhook: WebhookEvent) -> SignedRequest:
     )
 
 
-def _parse(webhook: WebhookEvent) -> list[Event]:
-    events = provider_module(webhook.provider).parse(signed_request_of(webhook))
-    refs = " ".join(sorted({ref for event in events if (ref := _ref(event))}))
-    if refs != webhook.refs:
-        WebhookEvent.objects.filter(pk=webhook.pk).update(refs=refs[:10_000])
-    return events
+def _refs(events: list[Event]) -> str:
+    """The provider ids in the payload, for operators to search the queue by."""
+    return " ".join(sorted({ref for event in events if (ref := _ref(event))}))[:10_000]
 
 
 def _ref(event: Event) -> str:
@@ -146,6 +148,9 @@ class _ChannelRouter:
         return self.cache[key]
 
     def _whatsapp_channel(self, phone_number_id: str, waba_id: str) -> Channel | None:
+        own = self.webhook.channel
+        if own is not None and phone_number_id and own.phone_number_id == phone_number_id:
+            return own  # the common case: the view routed the payload by this very id
         channels = Channel.objects.filter(provider=Provider.WHATSAPP_CLOUD)
         if phone_number_id:
             channel = channels.filter(phone_number_id=phone_number_id).first()

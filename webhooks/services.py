@@ -116,12 +116,13 @@ def webhook_event_claim(*, event_id: int) -> WebhookEvent | None:
 
 
 def webhook_event_finish(
-    *, event: WebhookEvent, outcomes: dict[str, int], unroutable: bool = False
+    *, event: WebhookEvent, outcomes: dict[str, int], refs: str, unroutable: bool = False
 ) -> None:
     event.status = EventStatus.UNROUTABLE if unroutable else EventStatus.PROCESSED
     event.processed_at = timezone.now()
     event.next_attempt_at = None
     event.result = outcomes
+    event.refs = refs
     event.last_error = "Some events name no configured channel." if unroutable else ""
     event.save(
         update_fields=[
@@ -129,6 +130,7 @@ def webhook_event_finish(
             "processed_at",
             "next_attempt_at",
             "result",
+            "refs",
             "last_error",
             "channel",
             "organization",
@@ -136,19 +138,22 @@ def webhook_event_finish(
     )
 
 
-def webhook_event_fail(*, event: WebhookEvent, error: str, retry: bool = True) -> None:
+def webhook_event_fail(
+    *, event: WebhookEvent, error: str, refs: str = "", retry: bool = True
+) -> None:
     """Record a failed attempt: schedule the next one by the backoff, or declare the
     event dead (and alert) when the schedule is used up. `retry=False` is for failures
     that repeat identically (a body we cannot read): kept for an operator at once."""
     backoff = settings.WEBHOOK_RETRY_BACKOFF_MINUTES
     event.last_error = error[:10_000]
+    event.refs = refs or event.refs
     if retry and event.attempts <= len(backoff):
         event.status = EventStatus.FAILED
         event.next_attempt_at = timezone.now() + timedelta(minutes=backoff[event.attempts - 1])
     else:
         event.status = EventStatus.DEAD if retry else EventStatus.FAILED
         event.next_attempt_at = None
-    event.save(update_fields=["status", "next_attempt_at", "last_error"])
+    event.save(update_fields=["status", "next_attempt_at", "last_error", "refs"])
     if event.next_attempt_at is None:
         _alert_needs_operator(event)
 

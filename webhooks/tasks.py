@@ -10,7 +10,7 @@ from webhooks import services
 from webhooks.processing import webhook_event_process
 
 
-@shared_task
+@shared_task(ignore_result=True)  # the WebhookEvent row is the record
 def webhook_event_process_task(event_id: int) -> str:
     return webhook_event_process(event_id=event_id)
 
