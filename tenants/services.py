@@ -20,6 +20,7 @@ from tenants.models import (
     ACCOUNT_FIELDS,
     DEFAULT_WINDOW_POLICY,
     SECRET_FIELDS,
+    WEBHOOK_SECRET_FIELD,
     Channel,
     ChannelEvent,
     Membership,
@@ -29,11 +30,10 @@ from tenants.models import (
 
 # What a channel cannot work without: the id its webhooks are routed by and the secret
 # they are verified with. Everything else can be added later.
+_ROUTED_BY = {Provider.WHATSAPP_CLOUD: ("phone_number_id",)}  # others: by the URL's key
 REQUIRED_BY_PROVIDER = {
-    Provider.WHATSAPP_CLOUD: ("phone_number_id", "app_secret"),
-    Provider.OPENPHONE: ("signing_key",),
-    Provider.TWILIO: ("auth_token",),
-    Provider.UNIPILE: ("shared_secret",),
+    provider: (*_ROUTED_BY.get(provider, ()), secret_field)
+    for provider, secret_field in WEBHOOK_SECRET_FIELD.items()
 }
 
 CHANNEL_EDITABLE_FIELDS = ("name", *ACCOUNT_FIELDS, *SECRET_FIELDS)
