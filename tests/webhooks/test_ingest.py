@@ -1,9 +1,11 @@
 import json
+from urllib.parse import urlencode
 
 import pytest
 
 from providers import Provider
 from tests.factories import OrganizationFactory
+from tests.signers import twilio as twilio_signer
 from tests.signers import whatsapp_cloud
 from tests.webhooks.conftest import make_channel
 from tests.webhooks.delivery import SECRETS, fixture_text
@@ -139,3 +141,32 @@ def test_body_over_five_megabytes_is_413(client, whatsapp):
 
     assert response.status_code == 413
     assert not WebhookEvent.objects.exists()
+
+
+def test_twilio_behind_a_proxy_is_verified_against_the_public_url(client, endpoints, settings):
+    settings.PUBLIC_BASE_URL = "https://switchboard.example.com"
+    twilio = endpoints[Provider.TWILIO]
+    public_url = f"https://switchboard.example.com{twilio.path}"
+    params = json.loads(fixture_text(Provider.TWILIO, "inbound_sms"))
+    body = urlencode(params).encode()
+    headers = twilio_signer.sign(public_url, params, SECRETS[Provider.TWILIO])
+
+    # The request reaches Django as http://testserver/... (TLS ended at the proxy).
+    response = twilio.post(client, body, "application/x-www-form-urlencoded", headers)
+
+    assert response.status_code == 200
+    assert WebhookEvent.objects.count() == 1
+
+
+def test_twilio_signed_for_another_url_is_refused(client, endpoints, settings):
+    settings.PUBLIC_BASE_URL = "https://switchboard.example.com"
+    twilio = endpoints[Provider.TWILIO]
+    params = json.loads(fixture_text(Provider.TWILIO, "inbound_sms"))
+    body = urlencode(params).encode()
+    headers = twilio_signer.sign(
+        f"https://evil.example.com{twilio.path}", params, SECRETS[Provider.TWILIO]
+    )
+
+    response = twilio.post(client, body, "application/x-www-form-urlencoded", headers)
+
+    assert response.status_code == 401
