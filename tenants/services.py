@@ -10,6 +10,7 @@ from django.db import transaction
 from providers import Provider
 from providers.events import AccountEvent
 from providers.phones import InvalidPhoneNumberError, to_e164
+from tenants.alerts import admin_url, alert_send
 from tenants.errors import (
     ApplicationError,
     ErrorCode,
@@ -134,8 +135,9 @@ def _validate(instance) -> None:
 
 
 def channel_event_record(*, channel: Channel, event: AccountEvent) -> str:
-    """Keep an account/number event once. Returns "created" or "duplicate"."""
-    _, created = ChannelEvent.objects.get_or_create(
+    """Keep an account/number event once, and alert the organization when it means
+    sends will fail. Returns "created" or "duplicate"."""
+    record, created = ChannelEvent.objects.get_or_create(
         event_id=event.event_id,
         defaults={
             "channel": channel,
@@ -145,4 +147,37 @@ def channel_event_record(*, channel: Channel, event: AccountEvent) -> str:
             "occurred_at": event.occurred_at,
         },
     )
+    problem = _account_problem(event)
+    if created and problem:
+        transaction.on_commit(lambda: _alert_account_problem(channel, record, problem))
     return "created" if created else "duplicate"
+
+
+def _account_problem(event: AccountEvent) -> str:
+    """Why an account event needs a person, or "" if it does not."""
+    if event.event == "ACCOUNT_RESTRICTION":
+        restrictions = {
+            item.get("restriction_type", "")
+            for item in event.details.get("restriction_info") or []
+            if isinstance(item, dict)
+        }
+        if "RESTRICTED_BIZ_INITIATED_MESSAGING" in restrictions:
+            return "business-initiated messages (templates) are restricted: their sends will fail"
+        return "the account is restricted: " + ", ".join(sorted(restrictions))
+    return {
+        "DISABLED_UPDATE": "the account is disabled or scheduled to be",
+        "ACCOUNT_VIOLATION": "the account has a policy violation",
+    }.get(event.event, "")
+
+
+def _alert_account_problem(channel: Channel, record: ChannelEvent, problem: str) -> None:
+    alert_send(
+        organization=channel.organization,
+        subject=f"{channel.name}: {problem}",
+        body=(
+            f"{channel.get_provider_display()} reported {record.kind} {record.event} for "
+            f"{channel.name} at {record.occurred_at:%Y-%m-%d %H:%M} UTC: {problem}.\n\n"
+            f"Details: {record.details}\n\n"
+            f"Channel: {admin_url('admin:tenants_channel_change', channel.pk)}\n"
+        ),
+    )

@@ -15,8 +15,8 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from tenants.alerts import admin_url, alert_send
 from tenants.selectors import ChannelRoute
-from webhooks.alerts import admin_url, alert_send
 from webhooks.models import PENDING_STATUSES, EventStatus, WebhookEvent
 from webhooks.queueing import webhook_event_enqueue
 
@@ -243,7 +243,8 @@ def _alert_needs_operator(event: WebhookEvent) -> None:
     body = (
         f"Webhook event #{event.pk} from {event.provider} ({channel}) {state} after "
         f"{event.attempts} attempt(s).\n\nLast error:\n{event.last_error}\n\n"
-        f"Read the payload, then replay or discard it: {admin_url(event.pk)}\n"
+        f"Read the payload, then replay or discard it: "
+        f"{admin_url('admin:webhooks_webhookevent_change', event.pk)}\n"
     )
     organization = event.organization
     transaction.on_commit(

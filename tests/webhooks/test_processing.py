@@ -172,3 +172,23 @@ def test_every_fixture_is_accepted_and_applied_without_error(client, endpoints, 
 def _status_id(name: str) -> str:
     payload = json.loads(fixture_text(Provider.WHATSAPP_CLOUD, name))
     return payload["entry"][0]["changes"][0]["value"]["statuses"][0]["id"]
+
+
+def test_a_restriction_on_template_sends_alerts_the_organization_once(
+    client, whatsapp, mailoutbox, django_capture_on_commit_callbacks
+):
+    whatsapp.deliver(client, "account_update_restriction")  # runs what commits queue
+    WebhookEvent.objects.update(status=EventStatus.FAILED)
+    with django_capture_on_commit_callbacks(execute=True):
+        webhook_event_process(event_id=WebhookEvent.objects.get().id)  # a replay
+
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == ["oncall@example.com", "lead@example.com"]
+    assert "templates) are restricted" in mailoutbox[0].subject
+
+
+def test_an_ordinary_account_event_sends_no_alert(client, whatsapp, mailoutbox):
+    whatsapp.deliver(client, "phone_number_quality_update")
+
+    assert ChannelEvent.objects.count() == 1
+    assert mailoutbox == []

@@ -1,4 +1,5 @@
-"""Emails to the people who must act on a webhook problem."""
+"""Emails to the people who must act: an organization's alert addresses, or the
+operators (ADMINS) when there is no organization to tell."""
 
 import logging
 
@@ -27,6 +28,5 @@ def alert_send(*, organization: Organization | None, subject: str, body: str) ->
     return True
 
 
-def admin_url(event_id: int) -> str:
-    path = reverse("admin:webhooks_webhookevent_change", args=[event_id])
-    return f"{settings.PUBLIC_BASE_URL}{path}"
+def admin_url(viewname: str, object_id: int) -> str:
+    return f"{settings.PUBLIC_BASE_URL}{reverse(viewname, args=[object_id])}"
