@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import (
     bench_environment,
     fresh_database,
+    purge_broker,
     running,
     setup_django,
     whatsapp_channel,
@@ -35,7 +36,7 @@ def main() -> None:
     fresh_database(env)
     setup_django(env)
     channel = whatsapp_channel()
-    _purge_broker()
+    purge_broker()
     _store_webhooks(channel, options)
     worker = [
         sys.executable,
@@ -128,13 +129,6 @@ def _report(options) -> None:
         f"{applied / seconds:.0f} messages/s, {options.events / seconds:.0f} webhooks/s "
         f"(target >= 500 messages/s)"
     )
-
-
-def _purge_broker() -> None:
-    from config.celery import app
-
-    with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge("webhooks")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from bench.common import (
     bench_environment,
     free_port,
     fresh_database,
+    purge_broker,
     require,
     running,
     setup_django,
@@ -66,7 +67,7 @@ def main() -> None:
         baseline = _wrk(f"{base}/bench/insert/", options, env)
         ingest = _wrk(f"{base}/webhooks/whatsapp/", options, env)
     _report(options, baseline, ingest)
-    _purge_broker()
+    purge_broker()
 
 
 def _options() -> argparse.Namespace:
@@ -155,13 +156,6 @@ def _report(options, baseline: dict, ingest: dict) -> None:
         f"webhooks answered 200: {answered_ok}, stored: {stored}, "
         f"lost (answered but not stored): {max(0, answered_ok - stored)}"
     )
-
-
-def _purge_broker() -> None:
-    from config.celery import app
-
-    with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge("webhooks")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,10 @@ No Django here: the webhooks app adapts an HttpRequest into a `SignedRequest`.
 """
 
 import hmac
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 # Replays older than this are refused by schemes that sign a timestamp.
 MAX_SIGNATURE_AGE = timedelta(minutes=5)
@@ -65,6 +67,17 @@ def constant_time_equals(a: str | bytes, b: str | bytes) -> bool:
     if isinstance(b, str):
         b = b.encode()
     return hmac.compare_digest(a, b)
+
+
+def json_object(body: bytes, *, provider: str) -> dict[str, Any]:
+    """The body as a JSON object, or PayloadError saying what it is instead."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+        raise PayloadError(f"{provider} body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise PayloadError(f"{provider} body is not a JSON object.")
+    return payload
 
 
 def from_unix(seconds: str | int | float) -> datetime:

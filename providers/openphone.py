@@ -10,7 +10,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -27,6 +26,7 @@ from providers.base import (
     Verification,
     constant_time_equals,
     from_iso,
+    json_object,
     refused,
 )
 from providers.events import (
@@ -130,22 +130,12 @@ def _is_fresh(signed_at: float, received_at: datetime) -> bool:
 
 
 def parse(request: SignedRequest) -> list[Event]:
-    envelope = _json_object(request.body)
+    envelope = json_object(request.body, provider="OpenPhone")
     event_type = envelope.get("type")
     if not isinstance(event_type, str):
         raise PayloadError("OpenPhone event without a type.")
     parser = _PARSERS.get(event_type, _unsupported)
     return [parser(envelope, request)]
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        envelope = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError(f"OpenPhone body is not JSON: {exc}") from exc
-    if not isinstance(envelope, dict):
-        raise PayloadError("OpenPhone body is not a JSON object.")
-    return envelope
 
 
 def _common(

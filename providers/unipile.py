@@ -6,7 +6,6 @@ creating it (`Unipile-Auth`), and no timestamp, so redeliveries are recognised o
 too and are told apart by comparing the sender with the connected account's user id.
 """
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -19,6 +18,7 @@ from providers.base import (
     Verification,
     constant_time_equals,
     from_iso,
+    json_object,
     refused,
 )
 from providers.events import (
@@ -69,7 +69,7 @@ def verify(request: SignedRequest, secret: str) -> Verification:
 
 
 def parse(request: SignedRequest) -> list[Event]:
-    body = _json_object(request.body)
+    body = json_object(request.body, provider="Unipile")
     if isinstance(body.get("payload"), dict) and "type" in body:
         return [_v2(body, request)]
     event = body.get("event")
@@ -77,16 +77,6 @@ def parse(request: SignedRequest) -> list[Event]:
         raise PayloadError("Unipile webhook without an event.")
     parser = _PARSERS.get(event, _unsupported)
     return [parser(body, request)]
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError(f"Unipile body is not JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise PayloadError("Unipile body is not a JSON object.")
-    return payload
 
 
 def _common(body: dict[str, Any], request: SignedRequest, event_id: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from providers.base import (
     Verification,
     constant_time_equals,
     from_unix,
+    json_object,
     refused,
 )
 from providers.events import (
@@ -135,12 +136,7 @@ class _Change:
 def _walk(body: bytes) -> Iterator[tuple[dict, dict]]:
     """Every (entry, change) pair in payload order; PayloadError if the envelope is not
     Meta's."""
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
-        raise PayloadError(f"Body is not JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise PayloadError("Body is not a JSON object.")
+    payload = json_object(body, provider="WhatsApp")
     if payload.get("object") != _OBJECT:
         raise PayloadError(f"Not a WhatsApp Business Account webhook: {payload.get('object')!r}")
     if not isinstance(payload.get("entry"), list):
