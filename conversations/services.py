@@ -79,7 +79,7 @@ def conversation_for_contact(*, channel: Channel, contact: Contact) -> Conversat
     lock is held until the transaction ends, so events of one conversation are applied
     one at a time, whatever the worker count."""
     conversation, _ = (
-        Conversation.objects.select_for_update()
+        Conversation.objects.select_for_update(of=("self",))
         .select_related("channel")
         .get_or_create(
             channel=channel,
@@ -201,7 +201,9 @@ def _locked(conversation_id: int) -> Conversation:
     """The conversation, holding its row lock until the transaction ends (see
     `conversation_for_contact`)."""
     return (
-        Conversation.objects.select_for_update().select_related("channel").get(pk=conversation_id)
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("channel")
+        .get(pk=conversation_id)
     )
 
 
