@@ -231,6 +231,8 @@ WEBHOOK_RETRY_BACKOFF_MINUTES = [
 # How long an enqueued or running event may stay unfinished before the sweep assumes
 # its task or worker was lost and enqueues it again.
 WEBHOOK_PROCESSING_LEASE_SECONDS = env_int("WEBHOOK_PROCESSING_LEASE_SECONDS", 300)
+# Under load a worker applies up to this many waiting webhooks in one transaction.
+WEBHOOK_PROCESSING_BATCH = env_int("WEBHOOK_PROCESSING_BATCH", 50)
 WEBHOOK_RETENTION_PROCESSED_DAYS = env_int("WEBHOOK_RETENTION_PROCESSED_DAYS", 30)
 WEBHOOK_RETENTION_DEAD_DAYS = env_int("WEBHOOK_RETENTION_DEAD_DAYS", 90)
 # The hourly check alerts an organization when at least this share of its last hour's

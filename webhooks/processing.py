@@ -1,18 +1,23 @@
-"""Apply a stored webhook: parse its body into normalized events and hand each to the
-domain service that owns it, through one dispatch table.
+"""Apply stored webhooks: parse their bodies into normalized events and hand them to
+the domain services that own them.
 
-The whole event is applied in one transaction, together with its "processed" mark: if
-any part fails, nothing of it stays and the retry applies it all again (every handler
-is idempotent).
+Conversation events (messages and statuses) of every webhook a worker claimed are
+applied together by `conversations.batch`, in one transaction with the webhooks'
+"processed" marks; the rest go through one dispatch table. If a batch fails, its
+webhooks are applied one at a time, so one bad event never holds back the others and
+is retried on its own schedule (every handler is idempotent).
 """
 
 import logging
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 
-from conversations import services as conversations
+from conversations.batch import Inbound, Status
+from conversations.batch import events_apply as apply_conversation_events
 from providers import Provider
 from providers.base import PayloadError, SignedRequest
 from providers.events import (
@@ -30,24 +35,14 @@ from tenants.models import Channel
 from webhooks.models import WebhookEvent
 from webhooks.registry import provider_module
 from webhooks.services import (
-    webhook_event_claim,
     webhook_event_fail,
-    webhook_event_finish,
+    webhook_events_claim,
+    webhook_events_finish,
 )
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Channel, Event, WebhookEvent], str]
-
-
-def _inbound(channel: Channel, event: InboundMessage, webhook: WebhookEvent) -> str:
-    return conversations.inbound_message_apply(
-        channel=channel, message=event, webhook_event_id=webhook.pk
-    )
-
-
-def _status(channel: Channel, event: MessageStatusUpdate, webhook: WebhookEvent) -> str:
-    return conversations.message_status_apply(channel=channel, update=event)
 
 
 def _account(channel: Channel, event: AccountEvent, webhook: WebhookEvent) -> str:
@@ -64,9 +59,8 @@ def _unsupported(channel: Channel, event: Unsupported, webhook: WebhookEvent) ->
     return "unsupported"
 
 
+# Everything but messages and statuses, which are applied in batches (see above).
 HANDLERS: dict[type[Event], Handler] = {
-    InboundMessage: _inbound,
-    MessageStatusUpdate: _status,
     AccountEvent: _account,
     TemplateStatusChanged: _not_handled_yet,
     TemplateQualityChanged: _not_handled_yet,
@@ -75,25 +69,53 @@ HANDLERS: dict[type[Event], Handler] = {
 }
 
 
+@dataclass
+class _Parsed:
+    webhook: WebhookEvent
+    events: list[Event]
+    refs: str
+    outcomes: Counter = field(default_factory=Counter)
+
+
 def webhook_event_process(*, event_id: int) -> str:
-    """Process one stored event if it is ours to process. Returns its new status."""
-    webhook = webhook_event_claim(event_id=event_id)
-    if webhook is None:
-        return "skipped"
+    """Process this stored event (and others waiting, under load). Returns its new
+    status, or "skipped" when it is not ours to process."""
+    claimed = webhook_events_claim(event_id=event_id, limit=settings.WEBHOOK_PROCESSING_BATCH)
+    parsed = [item for item in (_parse(webhook) for webhook in claimed) if item]
+    if len(parsed) < 2 or not _apply_together(parsed):
+        for item in parsed:
+            _apply_alone(item)
+    own = next((webhook for webhook in claimed if webhook.pk == event_id), None)
+    return own.status if own else "skipped"
+
+
+def _parse(webhook: WebhookEvent) -> _Parsed | None:
     try:
         events = provider_module(webhook.provider).parse(signed_request_of(webhook))
     except PayloadError as exc:
         webhook_event_fail(event=webhook, error=f"Unreadable payload: {exc}", retry=False)
-        return webhook.status
-    refs = _refs(events)
+        return None
+    return _Parsed(webhook, events, _refs(events))
+
+
+def _apply_together(parsed: list[_Parsed]) -> bool:
     try:
         with transaction.atomic():
-            outcomes, unroutable = _apply(webhook, events)
-            webhook_event_finish(event=webhook, outcomes=outcomes, refs=refs, unroutable=unroutable)
+            _apply(parsed)
+    except Exception:
+        logger.warning("A batch of %s webhooks failed; applying them one by one", len(parsed))
+        return False
+    return True
+
+
+def _apply_alone(item: _Parsed) -> None:
+    try:
+        with transaction.atomic():
+            _apply([item])
     except Exception as exc:
+        webhook = item.webhook
         logger.exception("Webhook event %s failed (attempt %s)", webhook.pk, webhook.attempts)
-        webhook_event_fail(event=webhook, error=f"{type(exc).__name__}: {exc}", refs=refs)
-    return webhook.status
+        webhook_event_fail(event=webhook, error=f"{type(exc).__name__}: {exc}", refs=item.refs)
 
 
 def signed_request_of(webhook: WebhookEvent) -> SignedRequest:
@@ -114,16 +136,33 @@ def _ref(event: Event) -> str:
     return getattr(event, "message_id", "") or getattr(event, "template_id", "")
 
 
-def _apply(webhook: WebhookEvent, events: list[Event]) -> tuple[dict[str, int], bool]:
-    outcomes: Counter[str] = Counter()
-    router = _ChannelRouter(webhook)
-    for event in events:
-        channel = router.channel_for(event)
-        if channel is None:
-            outcomes["unroutable"] += 1
-            continue
-        outcomes[HANDLERS[type(event)](channel, event, webhook)] += 1
-    return dict(outcomes), outcomes["unroutable"] > 0
+def _apply(parsed: list[_Parsed]) -> None:
+    inbound: list[tuple[Inbound, Counter]] = []
+    statuses: list[tuple[Status, Counter]] = []
+    for item in parsed:
+        item.outcomes = Counter()
+        router = _ChannelRouter(item.webhook)
+        for event in item.events:
+            channel = router.channel_for(event)
+            if channel is None:
+                item.outcomes["unroutable"] += 1
+            elif isinstance(event, InboundMessage):
+                inbound.append((Inbound(channel, event, item.webhook.pk), item.outcomes))
+            elif isinstance(event, MessageStatusUpdate):
+                statuses.append((Status(channel, event), item.outcomes))
+            else:
+                item.outcomes[HANDLERS[type(event)](channel, event, item.webhook)] += 1
+    filed, moved = apply_conversation_events(
+        inbound=[entry for entry, _ in inbound], statuses=[entry for entry, _ in statuses]
+    )
+    for (_, outcomes), outcome in [
+        *zip(inbound, filed, strict=True),
+        *zip(statuses, moved, strict=True),
+    ]:
+        outcomes[outcome] += 1
+    for item in parsed:
+        item.webhook.result, item.webhook.refs = dict(item.outcomes), item.refs
+    webhook_events_finish(events=[item.webhook for item in parsed])
 
 
 class _ChannelRouter:

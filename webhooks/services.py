@@ -16,6 +16,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from tenants.alerts import admin_url, alert_send
+from tenants.db import rows_update
 from tenants.selectors import ChannelRoute
 from webhooks.models import PENDING_STATUSES, EventStatus, WebhookEvent
 from webhooks.queueing import webhook_event_enqueue
@@ -100,42 +101,59 @@ def _insert_unless_stored(**values) -> int | None:
     return row[0] if row else None
 
 
-def webhook_event_claim(*, event_id: int) -> WebhookEvent | None:
-    """Take an event for processing, or None if it is finished or another worker holds
-    a live lease on it. One conditional UPDATE: two workers can never both win."""
+def webhook_events_claim(*, event_id: int, limit: int = 1) -> list[WebhookEvent]:
+    """Take this event for processing, and up to `limit - 1` others waiting behind it:
+    one worker applies a batch under load, a single event when traffic is light.
+
+    An event another worker holds (a live lease, or a row lock) is skipped, so two
+    workers never take the same event.
+    """
     now = timezone.now()
-    claimable = Q(status__in=[EventStatus.RECEIVED, EventStatus.FAILED]) | Q(
-        status=EventStatus.PROCESSING, next_attempt_at__lte=now
+    own = Q(pk=event_id) & (
+        Q(status__in=[EventStatus.RECEIVED, EventStatus.FAILED])
+        | Q(status=EventStatus.PROCESSING, next_attempt_at__lte=now)
     )
-    claimed = WebhookEvent.objects.filter(claimable, pk=event_id).update(
-        status=EventStatus.PROCESSING, attempts=F("attempts") + 1, next_attempt_at=now + lease()
+    waiting = Q(status=EventStatus.RECEIVED) & ~Q(pk=event_id)
+    with transaction.atomic():
+        ids = list(
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(own | waiting if limit > 1 else own)
+            .order_by(Case(When(pk=event_id, then=Value(0)), default=Value(1)), "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        WebhookEvent.objects.filter(pk__in=ids).update(
+            status=EventStatus.PROCESSING, attempts=F("attempts") + 1, next_attempt_at=now + lease()
+        )
+    return list(
+        WebhookEvent.objects.select_related("channel", "organization")
+        .filter(pk__in=ids)
+        .order_by("id")
     )
-    if not claimed:
-        return None
-    return WebhookEvent.objects.select_related("channel", "organization").get(pk=event_id)
 
 
-def webhook_event_finish(
-    *, event: WebhookEvent, outcomes: dict[str, int], refs: str, unroutable: bool = False
-) -> None:
-    event.status = EventStatus.UNROUTABLE if unroutable else EventStatus.PROCESSED
-    event.processed_at = timezone.now()
-    event.next_attempt_at = None
-    event.result = outcomes
-    event.refs = refs
-    event.last_error = "Some events name no configured channel." if unroutable else ""
-    event.save(
-        update_fields=[
-            "status",
-            "processed_at",
-            "next_attempt_at",
-            "result",
-            "refs",
-            "last_error",
-            "channel",
-            "organization",
-        ]
-    )
+_FINISHED_FIELDS = [
+    "status",
+    "processed_at",
+    "next_attempt_at",
+    "result",
+    "refs",
+    "last_error",
+    "channel",
+    "organization",
+]
+
+
+def webhook_events_finish(*, events: list[WebhookEvent]) -> None:
+    """Mark processed events (their `result` and `refs` set by the caller) in one
+    UPDATE; any that named no configured channel become unroutable."""
+    now = timezone.now()
+    for event in events:
+        unroutable = event.result.get("unroutable", 0) > 0
+        event.status = EventStatus.UNROUTABLE if unroutable else EventStatus.PROCESSED
+        event.processed_at = now
+        event.next_attempt_at = None
+        event.last_error = "Some events name no configured channel." if unroutable else ""
+    rows_update(sorted(events, key=lambda event: event.pk), _FINISHED_FIELDS)
 
 
 def webhook_event_fail(

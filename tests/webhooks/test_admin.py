@@ -15,10 +15,10 @@ def staff_client(client):
 
 @pytest.fixture
 def failed_event(client, whatsapp, monkeypatch):
-    def explode(channel, event, webhook):
+    def explode(*, inbound, statuses):
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(processing.HANDLERS, processing.InboundMessage, explode)
+    monkeypatch.setattr(processing, "apply_conversation_events", explode)
     whatsapp.deliver(client, "text")
     monkeypatch.undo()
     return WebhookEvent.objects.get()

@@ -26,10 +26,10 @@ pytestmark = pytest.mark.django_db
 def broken_inbound(monkeypatch):
     """Applying inbound messages fails, as a bug or a database outage would make it."""
 
-    def explode(channel, event, webhook):
+    def explode(*, inbound, statuses):
         raise RuntimeError("conversation store unavailable")
 
-    monkeypatch.setitem(processing.HANDLERS, processing.InboundMessage, explode)
+    monkeypatch.setattr(processing, "apply_conversation_events", explode)
     return monkeypatch
 
 

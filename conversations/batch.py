@@ -1,0 +1,478 @@
+"""Apply many inbound messages and status updates at once, with the same rules as one
+at a time (see services.py) in a few queries per batch instead of a dozen per message.
+
+Every transaction takes its locks in the same order, so concurrent batches never
+deadlock:
+1. the advisory locks of every message key in the batch, sorted, in one statement;
+2. the rows it creates (contacts' identities, conversations), inserted in sorted order
+   with ON CONFLICT DO NOTHING and read back, so a concurrent creator's row wins;
+3. the row locks of every conversation it touches, sorted, in one SELECT FOR UPDATE.
+"""
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from conversations.models import (
+    Contact,
+    ContactIdentity,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    IdentityKind,
+    Message,
+    PendingStatusUpdate,
+)
+from conversations.window import window_close, window_note_customer_message
+from providers.events import (
+    ContactRef,
+    InboundMessage,
+    MessageStatus,
+    MessageStatusUpdate,
+    MessageType,
+)
+from tenants.db import rows_update
+from tenants.models import Channel
+
+# Which identity wins when a provider gives several: the most specific first.
+IDENTITY_ORDER = (
+    (IdentityKind.USER_ID, "user_id"),
+    (IdentityKind.WA_ID, "wa_id"),
+    (IdentityKind.PHONE, "phone"),
+    (IdentityKind.PROVIDER_ID, "provider_id"),
+)
+_STATUS_TIME_FIELD = {
+    MessageStatus.SENT: "sent_at",
+    MessageStatus.DELIVERED: "delivered_at",
+    MessageStatus.READ: "read_at",
+    MessageStatus.FAILED: "failed_at",
+}
+# System notices (number changes...) are not the customer writing.
+_NOT_CUSTOMER_WRITING = {MessageType.SYSTEM}
+WINDOW_CLOSED_ERROR = "131047"
+PREVIEW_LENGTH = 200
+_CONVERSATION_FIELDS = [
+    "last_message_at",
+    "last_message_preview",
+    "unread_count",
+    "last_user_message_at",
+    "window_expires_at",
+    "is_window_open",
+    "status",
+    "snoozed_until",
+    "provider_conversation_ref",
+    "updated_at",
+]
+
+IdentityKey = tuple[int, str, str]  # (channel id, kind, value)
+
+
+class MissingContactError(ValueError):
+    """A message named no one we could file it under."""
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: Channel
+    message: InboundMessage
+    webhook_event_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Status:
+    channel: Channel
+    update: MessageStatusUpdate
+
+
+@dataclass
+class _Batch:
+    conversations: dict[int, Conversation] = field(default_factory=dict)
+    changed_conversations: set[int] = field(default_factory=set)
+    messages: dict[tuple[int, str], Message] = field(default_factory=dict)
+    changed_messages: dict[int, set[str]] = field(default_factory=dict)
+
+
+@transaction.atomic(savepoint=False)  # inside a caller's transaction: all or nothing
+def events_apply(*, inbound: list[Inbound], statuses: list[Status]) -> tuple[list, list]:
+    """File inbound messages and apply status updates, each exactly once.
+
+    Returns the outcome of each item, in order: "created" or "duplicate" for messages;
+    "applied", "unchanged" or "pending" (the message is not known yet) for statuses.
+    """
+    _lock_message_keys(
+        [(i.channel.id, i.message.message_id) for i in inbound]
+        + [(s.channel.id, s.update.message_id) for s in statuses]
+    )
+    contacts = contacts_resolve(refs=[(i.channel, i.message.contact) for i in inbound])
+    pairs = sorted(
+        {
+            (i.channel.id, c.id, i.channel.organization_id)
+            for i, c in zip(inbound, contacts, strict=True)
+        }
+    )
+    _create_conversations(pairs)
+    known = _known_messages(inbound, statuses)
+    batch = _Batch()
+    _lock_conversations(batch, pairs, {m.conversation_id for m in known.values()})
+    batch.messages.update(known)
+    inbound_outcomes = _file_messages(batch, inbound, contacts)
+    status_outcomes = [_apply_status(batch, item) for item in statuses]
+    _save(batch)
+    return inbound_outcomes, status_outcomes
+
+
+def contacts_resolve(*, refs: list[tuple[Channel, ContactRef]]) -> list[Contact]:
+    """The contact each (channel, reference) names, created if new.
+
+    Known identities on the channel win; otherwise a contact of the organization with
+    the same phone number (the same person on SMS and WhatsApp); otherwise a new one,
+    one per person even when the batch names them several times.
+    """
+    wanted = [_identity_keys(channel, ref) for channel, ref in refs]
+    stored = _contacts_by_identity(key for keys in wanted for key in keys)
+    by_phone = _contacts_by_phone(refs, wanted, stored)
+    known = dict(stored)
+    contacts: list[Contact] = []
+    for (channel, ref), keys in zip(refs, wanted, strict=True):
+        contact = next((known[key] for key in keys if key in known), None)
+        if contact is None and ref.phone:
+            contact = by_phone.get((channel.organization_id, ref.phone))
+        if contact is None:
+            contact = Contact(organization_id=channel.organization_id, phone=ref.phone)
+            if ref.phone:
+                by_phone[(channel.organization_id, ref.phone)] = contact
+        for key in keys:
+            known.setdefault(key, contact)  # later items naming the same person find it
+        contacts.append(contact)
+    _store_new(contacts, wanted, stored, known)
+    _fill_in(contacts, refs)
+    return contacts
+
+
+def _identity_keys(channel: Channel, ref: ContactRef) -> list[IdentityKey]:
+    keys = [(channel.id, kind.value, getattr(ref, attr)) for kind, attr in IDENTITY_ORDER]
+    keys = [key for key in keys if key[2]]
+    if not keys:
+        raise MissingContactError("The message carries no phone, wa_id, user_id or id.")
+    return keys
+
+
+def _contacts_by_identity(keys: Iterable[IdentityKey]) -> dict[IdentityKey, Contact]:
+    keys = set(keys)
+    if not keys:
+        return {}
+    identities = ContactIdentity.objects.filter(
+        channel_id__in={key[0] for key in keys}, value__in={key[2] for key in keys}
+    ).select_related("contact")
+    found = {(i.channel_id, i.kind, i.value): i.contact for i in identities}
+    return {key: contact for key, contact in found.items() if key in keys}
+
+
+def _contacts_by_phone(refs, wanted, stored) -> dict[tuple[int, str], Contact]:
+    unknown = {
+        (channel.organization_id, ref.phone)
+        for (channel, ref), keys in zip(refs, wanted, strict=True)
+        if ref.phone and not any(key in stored for key in keys)
+    }
+    if not unknown:
+        return {}
+    candidates = Contact.objects.filter(
+        organization_id__in={org for org, _ in unknown},
+        phone__in={phone for _, phone in unknown},
+    ).order_by("id")
+    found: dict[tuple[int, str], Contact] = {}
+    for contact in candidates:
+        found.setdefault((contact.organization_id, contact.phone), contact)
+    return {key: contact for key, contact in found.items() if key in unknown}
+
+
+def _store_new(contacts: list[Contact], wanted: list, stored: dict, known: dict) -> None:
+    """Insert new contacts and the identities not stored yet. Where a concurrent batch
+    stored one of a new contact's identities first, its contact wins and ours goes."""
+    new = list({id(contact): contact for contact in contacts if contact.pk is None}.values())
+    if new:
+        Contact.objects.bulk_create(new)
+    unstored = sorted({key for keys in wanted for key in keys if key not in stored})
+    if not unstored:
+        return
+    ContactIdentity.objects.bulk_create(
+        [
+            ContactIdentity(channel_id=c, kind=k, value=v, contact=known[(c, k, v)])
+            for c, k, v in unstored
+        ],
+        ignore_conflicts=True,  # sorted: concurrent inserts wait in one order, never deadlock
+    )
+    if new:
+        _yield_to_earlier_creators(contacts, wanted, _contacts_by_identity(unstored), new)
+
+
+def _yield_to_earlier_creators(contacts, wanted, now_stored, new) -> None:
+    new_ids = {contact.pk for contact in new}
+    dropped = set()
+    for index, keys in enumerate(wanted):
+        contact = contacts[index]
+        if contact.pk not in new_ids:
+            continue
+        winner = next(
+            (
+                now_stored[key]
+                for key in keys
+                if key in now_stored and now_stored[key].pk != contact.pk
+            ),
+            None,
+        )
+        if winner is not None:
+            dropped.add(contact.pk)
+            contacts[index] = winner
+    if dropped:
+        Contact.objects.filter(pk__in=dropped).delete()
+
+
+def _fill_in(contacts: list[Contact], refs: list[tuple[Channel, ContactRef]]) -> None:
+    changed: dict[int, Contact] = {}
+    for contact, (_, ref) in zip(contacts, refs, strict=True):
+        if ref.name and contact.name != ref.name:
+            contact.name = ref.name  # the provider's profile name is the freshest we have
+            changed[contact.pk] = contact
+        if ref.phone and not contact.phone:
+            contact.phone = ref.phone
+            changed[contact.pk] = contact
+    if changed:
+        now = timezone.now()
+        for contact in changed.values():
+            contact.updated_at = now
+        # In id order, so two batches updating the same people never wait on each other
+        # in opposite orders.
+        ordered = [changed[pk] for pk in sorted(changed)]
+        rows_update(ordered, ["name", "phone", "updated_at"])
+
+
+def _lock_message_keys(keys: list[tuple[int, str]]) -> None:
+    """Serialize everything done to one message (its creation, statuses that arrive for
+    it first) across workers. PostgreSQL: transaction-scoped advisory locks, taken in
+    one statement in ascending key order. SQLite serializes all writing transactions."""
+    if not keys or connection.vendor != "postgresql":
+        return
+    lock_ids = sorted({_lock_id(channel_id, message_id) for channel_id, message_id in keys})
+    with connection.cursor() as cursor:
+        # No ORDER BY: rows of unnest() come, and are locked, in the array's (sorted) order.
+        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [lock_ids])
+
+
+def _lock_id(channel_id: int, message_id: str) -> int:
+    digest = hashlib.blake2b(f"message:{channel_id}:{message_id}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def _create_conversations(pairs: list[tuple[int, int, int]]) -> None:
+    """Make sure each (channel, contact) has its conversation; sorted, so concurrent
+    batches creating the same ones wait in one order."""
+    if pairs:
+        Conversation.objects.bulk_create(
+            [
+                Conversation(channel_id=channel_id, contact_id=contact_id, organization_id=org_id)
+                for channel_id, contact_id, org_id in pairs
+            ],
+            ignore_conflicts=True,
+        )
+
+
+def _known_messages(
+    inbound: list[Inbound], statuses: list[Status]
+) -> dict[tuple[int, str], Message]:
+    keys = {(i.channel.id, i.message.message_id) for i in inbound}
+    keys |= {(s.channel.id, s.update.message_id) for s in statuses}
+    if not keys:
+        return {}
+    messages = Message.objects.filter(
+        channel_id__in={c for c, _ in keys}, provider_message_id__in={m for _, m in keys}
+    )
+    return {
+        (m.channel_id, m.provider_message_id): m
+        for m in messages
+        if (m.channel_id, m.provider_message_id) in keys
+    }
+
+
+def _lock_conversations(batch: _Batch, pairs, conversation_ids: set[int]) -> None:
+    """Every conversation this batch touches, row-locked in one sorted statement until
+    the transaction ends: events of one conversation are applied one at a time."""
+    wanted = [
+        Q(channel_id=channel_id, contact_id=contact_id) for channel_id, contact_id, _ in pairs
+    ]
+    if conversation_ids:
+        wanted.append(Q(pk__in=conversation_ids))
+    if not wanted:
+        return
+    locked = (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("channel")
+        .filter(reduce(or_, wanted))
+        .order_by("id")
+    )
+    batch.conversations = {conversation.pk: conversation for conversation in locked}
+
+
+def _file_messages(batch: _Batch, inbound: list[Inbound], contacts: list[Contact]) -> list[str]:
+    by_pair = {(c.channel_id, c.contact_id): c for c in batch.conversations.values()}
+    outcomes, created = [], []
+    for item, contact in zip(inbound, contacts, strict=True):
+        key = (item.channel.id, item.message.message_id)
+        if key in batch.messages:
+            outcomes.append("duplicate")
+            continue
+        conversation = by_pair[(item.channel.id, contact.pk)]
+        message = _new_message(item, conversation)
+        batch.messages[key] = message
+        created.append(message)
+        _note_in_conversation(conversation, item.message)
+        batch.changed_conversations.add(conversation.pk)
+        outcomes.append("created")
+    if created:
+        Message.objects.bulk_create(created)
+        _apply_pending_statuses(batch, created)
+    return outcomes
+
+
+def _new_message(item: Inbound, conversation: Conversation) -> Message:
+    message, from_me = item.message, item.message.from_me
+    return Message(
+        organization_id=item.channel.organization_id,
+        channel=item.channel,
+        conversation=conversation,
+        direction=Direction.OUTBOUND if from_me else Direction.INBOUND,
+        type=message.type,
+        text=message.text,
+        media=message.media,
+        payload=message.payload,
+        context=message.context,
+        provider_message_id=message.message_id,
+        status=MessageStatus.SENT if from_me else MessageStatus.RECEIVED,
+        sent_at=message.occurred_at if from_me else None,
+        provider_timestamp=message.occurred_at,
+        webhook_event_id=item.webhook_event_id,
+    )
+
+
+def _note_in_conversation(conversation: Conversation, message: InboundMessage) -> None:
+    if conversation.last_message_at is None or message.occurred_at >= conversation.last_message_at:
+        conversation.last_message_at = message.occurred_at
+        conversation.last_message_preview = (message.text or f"[{message.type}]")[:PREVIEW_LENGTH]
+    if not message.from_me and message.type not in _NOT_CUSTOMER_WRITING:
+        conversation.unread_count += 1
+        window_note_customer_message(conversation, at=message.occurred_at)
+        if conversation.status in (ConversationStatus.SNOOZED, ConversationStatus.CLOSED):
+            conversation.status = ConversationStatus.OPEN  # the customer wrote again
+            conversation.snoozed_until = None
+    if message.conversation_ref and not conversation.provider_conversation_ref:
+        conversation.provider_conversation_ref = message.conversation_ref
+
+
+def _apply_status(batch: _Batch, item: Status) -> str:
+    update = item.update
+    message = batch.messages.get((item.channel.id, update.message_id))
+    if message is None:
+        _keep_pending(item.channel, update)
+        return "pending"
+    changed = _advance(
+        message,
+        status=update.status,
+        at=update.occurred_at,
+        error_code=update.error_code,
+        error_title=update.error_title,
+        details=update.details,
+    )
+    batch.changed_messages.setdefault(message.pk, set()).update(changed)
+    if update.status == MessageStatus.FAILED and update.error_code == WINDOW_CLOSED_ERROR:
+        conversation = batch.conversations[message.conversation_id]
+        window_close(conversation, at=update.occurred_at)
+        batch.changed_conversations.add(conversation.pk)
+    return "applied" if {"status", *_STATUS_TIME_FIELD.values()} & set(changed) else "unchanged"
+
+
+def _advance(
+    message: Message, *, status, at, error_code="", error_title="", details=None
+) -> list[str]:
+    """Move a message to a later status; record each status's time either way. Returns
+    the fields changed (not saved)."""
+    status = MessageStatus(status)
+    changed = []
+    time_field = _STATUS_TIME_FIELD.get(status)
+    if time_field and getattr(message, time_field) is None:
+        setattr(message, time_field, at)
+        changed.append(time_field)
+    if status.rank > MessageStatus(message.status).rank:
+        message.status = status
+        changed.append("status")
+        if status == MessageStatus.FAILED:
+            message.error_code, message.error_title = error_code, error_title[:500]
+            changed += ["error_code", "error_title"]
+    if details:
+        message.status_details = {**message.status_details, **details}
+        changed.append("status_details")
+    return changed
+
+
+def _keep_pending(channel: Channel, update: MessageStatusUpdate) -> None:
+    PendingStatusUpdate.objects.bulk_create(
+        [
+            PendingStatusUpdate(
+                event_id=update.event_id,
+                channel=channel,
+                provider_message_id=update.message_id,
+                status=update.status,
+                occurred_at=update.occurred_at,
+                error_code=update.error_code,
+                error_title=update.error_title[:500],
+                details=update.details,
+            )
+        ],
+        ignore_conflicts=True,  # a redelivered status is kept once
+    )
+
+
+def _apply_pending_statuses(batch: _Batch, created: list[Message]) -> None:
+    keys = {(m.channel_id, m.provider_message_id) for m in created}
+    pending = [
+        p
+        for p in PendingStatusUpdate.objects.filter(
+            channel_id__in={c for c, _ in keys}, provider_message_id__in={m for _, m in keys}
+        ).order_by("occurred_at")
+        if (p.channel_id, p.provider_message_id) in keys
+    ]
+    for update in pending:
+        message = batch.messages[(update.channel_id, update.provider_message_id)]
+        changed = _advance(
+            message,
+            status=update.status,
+            at=update.occurred_at,
+            error_code=update.error_code,
+            error_title=update.error_title,
+            details=update.details,
+        )
+        batch.changed_messages.setdefault(message.pk, set()).update(changed)
+    if pending:
+        PendingStatusUpdate.objects.filter(pk__in=[p.pk for p in pending]).delete()
+
+
+def _save(batch: _Batch) -> None:
+    now = timezone.now()
+    if batch.changed_conversations:
+        conversations = [batch.conversations[pk] for pk in sorted(batch.changed_conversations)]
+        for conversation in conversations:
+            conversation.updated_at = now
+        rows_update(conversations, _CONVERSATION_FIELDS)
+    changed = {pk: fields for pk, fields in batch.changed_messages.items() if fields}
+    if changed:
+        by_pk = {m.pk: m for m in batch.messages.values()}
+        messages = [by_pk[pk] for pk in sorted(changed)]
+        for message in messages:
+            message.updated_at = now
+        fields = sorted(set().union(*changed.values()) | {"updated_at"})
+        rows_update(messages, fields)
