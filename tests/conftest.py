@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 from config.celery import app as celery_app
 from tenants.models import Role
 from tests.factories import ChannelFactory, MembershipFactory, OrganizationFactory
-from webhooks.queueing import broker_backoff_reset
+from webhooks.queueing import broker_backoff_reset, webhook_wakeup_taken
 
 
 def pytest_configure(config):
@@ -38,6 +38,7 @@ def celery_eager(request):
 @pytest.fixture(autouse=True)
 def _fresh_broker_backoff():
     broker_backoff_reset()
+    webhook_wakeup_taken()  # no wake-up flag left over from another test
 
 
 @pytest.fixture

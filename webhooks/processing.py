@@ -78,15 +78,25 @@ class _Parsed:
 
 
 def webhook_event_process(*, event_id: int) -> str:
-    """Process this stored event (and others waiting, under load). Returns its new
-    status, or "skipped" when it is not ours to process."""
-    claimed = webhook_events_claim(event_id=event_id, limit=settings.WEBHOOK_PROCESSING_BATCH)
+    """Process this stored event, and every webhook waiting behind it, in batches.
+    Returns its new status, or "skipped" when it was not ours to process."""
+    claimed = _process_batch(webhook_events_claim(event_id=event_id, limit=_batch_size()))
+    own = next((webhook for webhook in claimed if webhook.pk == event_id), None)
+    while len(claimed) == _batch_size():  # more may be waiting
+        claimed = _process_batch(webhook_events_claim(event_id=None, limit=_batch_size()))
+    return own.status if own else "skipped"
+
+
+def _batch_size() -> int:
+    return settings.WEBHOOK_PROCESSING_BATCH
+
+
+def _process_batch(claimed: list[WebhookEvent]) -> list[WebhookEvent]:
     parsed = [item for item in (_parse(webhook) for webhook in claimed) if item]
     if len(parsed) < 2 or not _apply_together(parsed):
         for item in parsed:
             _apply_alone(item)
-    own = next((webhook for webhook in claimed if webhook.pk == event_id), None)
-    return own.status if own else "skipped"
+    return claimed
 
 
 def _parse(webhook: WebhookEvent) -> _Parsed | None:

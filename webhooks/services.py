@@ -19,7 +19,7 @@ from tenants.alerts import admin_url, alert_send
 from tenants.db import rows_update
 from tenants.selectors import ChannelRoute
 from webhooks.models import PENDING_STATUSES, EventStatus, WebhookEvent
-from webhooks.queueing import webhook_event_enqueue
+from webhooks.queueing import webhook_event_enqueue, webhook_events_wake
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def webhook_event_store(
         refs="",
     )
     if event_id is not None and route is not None:
-        transaction.on_commit(lambda: webhook_event_enqueue(event_id))
+        transaction.on_commit(lambda: webhook_events_wake(event_id))
     return event_id
 
 
@@ -101,7 +101,7 @@ def _insert_unless_stored(**values) -> int | None:
     return row[0] if row else None
 
 
-def webhook_events_claim(*, event_id: int, limit: int = 1) -> list[WebhookEvent]:
+def webhook_events_claim(*, event_id: int | None, limit: int = 1) -> list[WebhookEvent]:
     """Take this event for processing, and up to `limit - 1` others waiting behind it:
     one worker applies a batch under load, a single event when traffic is light.
 
@@ -113,7 +113,7 @@ def webhook_events_claim(*, event_id: int, limit: int = 1) -> list[WebhookEvent]
         Q(status__in=[EventStatus.RECEIVED, EventStatus.FAILED])
         | Q(status=EventStatus.PROCESSING, next_attempt_at__lte=now)
     )
-    waiting = Q(status=EventStatus.RECEIVED) & ~Q(pk=event_id)
+    waiting = Q(status=EventStatus.RECEIVED) & ~Q(pk=event_id or 0)
     with transaction.atomic():
         ids = list(
             WebhookEvent.objects.select_for_update(skip_locked=True)

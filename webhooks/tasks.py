@@ -8,10 +8,12 @@ from celery import shared_task
 
 from webhooks import services
 from webhooks.processing import webhook_event_process
+from webhooks.queueing import webhook_wakeup_taken
 
 
 @shared_task(ignore_result=True)  # the WebhookEvent row is the record
 def webhook_event_process_task(event_id: int) -> str:
+    webhook_wakeup_taken()  # before claiming: see webhooks.queueing
     return webhook_event_process(event_id=event_id)
 
 

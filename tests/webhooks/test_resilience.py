@@ -90,7 +90,9 @@ def test_with_redis_stopped_webhooks_are_stored_and_answered_then_processed(
     assert Message.objects.count() == 1
 
 
-def test_a_worker_killed_mid_event_loses_nothing(whatsapp_endpoint, tmp_path, client):
+def test_a_worker_killed_mid_event_loses_nothing(whatsapp_endpoint, tmp_path, client, settings):
+    # The same short lease here (where the webhook is stored) as in the workers.
+    settings.WEBHOOK_PROCESSING_LEASE_SECONDS = 2
     env = process_env(WEBHOOK_PROCESSING_LEASE_SECONDS="2")
     whatsapp_endpoint.post(client, *whatsapp_endpoint.request("text"))
     webhook_event_process(event_id=WebhookEvent.objects.get().id)  # the conversation exists

@@ -1,0 +1,79 @@
+"""While a processing task is queued and not yet started, new webhooks publish no task
+of their own: that task takes them all when it starts."""
+
+import pytest
+
+from tests.worker import free_port, redis_server
+from webhooks import queueing, tasks
+
+
+@pytest.fixture
+def published(monkeypatch):
+    sent: list[int] = []
+    monkeypatch.setattr(
+        queueing, "webhook_event_enqueue", lambda event_id: sent.append(event_id) or True
+    )
+    return sent
+
+
+@pytest.fixture
+def own_redis(settings):
+    port = free_port()
+    with redis_server(port):
+        settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+        queueing._flag_store.cache_clear()
+        yield
+    queueing._flag_store.cache_clear()
+
+
+def test_webhooks_stored_while_a_task_waits_publish_nothing_more(own_redis, published):
+    for event_id in (1, 2, 3):
+        queueing.webhook_events_wake(event_id)
+
+    assert published == [1]
+
+
+def test_once_the_task_starts_the_next_webhook_publishes_again(own_redis, published, monkeypatch):
+    queueing.webhook_events_wake(1)
+    monkeypatch.setattr(tasks, "webhook_event_process", lambda event_id: "processed")
+
+    tasks.webhook_event_process_task(1)  # the task starts: it clears the flag first
+    queueing.webhook_events_wake(2)
+
+    assert published == [1, 2]
+
+
+def test_a_failed_publish_lets_the_next_webhook_try_again(own_redis, monkeypatch):
+    attempts: list[int] = []
+    monkeypatch.setattr(
+        queueing, "webhook_event_enqueue", lambda event_id: attempts.append(event_id) and False
+    )
+
+    queueing.webhook_events_wake(1)
+    queueing.webhook_events_wake(2)
+
+    assert attempts == [1, 2]
+
+
+def test_without_redis_every_webhook_publishes(settings, published):
+    settings.REDIS_URL = ""
+    queueing._flag_store.cache_clear()
+    try:
+        for event_id in (1, 2):
+            queueing.webhook_events_wake(event_id)
+    finally:
+        queueing._flag_store.cache_clear()
+
+    assert published == [1, 2]
+
+
+def test_with_redis_down_every_webhook_still_publishes(settings, published):
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    queueing._flag_store.cache_clear()
+    try:
+        queueing.webhook_events_wake(1)
+        queueing.webhook_events_wake(2)
+    finally:
+        queueing._flag_store.cache_clear()
+
+    assert published == [1, 2]
