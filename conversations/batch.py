@@ -375,11 +375,17 @@ def _note_in_conversation(conversation: Conversation, message: InboundMessage) -
 
 
 def _apply_status(batch: _Batch, item: Status) -> str:
-    update = item.update
-    message = batch.messages.get((item.channel.id, update.message_id))
+    message = batch.messages.get((item.channel.id, item.update.message_id))
     if message is None:
-        _keep_pending(item.channel, update)
+        _keep_pending(item.channel, item.update)
         return "pending"
+    changed = _record_status(batch, message, item.update)
+    return "applied" if {"status", *_STATUS_TIME_FIELD.values()} & set(changed) else "unchanged"
+
+
+def _record_status(batch: _Batch, message: Message, update) -> list[str]:
+    """Apply a status (a webhook's, or one that waited for its message) to a message
+    of the batch; a 131047 failure also closes the conversation's window."""
     changed = _advance(
         message,
         status=update.status,
@@ -393,7 +399,7 @@ def _apply_status(batch: _Batch, item: Status) -> str:
         conversation = batch.conversations[message.conversation_id]
         window_close(conversation, at=update.occurred_at)
         batch.changed_conversations.add(conversation.pk)
-    return "applied" if {"status", *_STATUS_TIME_FIELD.values()} & set(changed) else "unchanged"
+    return changed
 
 
 def _advance(
@@ -447,16 +453,9 @@ def _apply_pending_statuses(batch: _Batch, created: list[Message]) -> None:
         if (p.channel_id, p.provider_message_id) in keys
     ]
     for update in pending:
-        message = batch.messages[(update.channel_id, update.provider_message_id)]
-        changed = _advance(
-            message,
-            status=update.status,
-            at=update.occurred_at,
-            error_code=update.error_code,
-            error_title=update.error_title,
-            details=update.details,
+        _record_status(
+            batch, batch.messages[(update.channel_id, update.provider_message_id)], update
         )
-        batch.changed_messages.setdefault(message.pk, set()).update(changed)
     if pending:
         PendingStatusUpdate.objects.filter(pk__in=[p.pk for p in pending]).delete()
 
