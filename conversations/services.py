@@ -9,41 +9,11 @@ The rules live in `conversations.batch`, which applies many events at once; the
 functions here are the one-at-a-time doors to it.
 """
 
-from django.db import transaction
-
-from conversations.batch import Inbound, MissingContactError, Status, contacts_resolve, events_apply
-from conversations.models import Contact, Conversation
-from providers.events import ContactRef, InboundMessage, MessageStatusUpdate
+from conversations.batch import Inbound, MissingContactError, Status, events_apply
+from providers.events import InboundMessage, MessageStatusUpdate
 from tenants.models import Channel
 
-__all__ = [
-    "MissingContactError",
-    "contact_resolve",
-    "conversation_for_contact",
-    "inbound_message_apply",
-    "message_status_apply",
-]
-
-
-@transaction.atomic(savepoint=False)
-def contact_resolve(*, channel: Channel, ref: ContactRef) -> Contact:
-    """The contact a provider's reference names on this channel, created if new."""
-    return contacts_resolve(refs=[(channel, ref)])[0]
-
-
-def conversation_for_contact(*, channel: Channel, contact: Contact) -> Conversation:
-    """The contact's conversation on this channel, created if new, and locked: its row
-    lock is held until the transaction ends."""
-    conversation, _ = (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("channel")
-        .get_or_create(
-            channel=channel,
-            contact=contact,
-            defaults={"organization_id": channel.organization_id},
-        )
-    )
-    return conversation
+__all__ = ["MissingContactError", "inbound_message_apply", "message_status_apply"]
 
 
 def inbound_message_apply(

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from providers import Provider
 from tenants.errors import ApplicationError, ErrorCode
 from tenants.fields import decrypt
-from tenants.models import WEBHOOK_SECRET_FIELD, Channel, Membership, Organization
+from tenants.models import WEBHOOK_SECRET_FIELD, Channel, Membership
 
 
 def membership_list(*, user: AbstractBaseUser) -> QuerySet[Membership]:
@@ -48,10 +48,6 @@ def membership_resolve(*, user: AbstractBaseUser, organization_hint: str | None)
             {"organizations": [m.organization.slug for m in memberships]},
         )
     return found[0]
-
-
-def channel_list(*, organization: Organization) -> QuerySet[Channel]:
-    return Channel.objects.filter(organization=organization).order_by("-created_at", "-id")
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
 from tenants.alerts import admin_url, alert_send
 from tenants.db import rows_update
+from tenants.models import Organization
 from tenants.selectors import ChannelRoute
 from webhooks.models import PENDING_STATUSES, EventStatus, WebhookEvent
 from webhooks.queueing import webhook_event_enqueue, webhook_events_wake
@@ -277,8 +278,6 @@ def _alert_needs_operator(event: WebhookEvent) -> None:
 def webhook_failure_rate_check(*, now: datetime | None = None) -> list[dict]:
     """Alert each organization whose share of failing webhooks in the last hour is at
     or above WEBHOOK_FAILURE_RATE_THRESHOLD. Returns the organizations alerted."""
-    from django.db.models import Count
-
     now = now or timezone.now()
     failing = (EventStatus.FAILED, EventStatus.DEAD)
     per_org = (
@@ -298,8 +297,6 @@ def webhook_failure_rate_check(*, now: datetime | None = None) -> list[dict]:
 
 
 def _alert_failure_rate(organization_id: int, failed: int, total: int, rate: float) -> None:
-    from tenants.models import Organization
-
     organization = Organization.objects.get(pk=organization_id)
     alert_send(
         organization=organization,
