@@ -233,6 +233,9 @@ WEBHOOK_RETRY_BACKOFF_MINUTES = [
 # How long an enqueued or running event may stay unfinished before the sweep assumes
 # its task or worker was lost and enqueues it again.
 WEBHOOK_PROCESSING_LEASE_SECONDS = env_int("WEBHOOK_PROCESSING_LEASE_SECONDS", 300)
+# How long a web process remembers which channel (and secret) a webhook URL or WhatsApp
+# number belongs to. A stale secret costs one fresh lookup, never a refused webhook.
+WEBHOOK_ROUTE_CACHE_SECONDS = env_int("WEBHOOK_ROUTE_CACHE_SECONDS", 30)
 # Under load a worker applies up to this many waiting webhooks in one transaction.
 WEBHOOK_PROCESSING_BATCH = env_int("WEBHOOK_PROCESSING_BATCH", 50)
 WEBHOOK_RETENTION_PROCESSED_DAYS = env_int("WEBHOOK_RETENTION_PROCESSED_DAYS", 30)

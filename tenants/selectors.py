@@ -1,7 +1,9 @@
 """Reads for organizations, memberships and channels."""
 
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -62,24 +64,65 @@ class ChannelRoute:
 
 
 def channel_webhook_route(
-    *, provider: Provider, key: str = "", phone_number_id: str = "", waba_id: str = ""
+    *,
+    provider: Provider,
+    key: str = "",
+    phone_number_id: str = "",
+    waba_id: str = "",
+    fresh: bool = False,
 ) -> ChannelRoute | None:
     """The channel a webhook is for: by URL key, or (WhatsApp) by phone_number_id or
     WABA id.
 
-    Written in SQL because every webhook request runs it and the ORM's query building
-    cost more than the query itself (measured: bench/ingest.py).
+    Every webhook request asks, so a found route is remembered by this process for
+    WEBHOOK_ROUTE_CACHE_SECONDS. A cached route can be stale (a secret rotated in
+    another process): callers whose signature check fails ask again with `fresh=True`.
+    Written in SQL because the ORM's query building cost more than the query itself
+    (measured: bench/ingest.py).
     """
     if key:
-        where, value = "key = %s", key
+        column, value = "key", key
     elif phone_number_id:
-        where, value = "phone_number_id = %s", phone_number_id
+        column, value = "phone_number_id", phone_number_id
     elif waba_id:
-        where, value = "waba_id = %s", waba_id
+        column, value = "waba_id", waba_id
     else:
         return None
-    rows = _routes(provider, f"AND {where} ORDER BY id LIMIT 1", [value])
-    return rows[0] if rows else None
+    cache_key = (str(provider), column, value)
+    if not fresh and (route := _route_cache.get(cache_key)) is not None:
+        return route
+    rows = _routes(provider, f"AND {column} = %s ORDER BY id LIMIT 1", [value])
+    route = rows[0] if rows else None
+    if route is not None:
+        _route_cache.put(cache_key, route)
+    return route
+
+
+class _RouteCache:
+    """Webhook routes this process looked up lately, each for a few seconds."""
+
+    def __init__(self) -> None:
+        self._routes: dict[tuple[str, str, str], tuple[float, ChannelRoute]] = {}
+
+    def get(self, key: tuple[str, str, str]) -> ChannelRoute | None:
+        found = self._routes.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key: tuple[str, str, str], route: ChannelRoute) -> None:
+        self._routes[key] = (time.monotonic() + settings.WEBHOOK_ROUTE_CACHE_SECONDS, route)
+
+    def clear(self) -> None:
+        self._routes.clear()
+
+
+_route_cache = _RouteCache()
+
+
+def channel_webhook_routes_forget() -> None:
+    """Forget cached routes (a channel was saved or deleted in this process)."""
+    _route_cache.clear()
 
 
 def channel_webhook_routes(*, provider: Provider) -> list[ChannelRoute]:

@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from providers import Provider, whatsapp_cloud
-from providers.base import PayloadError, SignedRequest
+from providers.base import PayloadError, SignedRequest, Verification, refused
 from tenants.models import Channel
 from tenants.selectors import ChannelRoute, channel_webhook_route, channel_webhook_routes
 from webhooks.metrics import webhook_refused_count
@@ -41,9 +41,11 @@ def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
     except _BodyTooLargeError:
         return _too_large()
     route, routable = _whatsapp_route(signed)
-    if route is None:
-        return _refuse(Provider.WHATSAPP_CLOUD, "no channel's app secret signed this body")
-    verification = whatsapp_cloud.verify(signed, route.secret)
+    verification = _whatsapp_verify(signed, route)
+    if not verification:
+        # The route may be remembered from before the app secret was rotated.
+        route, routable = _whatsapp_route(signed, fresh=True)
+        verification = _whatsapp_verify(signed, route)
     if not verification:
         return _refuse(Provider.WHATSAPP_CLOUD, verification.reason)
     _store(Provider.WHATSAPP_CLOUD, route if routable else None, signed)
@@ -66,6 +68,11 @@ def keyed_webhook(request: HttpRequest, provider: Provider, channel_key: str) ->
         return _too_large()
     verification = _verify_any_url(provider, signed, route.secret, request)
     if not verification:
+        # The route may be remembered from before the secret was rotated.
+        route = channel_webhook_route(provider=provider, key=channel_key, fresh=True)
+        if route is not None:
+            verification = _verify_any_url(provider, signed, route.secret, request)
+    if not verification:
         return _refuse(provider, verification.reason)
     _store(provider, route, signed)
     return _acknowledge(provider)
@@ -82,7 +89,15 @@ def _whatsapp_handshake(request: HttpRequest) -> HttpResponse:
     return HttpResponse(challenge, content_type="text/plain")
 
 
-def _whatsapp_route(signed: SignedRequest) -> tuple[ChannelRoute | None, bool]:
+def _whatsapp_verify(signed: SignedRequest, route: ChannelRoute | None) -> Verification:
+    if route is None:
+        return refused("no channel's app secret signed this body")
+    return whatsapp_cloud.verify(signed, route.secret)
+
+
+def _whatsapp_route(
+    signed: SignedRequest, *, fresh: bool = False
+) -> tuple[ChannelRoute | None, bool]:
     """The channel this payload is for, and whether it is routable.
 
     Normally the first phone_number_id (or WABA id) in the payload names a channel.
@@ -96,7 +111,10 @@ def _whatsapp_route(signed: SignedRequest) -> tuple[ChannelRoute | None, bool]:
         keys = []
     for phone_number_id, waba_id in keys:
         route = channel_webhook_route(
-            provider=Provider.WHATSAPP_CLOUD, phone_number_id=phone_number_id, waba_id=waba_id
+            provider=Provider.WHATSAPP_CLOUD,
+            phone_number_id=phone_number_id,
+            waba_id=waba_id,
+            fresh=fresh,
         )
         if route is not None:
             return route, True

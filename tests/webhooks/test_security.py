@@ -6,7 +6,7 @@ import pytest
 
 from providers import Provider
 from tenants import services
-from tenants.models import WEBHOOK_SECRET_FIELD
+from tenants.models import WEBHOOK_SECRET_FIELD, Channel
 from tests.signers import openphone
 from tests.webhooks.delivery import INBOUND_TEXT, fixture_text
 from webhooks.metrics import webhook_refused_today
@@ -68,6 +68,19 @@ def test_rotated_secret_refuses_the_old_one_and_accepts_the_new(client, endpoint
     with_new = endpoint.post(client, body, content_type, new_headers)
 
     assert (with_old.status_code, with_new.status_code) == (401, 200)
+
+
+def test_secret_rotated_by_another_process_is_used_at_once(client, endpoint):
+    """A web process remembers routes for a while; a secret changed elsewhere (no
+    signal reaches this process) must still be accepted on the first webhook."""
+    assert endpoint.post(client, *_signed(endpoint)).status_code == 200  # now remembered
+    new_secret = "bmV3LXNpZ25pbmcta2V5" if endpoint.provider == Provider.OPENPHONE else "rotated"
+    field = WEBHOOK_SECRET_FIELD[endpoint.provider]
+    Channel.objects.filter(pk=endpoint.channel.pk).update(**{field: new_secret})  # no signal
+
+    response = endpoint.post(client, *_signed(endpoint, secret=new_secret))
+
+    assert response.status_code == 200
 
 
 def test_a_replayed_request_is_one_stored_event(client, endpoint):
