@@ -38,7 +38,7 @@ from providers.events import (
     MessageType,
 )
 from tenants.db import rows_update
-from tenants.models import Channel
+from tenants.models import Channel, WindowPolicy
 
 # Which identity wins when a provider gives several: the most specific first.
 IDENTITY_ORDER = (
@@ -58,6 +58,7 @@ _NOT_CUSTOMER_WRITING = {MessageType.SYSTEM}
 WINDOW_CLOSED_ERROR = "131047"
 PREVIEW_LENGTH = 200
 _CONVERSATION_FIELDS = [
+    "last_activity_at",
     "last_message_at",
     "last_message_preview",
     "unread_count",
@@ -116,7 +117,7 @@ def events_apply(*, inbound: list[Inbound], statuses: list[Status]) -> tuple[lis
             for i, c in zip(inbound, contacts, strict=True)
         }
     )
-    _create_conversations(pairs)
+    _create_conversations(pairs, {i.channel.id: i.channel for i in inbound})
     known = _known_messages(inbound, statuses)
     batch = _Batch()
     _lock_conversations(batch, pairs, {m.conversation_id for m in known.values()})
@@ -270,13 +271,18 @@ def _lock_id(channel_id: int, message_id: str) -> int:
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 
-def _create_conversations(pairs: list[tuple[int, int, int]]) -> None:
+def _create_conversations(pairs: list[tuple[int, int, int]], channels: dict[int, Channel]) -> None:
     """Make sure each (channel, contact) has its conversation; sorted, so concurrent
     batches creating the same ones wait in one order."""
     if pairs:
         Conversation.objects.bulk_create(
             [
-                Conversation(channel_id=channel_id, contact_id=contact_id, organization_id=org_id)
+                Conversation(
+                    channel_id=channel_id,
+                    contact_id=contact_id,
+                    organization_id=org_id,
+                    is_window_open=channels[channel_id].window_policy == WindowPolicy.ALWAYS_OPEN,
+                )
                 for channel_id, contact_id, org_id in pairs
             ],
             ignore_conflicts=True,
@@ -363,6 +369,7 @@ def _new_message(item: Inbound, conversation: Conversation) -> Message:
 def _note_in_conversation(conversation: Conversation, message: InboundMessage) -> None:
     if conversation.last_message_at is None or message.occurred_at >= conversation.last_message_at:
         conversation.last_message_at = message.occurred_at
+        conversation.last_activity_at = message.occurred_at
         conversation.last_message_preview = (message.text or f"[{message.type}]")[:PREVIEW_LENGTH]
     if not message.from_me and message.type not in _NOT_CUSTOMER_WRITING:
         conversation.unread_count += 1

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from providers.events import MessageStatus, MessageType
 from tenants.models import Channel, Organization
@@ -84,6 +85,9 @@ class Conversation(models.Model):
         related_name="assigned_conversations",
     )
     unread_count = models.PositiveIntegerField(default=0)
+    # Its latest message's time, or when it was created while it has none: the inbox's
+    # order, never null so that cursor pages can be built on it.
+    last_activity_at = models.DateTimeField(default=timezone.now)
     last_message_at = models.DateTimeField(null=True, blank=True)
     last_message_preview = models.CharField(max_length=200, blank=True)
     provider_conversation_ref = models.CharField(max_length=255, blank=True)
@@ -104,8 +108,17 @@ class Conversation(models.Model):
             )
         ]
         indexes = [
+            # The inbox: an organization's conversations, latest activity first.
             models.Index(
-                fields=["organization", "-last_message_at"], name="conversation_org_activity"
+                fields=["organization", "-last_activity_at", "-id"],
+                name="conversation_org_activity",
+            ),
+            # Open windows by organization and expiry: counters, "expiring soon", and
+            # the rows close_expired_windows must flip (a small index: open ones only).
+            models.Index(
+                fields=["organization", "window_expires_at"],
+                condition=models.Q(is_window_open=True),
+                name="conversation_open_windows",
             ),
         ]
 

@@ -1,0 +1,183 @@
+"""Bulk upkeep of conversations: set-based statements in batches, never a loop of saves.
+
+- `windows_close_expired`: the stored `is_window_open` flag follows the clock
+  (DESIGN.md: the flag is a copy for filtering; the truth is `window_expires_at`).
+- `windows_backfill`: window fields recomputed from stored messages, for data that was
+  imported or repaired.
+- `conversations_unsnooze_due`: snoozed conversations whose time has come reopen.
+"""
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import (
+    BooleanField,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from conversations.models import Conversation, ConversationStatus, Direction, Message
+from conversations.window import WINDOW
+from providers.events import MessageType
+from tenants.models import WindowPolicy
+
+logger = logging.getLogger(__name__)
+
+CLOSE_BATCH_SIZE = 20_000
+BACKFILL_BATCH_SIZE = 5_000
+
+
+@dataclass
+class WindowsClosed:
+    closed: Counter = field(default_factory=Counter)  # organization id -> windows closed
+    reopened: Counter = field(default_factory=Counter)  # flag said closed, clock says open
+    checked_at: datetime | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "closed": sum(self.closed.values()),
+            "reopened": sum(self.reopened.values()),
+            "by_organization": {
+                str(org): {"closed": self.closed[org], "reopened": self.reopened[org]}
+                for org in sorted(self.closed.keys() | self.reopened.keys())
+            },
+            "checked_at": self.checked_at.isoformat() if self.checked_at else None,
+        }
+
+
+def windows_close_expired(
+    *, now: datetime | None = None, batch_size: int = CLOSE_BATCH_SIZE
+) -> WindowsClosed:
+    """Bring `is_window_open` in line with the clock for every organization.
+
+    Each batch is one UPDATE ... RETURNING in its own short transaction, and skips rows
+    a webhook worker holds locked (that worker sets the flag itself). Flipped rows get
+    `window_status_last_checked_at` stamped.
+    """
+    report = WindowsClosed(checked_at=now or timezone.now())
+    for flag, matches_clock, counts in (
+        (False, "is_window_open AND window_expires_at <= %s", report.closed),
+        (True, "NOT is_window_open AND window_expires_at > %s", report.reopened),
+    ):
+        while batch := _flip_window_flags(flag, matches_clock, report.checked_at, batch_size):
+            counts.update(batch)
+            if sum(batch.values()) < batch_size:
+                break
+    for organization_id in sorted(report.closed.keys() | report.reopened.keys()):
+        logger.info(
+            "Windows of organization %s: %s closed, %s reopened",
+            organization_id,
+            report.closed[organization_id],
+            report.reopened[organization_id],
+        )
+    return report
+
+
+def _flip_window_flags(flag: bool, where: str, now: datetime, limit: int) -> Counter:
+    table = Conversation._meta.db_table
+    skip_locked = (
+        " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    )
+    sql = (
+        f"UPDATE {table} SET is_window_open = %s, window_status_last_checked_at = %s "  # noqa: S608 - names from the model
+        f"WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %s{skip_locked}) "
+        "RETURNING organization_id"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [flag, now, now, limit])
+        return Counter(organization_id for (organization_id,) in cursor.fetchall())
+
+
+@dataclass
+class BackfillProgress:
+    conversations: int = 0
+    total: int = 0
+    open_windows: int = 0
+
+
+def windows_backfill(
+    *,
+    organization_id: int | None = None,
+    channel_id: int | None = None,
+    now: datetime | None = None,
+    batch_size: int = BACKFILL_BATCH_SIZE,
+    on_progress: Callable[[BackfillProgress], None] | None = None,
+) -> BackfillProgress:
+    """Recompute every window field from the stored messages.
+
+    The latest customer message (inbound, not a system notice) gives
+    `last_user_message_at`; the latest template the business sent gives
+    `last_template_message_at`; the channel's policy turns them into the expiry.
+    Conversations are taken in id ranges, each range a handful of UPDATEs.
+    """
+    now = now or timezone.now()
+    scope = Conversation.objects.all()
+    if organization_id is not None:
+        scope = scope.filter(organization_id=organization_id)
+    if channel_id is not None:
+        scope = scope.filter(channel_id=channel_id)
+    progress = BackfillProgress(total=scope.count())
+    ids = scope.order_by("pk").values_list("pk", flat=True)
+    last_id = 0
+    while batch := list(ids.filter(pk__gt=last_id)[:batch_size]):
+        last_id = batch[-1]
+        with transaction.atomic():
+            _backfill_range(scope.filter(pk__gte=batch[0], pk__lte=last_id), now)
+        progress.conversations += len(batch)
+        if on_progress:
+            on_progress(progress)
+    progress.open_windows = scope.filter(is_window_open=True).count()
+    return progress
+
+
+def _backfill_range(conversations: QuerySet, now: datetime) -> None:
+    def latest(messages: QuerySet) -> Subquery:
+        return Subquery(
+            messages.filter(conversation=OuterRef("pk"))
+            .order_by()
+            .values("conversation")
+            .annotate(at=Max(Coalesce("provider_timestamp", "created_at")))
+            .values("at")
+        )
+
+    inbound = Message.objects.filter(direction=Direction.INBOUND).exclude(type=MessageType.SYSTEM)
+    templates = Message.objects.filter(direction=Direction.OUTBOUND, type=MessageType.TEMPLATE)
+    conversations.update(
+        last_user_message_at=latest(inbound), last_template_message_at=latest(templates)
+    )
+    by_policy = {
+        WindowPolicy.META: F("last_user_message_at") + WINDOW,
+        # Greatest() is NULL on SQLite when either is: coalesce each with the other.
+        WindowPolicy.TEMPLATE_OPENS: Greatest(
+            Coalesce("last_user_message_at", "last_template_message_at"),
+            Coalesce("last_template_message_at", "last_user_message_at"),
+        )
+        + WINDOW,
+    }
+    for policy, expires in by_policy.items():
+        conversations.filter(channel__window_policy=policy).update(window_expires_at=expires)
+    conversations.exclude(channel__window_policy=WindowPolicy.ALWAYS_OPEN).update(
+        is_window_open=ExpressionWrapper(Q(window_expires_at__gt=now), BooleanField()),
+        window_status_last_checked_at=now,
+    )
+    conversations.filter(channel__window_policy=WindowPolicy.ALWAYS_OPEN).update(
+        window_expires_at=None, is_window_open=True, window_status_last_checked_at=now
+    )
+
+
+def conversations_unsnooze_due(*, now: datetime | None = None) -> int:
+    """Reopen snoozed conversations whose `snoozed_until` has come. Returns how many."""
+    return Conversation.objects.filter(
+        status=ConversationStatus.SNOOZED, snoozed_until__lte=now or timezone.now()
+    ).update(status=ConversationStatus.OPEN, snoozed_until=None, updated_at=timezone.now())
