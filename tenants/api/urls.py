@@ -1,9 +1,9 @@
 from django.urls import re_path
-from rest_framework.routers import SimpleRouter
 
+from tenants.api.routers import OptionalSlashRouter
 from tenants.api.views import ChannelViewSet, MeView
 
-router = SimpleRouter(trailing_slash="/?")
+router = OptionalSlashRouter()
 router.register("channels", ChannelViewSet, basename="channel")
 
 urlpatterns = [re_path(r"^me/?$", MeView.as_view(), name="me"), *router.urls]

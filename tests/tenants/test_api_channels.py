@@ -204,3 +204,13 @@ def test_channels_filter_by_provider(viewer_client, organization):
     response = viewer_client.get("/api/v1/channels/?provider=twilio")
 
     assert [c["id"] for c in response.json()["results"]] == [sms.id]
+
+
+def test_the_trailing_slash_is_optional_for_reads_and_actions(admin_client, organization):
+    channel = ChannelFactory(organization=organization)
+
+    read = admin_client.get(f"/api/v1/channels/{channel.id}")
+    action = admin_client.post(f"/api/v1/channels/{channel.id}/deactivate")
+
+    assert (read.status_code, action.status_code) == (200, 200)
+    assert action.json()["is_active"] is False
