@@ -19,7 +19,11 @@ class Contact(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["organization", "phone"], name="contact_org_phone")]
+        indexes = [
+            models.Index(fields=["organization", "phone"], name="contact_org_phone"),
+            # The contacts list: newest first, paged by cursor.
+            models.Index(fields=["organization", "-created_at", "-id"], name="contact_org_created"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.phone or f"Contact {self.pk}"
@@ -68,11 +72,18 @@ class Conversation(models.Model):
     brought in line by the periodic close-expired task.
     """
 
+    # Each index of this table is paid for by every flag flip of close_expired_windows
+    # (bench/windows.py) and every message: the foreign keys lean on the composite
+    # indexes below instead of having their own.
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="conversations"
+        Organization, on_delete=models.CASCADE, related_name="conversations", db_index=False
     )
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="conversations")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, related_name="conversations", db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="conversations", db_index=False
+    )
     status = models.CharField(
         max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.OPEN
     )
@@ -83,6 +94,7 @@ class Conversation(models.Model):
         null=True,
         blank=True,
         related_name="assigned_conversations",
+        db_index=False,  # conversation_assignee: assigned rows only
     )
     unread_count = models.PositiveIntegerField(default=0)
     # Its latest message's time, or when it was created while it has none: the inbox's
@@ -103,8 +115,9 @@ class Conversation(models.Model):
 
     class Meta:
         constraints = [
+            # Contact first: it also finds a contact's conversations.
             models.UniqueConstraint(
-                fields=["channel", "contact"], name="conversation_unique_channel_contact"
+                fields=["contact", "channel"], name="conversation_unique_contact_channel"
             )
         ]
         indexes = [
@@ -119,6 +132,11 @@ class Conversation(models.Model):
                 fields=["organization", "window_expires_at"],
                 condition=models.Q(is_window_open=True),
                 name="conversation_open_windows",
+            ),
+            models.Index(
+                fields=["assignee"],
+                condition=models.Q(assignee__isnull=False),
+                name="conversation_assignee",
             ),
         ]
 

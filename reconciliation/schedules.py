@@ -55,6 +55,24 @@ PERIODIC_TASKS = [
         "failed (WEBHOOK_FAILURE_RATE_THRESHOLD).",
     ),
     PeriodicTaskSpec(
+        name="Close expired windows",
+        task="conversations.tasks.windows_close_expired_task",
+        every_seconds=15 * 60,  # every 15 minutes: the flag is for filters and reports
+        queue="maintenance",
+        expires=14 * 60,
+        description="Brings each conversation's stored is_window_open flag in line with "
+        "window_expires_at and the clock (sends never rely on the flag), and reports "
+        "counts per organization.",
+    ),
+    PeriodicTaskSpec(
+        name="Reopen snoozed conversations",
+        task="conversations.tasks.conversations_unsnooze_task",
+        every_seconds=60,  # every minute: a snooze ends within a minute of its time
+        queue="maintenance",
+        expires=55,
+        description="Reopens snoozed conversations whose snoozed_until has come.",
+    ),
+    PeriodicTaskSpec(
         name="Purge old webhooks",
         task="webhooks.tasks.webhook_events_purge_task",
         cron="15 3 * * *",  # every day at 03:15 UTC
