@@ -7,13 +7,33 @@ newer customer message. Writes to one conversation are serialized by locking its
 
 The rules live in `conversations.batch`, which applies many events at once; the
 functions here are the one-at-a-time doors to it.
+
+The inbox's writes (read, unread, assign, status) lock the conversation row too, and
+change the row as it is under the lock, not the caller's copy: a webhook applied in
+between (a new message, a reopened conversation) is never overwritten.
 """
 
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
 from conversations.batch import Inbound, MissingContactError, Status, events_apply
+from conversations.models import Conversation, ConversationStatus
 from providers.events import InboundMessage, MessageStatusUpdate
+from tenants.errors import field_error
 from tenants.models import Channel
 
-__all__ = ["MissingContactError", "inbound_message_apply", "message_status_apply"]
+__all__ = [
+    "MissingContactError",
+    "conversation_assign",
+    "conversation_mark_read",
+    "conversation_mark_unread",
+    "conversation_status_set",
+    "inbound_message_apply",
+    "message_status_apply",
+]
 
 
 def inbound_message_apply(
@@ -32,3 +52,87 @@ def message_status_apply(*, channel: Channel, update: MessageStatusUpdate) -> st
     (the message is not known yet; the status waits for it)."""
     _, outcomes = events_apply(inbound=[], statuses=[Status(channel, update)])
     return outcomes[0]
+
+
+@transaction.atomic
+def conversation_mark_read(*, conversation: Conversation) -> Conversation:
+    locked = _locked(conversation)
+    locked.unread_count = 0
+    return _saved(locked, ["unread_count"])
+
+
+@transaction.atomic
+def conversation_mark_unread(*, conversation: Conversation) -> Conversation:
+    """Flag it for attention again; a count already above zero is kept."""
+    locked = _locked(conversation)
+    locked.unread_count = max(locked.unread_count, 1)
+    return _saved(locked, ["unread_count"])
+
+
+@transaction.atomic
+def conversation_assign(*, conversation: Conversation, assignee_id: int | None) -> Conversation:
+    """Give it to an active member of its organization, or to no one (None).
+
+    Anyone else is a VALIDATION_ERROR on `assignee`, whether or not the user exists.
+    """
+    assignee = None
+    if assignee_id is not None:
+        assignee = _member(organization_id=conversation.organization_id, user_id=assignee_id)
+    locked = _locked(conversation)
+    locked.assignee = assignee
+    return _saved(locked, ["assignee"])
+
+
+@transaction.atomic
+def conversation_status_set(
+    *,
+    conversation: Conversation,
+    status: ConversationStatus,
+    until: datetime | None = None,
+    now: datetime | None = None,
+) -> Conversation:
+    """Move it to a status. Snoozed needs `until`, in the future (the unsnooze task
+    reopens it then); no other status takes one, and leaving snoozed forgets it."""
+    status = ConversationStatus(status)
+    _check_snooze(status, until, now or timezone.now())
+    locked = _locked(conversation)
+    locked.status = status
+    locked.snoozed_until = until if status == ConversationStatus.SNOOZED else None
+    return _saved(locked, ["status", "snoozed_until"])
+
+
+def _check_snooze(status: ConversationStatus, until: datetime | None, now: datetime) -> None:
+    if status != ConversationStatus.SNOOZED:
+        if until is not None:
+            raise field_error("until", "Only a snoozed conversation takes `until`.")
+        return
+    if until is None:
+        raise field_error("until", "Snoozing needs `until`.", code="required")
+    if until <= now:
+        raise field_error("until", "`until` must be in the future.")
+
+
+def _member(*, organization_id: int, user_id: int):
+    user = (
+        get_user_model()
+        .objects.filter(pk=user_id, is_active=True, memberships__organization_id=organization_id)
+        .first()
+    )
+    if user is None:
+        raise field_error("assignee", "Not a member of this organization.", code="not_a_member")
+    return user
+
+
+def _locked(conversation: Conversation) -> Conversation:
+    """The conversation's row as it is now, locked until the transaction ends (the same
+    lock webhook processing takes), with what the API shows of it."""
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("contact", "channel", "assignee")
+        .get(pk=conversation.pk)
+    )
+
+
+def _saved(conversation: Conversation, fields: list[str]) -> Conversation:
+    conversation.save(update_fields=[*fields, "updated_at"])  # auto_now: the change's time
+    return conversation

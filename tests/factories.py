@@ -1,6 +1,14 @@
 import factory
 from django.contrib.auth import get_user_model
 
+from conversations.models import (
+    Contact,
+    ContactIdentity,
+    Conversation,
+    Direction,
+    IdentityKind,
+    Message,
+)
 from providers import Provider
 from tenants.models import Channel, Membership, Organization, Role
 
@@ -45,3 +53,53 @@ class ChannelFactory(factory.django.DjangoModelFactory):
     waba_id = "102290129340398"
     access_token = "test-access-token"
     app_secret = factory.Sequence(lambda n: f"test-app-secret-{n}")
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Contact {n}")
+    phone = factory.Sequence(lambda n: f"+1650555{n:04d}")
+
+
+class ContactIdentityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactIdentity
+
+    contact = factory.SubFactory(ContactFactory)
+    channel = factory.SubFactory(
+        ChannelFactory, organization=factory.SelfAttribute("..contact.organization")
+    )
+    kind = IdentityKind.WA_ID
+    value = factory.Sequence(lambda n: f"1650555{n:04d}")
+
+
+class ConversationFactory(factory.django.DjangoModelFactory):
+    """A conversation whose channel and contact belong to its organization."""
+
+    class Meta:
+        model = Conversation
+
+    organization = factory.SubFactory(OrganizationFactory)
+    channel = factory.SubFactory(
+        ChannelFactory, organization=factory.SelfAttribute("..organization")
+    )
+    contact = factory.SubFactory(
+        ContactFactory, organization=factory.SelfAttribute("..organization")
+    )
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    conversation = factory.SubFactory(ConversationFactory)
+    organization = factory.SelfAttribute("conversation.organization")
+    channel = factory.SelfAttribute("conversation.channel")
+    direction = Direction.INBOUND
+    type = "text"
+    text = factory.Sequence(lambda n: f"Message {n}")
+    provider_message_id = factory.Sequence(lambda n: f"wamid.test{n}")
+    status = "received"

@@ -1,0 +1,189 @@
+"""What the inbox API shows and accepts. No rules here: the window comes from
+`conversations.window`, every write from `conversations.services`."""
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from conversations.models import (
+    Contact,
+    ContactIdentity,
+    Conversation,
+    ConversationStatus,
+    Message,
+)
+from conversations.window import WindowState, window_status
+from providers.events import MessageStatus
+from tenants.models import Channel
+
+
+class WindowStatusSerializer(serializers.Serializer):
+    """The 24-hour customer-service window at the time of the response."""
+
+    state = serializers.ChoiceField(
+        choices=[(s.value, s.value) for s in WindowState],
+        help_text="ACTIVE: open now; EXPIRED: it was open and closed; NONE: never opened.",
+    )
+    expires_at = serializers.DateTimeField(allow_null=True)
+    seconds_remaining = serializers.IntegerField()
+    hours_remaining = serializers.FloatField()
+    can_send_free_form = serializers.BooleanField()
+    can_send_template = serializers.BooleanField()
+
+
+@extend_schema_field(WindowStatusSerializer)
+class WindowField(serializers.Field):
+    """A conversation's window, computed for the serializer context's `now` (one clock
+    for the whole page) or the clock. Needs the channel loaded with the conversation."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, conversation: Conversation) -> dict:
+        status = window_status(conversation, now=self.context.get("now"))
+        return WindowStatusSerializer(status).data
+
+
+class ChannelSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Channel
+        fields = ["id", "name", "provider"]
+        read_only_fields = fields
+
+
+class ContactSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "name", "phone"]
+        read_only_fields = fields
+
+
+class AssigneeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username"]
+        read_only_fields = fields
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    assignee = AssigneeSerializer(allow_null=True, read_only=True)
+    contact = ContactSummarySerializer(read_only=True)
+    channel = ChannelSummarySerializer(read_only=True)
+    window = WindowField()
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "status",
+            "snoozed_until",
+            "assignee",
+            "unread_count",
+            "last_activity_at",
+            "last_message_at",
+            "last_message_preview",
+            "contact",
+            "channel",
+            "window",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    # A plain string in the schema: an enum here would collide with the conversation's
+    # `status` enum (drf-spectacular would name both by hash).
+    status = serializers.CharField(
+        read_only=True, help_text=f"One of: {', '.join(s.value for s in MessageStatus)}."
+    )
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "direction",
+            "type",
+            "text",
+            "media",
+            "context",
+            "status",
+            "provider_message_id",
+            "provider_timestamp",
+            "sent_at",
+            "delivered_at",
+            "read_at",
+            "failed_at",
+            "error_code",
+            "error_title",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class AssignSerializer(serializers.Serializer):
+    assignee = serializers.IntegerField(
+        allow_null=True, help_text="A member's user id, or null to unassign."
+    )
+
+
+class StatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ConversationStatus.choices)
+    until = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="Required for snoozed, in the future; rejected for any other status.",
+    )
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "name", "phone", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ContactIdentitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ContactIdentity
+        fields = ["id", "channel", "kind", "value"]
+        read_only_fields = fields
+
+
+class ContactConversationSerializer(serializers.ModelSerializer):
+    channel = ChannelSummarySerializer(read_only=True)
+    window = WindowField()
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "channel", "status", "last_activity_at", "window"]
+        read_only_fields = fields
+
+
+class ContactDetailSerializer(ContactSerializer):
+    identities = ContactIdentitySerializer(many=True, read_only=True)
+    conversations = ContactConversationSerializer(many=True, read_only=True)
+
+    class Meta(ContactSerializer.Meta):
+        fields = [*ContactSerializer.Meta.fields, "identities", "conversations"]
+        read_only_fields = fields
+
+
+class InboxCountsSerializer(serializers.Serializer):
+    open = serializers.IntegerField(help_text="Open conversations.")
+    unread = serializers.IntegerField(help_text="Not closed, with unread messages.")
+    unassigned = serializers.IntegerField(help_text="Not closed, assigned to nobody.")
+    mine = serializers.IntegerField(help_text="Not closed, assigned to the caller.")
+    expiring_windows = serializers.IntegerField(
+        help_text="Not closed, window open now and closing within the next hour."
+    )
+
+
+class ChannelCountsSerializer(serializers.Serializer):
+    channel = ChannelSummarySerializer()
+    counts = InboxCountsSerializer()
+
+
+class InboxCountersSerializer(serializers.Serializer):
+    total = InboxCountsSerializer()
+    channels = ChannelCountsSerializer(many=True, help_text="Every channel, zeros included.")

@@ -1,0 +1,220 @@
+"""Reads for the inbox: conversations, their messages, contacts and the inbox counters.
+
+Every function takes the caller's organization (or an object already scoped to it), so
+another tenant's rows are never returned. Whether a window is open is decided from
+`window_expires_at` and the clock, as `conversations.window` does, never from the
+stored `is_window_open` flag (it lags by up to one close-expired run).
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from conversations.models import (
+    Contact,
+    ContactIdentity,
+    Conversation,
+    ConversationStatus,
+    Message,
+)
+from tenants.errors import ApplicationError, ErrorCode
+from tenants.models import SECRET_FIELDS, Channel, Organization, WindowPolicy
+
+# The inbox's order: latest activity first. `last_activity_at` is never null, so cursor
+# pages can be built on it (index conversation_org_activity).
+CONVERSATION_ORDER = ("-last_activity_at", "-id")
+CONTACT_ORDER = ("-created_at", "-id")
+EXPIRING_WITHIN = timedelta(hours=1)
+# Search also matches phone numbers typed with spaces, dashes, dots or parentheses.
+_PHONE_PUNCTUATION = re.compile(r"[\s\-().+]")
+_MIN_PHONE_DIGITS = 3
+# Never shown by the inbox: not loaded (each secret would be decrypted on every row).
+_UNSHOWN_CHANNEL_FIELDS = [f"channel__{name}" for name in SECRET_FIELDS]
+
+
+class WindowFilter(StrEnum):
+    OPEN = "open"  # free-form messages may be sent now
+    EXPIRED = "expired"  # they may not: the window closed, or never opened
+
+
+def conversation_list(
+    *,
+    organization: Organization,
+    status: ConversationStatus | None = None,
+    channel_id: int | None = None,
+    assignee_id: int | None = None,
+    unassigned: bool | None = None,
+    window: WindowFilter | None = None,
+    unread: bool | None = None,
+    updated_since: datetime | None = None,
+    search: str = "",
+    now: datetime | None = None,
+) -> QuerySet[Conversation]:
+    """An organization's conversations, latest activity first, narrowed by every filter
+    given (None or "" leaves a filter out)."""
+    conditions = [
+        Q(status=status) if status else None,
+        Q(channel_id=channel_id) if channel_id is not None else None,
+        Q(assignee_id=assignee_id) if assignee_id is not None else None,
+        Q(assignee__isnull=unassigned) if unassigned is not None else None,
+        _window_condition(window, now or timezone.now()) if window else None,
+        (Q(unread_count__gt=0) if unread else Q(unread_count=0)) if unread is not None else None,
+        Q(updated_at__gte=updated_since) if updated_since else None,
+        _conversation_search(search) if search.strip() else None,
+    ]
+    conversations = _conversations(organization)
+    for condition in conditions:
+        if condition is not None:
+            conversations = conversations.filter(condition)
+    return conversations.order_by(*CONVERSATION_ORDER)
+
+
+def conversation_get(*, organization: Organization, conversation_id: int) -> Conversation:
+    """One conversation of the organization; NOT_FOUND for anyone else's."""
+    conversation = _conversations(organization).filter(pk=conversation_id).first()
+    if conversation is None:
+        raise ApplicationError(ErrorCode.NOT_FOUND, "No such conversation.")
+    return conversation
+
+
+def message_list(*, conversation: Conversation) -> QuerySet[Message]:
+    """A conversation's messages; the caller orders them (cursor pagination does)."""
+    return Message.objects.filter(conversation=conversation)
+
+
+def contact_list(*, organization: Organization, search: str = "") -> QuerySet[Contact]:
+    contacts = Contact.objects.filter(organization=organization)
+    if search.strip():
+        contacts = contacts.filter(_contact_search(search, contact=OuterRef("pk")))
+    return contacts.order_by(*CONTACT_ORDER)
+
+
+def contact_get(*, organization: Organization, contact_id: int) -> Contact:
+    """One contact with its identities and conversations (three queries in all)."""
+    contact = (
+        Contact.objects.filter(organization=organization, pk=contact_id)
+        .prefetch_related(
+            Prefetch("identities", queryset=ContactIdentity.objects.order_by("id")),
+            Prefetch(
+                "conversations",
+                queryset=Conversation.objects.select_related("channel")
+                .defer(*_UNSHOWN_CHANNEL_FIELDS)
+                .order_by(*CONVERSATION_ORDER),
+            ),
+        )
+        .first()
+    )
+    if contact is None:
+        raise ApplicationError(ErrorCode.NOT_FOUND, "No such contact.")
+    return contact
+
+
+@dataclass(frozen=True)
+class InboxCounts:
+    open: int = 0
+    unread: int = 0
+    unassigned: int = 0
+    mine: int = 0
+    expiring_windows: int = 0
+
+
+@dataclass(frozen=True)
+class ChannelCounts:
+    channel: Channel
+    counts: InboxCounts
+
+
+@dataclass(frozen=True)
+class InboxCounters:
+    total: InboxCounts
+    channels: list[ChannelCounts]
+
+
+def inbox_counters(
+    *, organization: Organization, user: AbstractBaseUser, now: datetime | None = None
+) -> InboxCounters:
+    """What waits in the inbox, per channel and in total, in one query.
+
+    `open` counts open conversations; the others count every conversation that is not
+    closed (the work still to do): unread, unassigned, assigned to `user`, and windows
+    open now that close within the next hour.
+    """
+    now = now or timezone.now()
+    channels = (
+        Channel.objects.filter(organization=organization)
+        .only("id", "name", "provider", "window_policy")
+        .annotate(**_count_expressions(user=user, now=now))
+        .order_by("name", "id")
+    )
+    per_channel = [
+        ChannelCounts(channel, InboxCounts(**{name: getattr(channel, name) for name in _COUNTS}))
+        for channel in channels
+    ]
+    total = InboxCounts(
+        **{name: sum(getattr(item.counts, name) for item in per_channel) for name in _COUNTS}
+    )
+    return InboxCounters(total=total, channels=per_channel)
+
+
+_COUNTS = ("open", "unread", "unassigned", "mine", "expiring_windows")
+
+
+def _count_expressions(*, user: AbstractBaseUser, now: datetime) -> dict[str, Count]:
+    """Conditional counts over a channel's conversations (joined once, grouped by
+    channel)."""
+    active = ~Q(conversations__status=ConversationStatus.CLOSED)
+    expiring = (
+        ~Q(window_policy=WindowPolicy.ALWAYS_OPEN)
+        & Q(conversations__window_expires_at__gt=now)
+        & Q(conversations__window_expires_at__lte=now + EXPIRING_WITHIN)
+    )
+    conditions = {
+        "open": Q(conversations__status=ConversationStatus.OPEN),
+        "unread": active & Q(conversations__unread_count__gt=0),
+        "unassigned": active & Q(conversations__assignee__isnull=True),
+        "mine": active & Q(conversations__assignee=user),
+        "expiring_windows": active & expiring,
+    }
+    return {name: Count("conversations", filter=q) for name, q in conditions.items()}
+
+
+def _conversations(organization: Organization) -> QuerySet[Conversation]:
+    # Everything a conversation item shows, in the same query: constant queries a page.
+    return (
+        Conversation.objects.filter(organization=organization)
+        .select_related("contact", "channel", "assignee")
+        .defer(*_UNSHOWN_CHANNEL_FIELDS, "assignee__password")
+    )
+
+
+def _window_condition(window: WindowFilter, now: datetime) -> Q:
+    is_open = Q(channel__window_policy=WindowPolicy.ALWAYS_OPEN) | Q(window_expires_at__gt=now)
+    return is_open if window == WindowFilter.OPEN else ~is_open
+
+
+def _conversation_search(search: str) -> Q:
+    return _contact_search(search, contact=OuterRef("contact_id"), prefix="contact__")
+
+
+def _contact_search(search: str, *, contact: OuterRef, prefix: str = "") -> Q:
+    """Name, phone, or any provider id (an identity value) of the contact. Identities
+    are matched with EXISTS, not a join: a contact with several never repeats."""
+    search = search.strip()
+    values = {search}
+    digits = _PHONE_PUNCTUATION.sub("", search)
+    if digits.isdigit() and len(digits) >= _MIN_PHONE_DIGITS:
+        values.add(digits)
+    matches = Q()
+    for value in values:
+        identities = ContactIdentity.objects.filter(contact=contact, value__icontains=value)
+        matches |= (
+            Q(**{f"{prefix}name__icontains": value})
+            | Q(**{f"{prefix}phone__contains": value})
+            | Exists(identities)
+        )
+    return matches
