@@ -1,50 +1,256 @@
-from django.contrib import admin
+"""The support staff's admin for contacts, conversations and messages.
+
+Conversations and messages are read-only pages: status changes go through actions that
+call the services (row lock, snooze rules), because a form save writes the whole row
+and would overwrite what a webhook changed in between. The window is always shown from
+`window_status` (the clock), never from the stored `is_window_open` copy.
+"""
+
+from datetime import datetime, timedelta
+
+from django.contrib import admin, messages
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
-from django.utils.timesince import timeuntil
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
-from conversations.models import Contact, ContactIdentity, Conversation, Message
-from conversations.window import window_is_open
+from conversations.maintenance import windows_backfill
+from conversations.models import (
+    Contact,
+    ContactIdentity,
+    Conversation,
+    ConversationStatus,
+    Message,
+)
+from conversations.services import conversation_status_set
+from conversations.window import WindowState, window_status
+from tenants.models import WindowPolicy
+
+GREEN, AMBER, GREY = "#198754", "#fd7e14", "#6c757d"
+INLINE_MESSAGES = 50
+TIME = "%Y-%m-%d %H:%M:%S"
 
 
-class ContactIdentityInline(admin.TabularInline):
-    model = ContactIdentity
+def _span(seconds: int) -> str:
+    """Like "2 days", "3 h 12 min" or "42 min": short enough for a list column."""
+    days, minutes = divmod(seconds // 60, 24 * 60)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''}"
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min" if minutes else "under 1 min"
+
+
+def _badge(colour: str, text: str) -> str:
+    return format_html(
+        '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;'
+        'white-space:nowrap">{}</span>',
+        colour,
+        text,
+    )
+
+
+def window_badge(conversation: Conversation, now: datetime | None = None) -> str:
+    """The window as support staff read it; needs the channel loaded (no query)."""
+    now = now or timezone.now()
+    status = window_status(conversation, now=now)
+    if status.policy == WindowPolicy.ALWAYS_OPEN:
+        return _badge(GREEN, "always open")
+    if status.state == WindowState.NONE:
+        return _badge(GREY, "never opened")
+    if status.state == WindowState.EXPIRED:
+        ago = int((now - status.expires_at).total_seconds())
+        return _badge(GREY, f"expired {_span(ago)} ago")
+    colour = AMBER if status.seconds_remaining < 3600 else GREEN
+    return _badge(colour, f"open · {_span(status.seconds_remaining)} left")
+
+
+class WindowFilter(admin.SimpleListFilter):
+    """From `window_expires_at` and the clock, like `window_status`; the stored flag
+    may lag the clock until the close-expired task runs."""
+
+    title = "24-hour window"
+    parameter_name = "window"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("open", "Open"),
+            ("expiring", "Expiring within the hour"),
+            ("expired", "Expired"),
+            ("never", "Never opened"),
+        ]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        now = timezone.now()
+        always_open = Q(channel__window_policy=WindowPolicy.ALWAYS_OPEN)
+        rules = {
+            "open": always_open | Q(window_expires_at__gt=now),
+            "expiring": ~always_open
+            & Q(window_expires_at__gt=now, window_expires_at__lte=now + timedelta(hours=1)),
+            "expired": ~always_open & Q(window_expires_at__lte=now),
+            "never": ~always_open & Q(window_expires_at__isnull=True),
+        }
+        if self.value() not in rules:
+            return queryset
+        return queryset.filter(rules[self.value()])
+
+
+class AssigneeFilter(admin.RelatedOnlyFieldListFilter):
+    """Only people who hold conversations, plus "Unassigned" (the empty choice)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.empty_value_display = "Unassigned"
+
+
+class ErrorFilter(admin.SimpleListFilter):
+    title = "error code"
+    parameter_name = "has_error"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has an error code"), ("no", "No error code")]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.exclude(error_code="")
+        if self.value() == "no":
+            return queryset.filter(error_code="")
+        return queryset
+
+
+class ReadOnlyInline(admin.TabularInline):
     extra = 0
-    fields = ["channel", "kind", "value"]
-    readonly_fields = fields
     can_delete = False
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ContactIdentityInline(ReadOnlyInline):
+    model = ContactIdentity
+    fields = ["channel", "kind", "value"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("channel")
+
+
+class ContactConversationInline(ReadOnlyInline):
+    model = Conversation
+    fk_name = "contact"
+    fields = ["channel", "status", "assignee", "last_activity_at", "window"]
+    readonly_fields = fields
+    ordering = ["-last_activity_at"]
+    show_change_link = True
+    verbose_name_plural = "conversations"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("channel", "assignee")
+
+    @admin.display(description="24-hour window")
+    def window(self, obj: Conversation) -> str:
+        return window_badge(obj)
 
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "phone", "organization", "created_at"]
+    list_display = ["display_name", "phone", "organization", "conversation_count", "created_at"]
     list_filter = ["organization"]
     search_fields = ["name", "phone", "identities__value"]
+    search_help_text = "Name, phone, or a provider id (wa_id, user id...)."
     list_select_related = ["organization"]
-    inlines = [ContactIdentityInline]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [ContactIdentityInline, ContactConversationInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Moving a contact to another organization would strand its conversations.
+        return [*self.readonly_fields, "organization"] if obj else self.readonly_fields
+
+    def get_queryset(self, request):
+        # A subquery, not Count over a join: searching identities joins them, and a
+        # contact with two matching identities would count its conversations twice.
+        conversations = (
+            Conversation.objects.filter(contact=OuterRef("pk"))
+            .order_by()
+            .values("contact")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(conversation_count=Coalesce(Subquery(conversations), 0))
+        )
+
+    @admin.display(description="Name", ordering="name")
+    def display_name(self, obj: Contact) -> str:
+        return str(obj)
+
+    @admin.display(description="Conversations", ordering="conversation_count")
+    def conversation_count(self, obj: Contact) -> int:
+        return obj.conversation_count
 
 
-class MessageInline(admin.TabularInline):
+class LatestMessagesFormSet(BaseInlineFormSet):
+    """Only the newest messages: a long thread would make the page unusable."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_latest"):
+            self._latest = super().get_queryset()[:INLINE_MESSAGES]
+        return self._latest
+
+
+class MessageInline(ReadOnlyInline):
     model = Message
-    extra = 0
-    ordering = ["-created_at"]
-    fields = [
-        "created_at",
-        "direction",
-        "type",
-        "text",
-        "status",
-        "error_code",
-        "provider_message_id",
-    ]
+    formset = LatestMessagesFormSet
+    ordering = ["-created_at", "-id"]
+    fields = ["created_at", "direction", "type", "short_text", "status_times", "error"]
     readonly_fields = fields
-    can_delete = False
     show_change_link = True
+    verbose_name_plural = f"messages (the latest {INLINE_MESSAGES}, newest first)"
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
+    @admin.display(description="Text")
+    def short_text(self, obj: Message) -> str:
+        return Truncator(obj.text).chars(80)
+
+    @admin.display(description="Status")
+    def status_times(self, obj: Message) -> str:
+        return message_status_times(obj)
+
+    @admin.display(description="Error")
+    def error(self, obj: Message) -> str:
+        return message_error(obj)
+
+
+def message_status_times(message: Message) -> str:
+    times = [
+        (label, at)
+        for label, at in [
+            ("sent", message.sent_at),
+            ("delivered", message.delivered_at),
+            ("read", message.read_at),
+            ("failed", message.failed_at),
+        ]
+        if at is not None
+    ]
+    lines = format_html_join(
+        "", "<br>{} {}", ((label, timezone.localtime(at).strftime(TIME)) for label, at in times)
+    )
+    return format_html("<strong>{}</strong>{}", message.status, lines)
+
+
+def message_error(message: Message) -> str:
+    if not message.error_code and not message.error_title:
+        return "—"
+    return format_html(
+        "<strong>{}</strong> {}", message.error_code, Truncator(message.error_title).chars(120)
+    )
 
 
 @admin.register(Conversation)
@@ -54,56 +260,145 @@ class ConversationAdmin(admin.ModelAdmin):
         "channel",
         "status",
         "assignee",
-        "unread_count",
-        "last_message_at",
+        "unread",
+        "last_activity_at",
         "window",
     ]
-    list_filter = ["status", "channel__provider", "is_window_open", "organization"]
-    search_fields = ["contact__name", "contact__phone", "contact__identities__value"]
-    list_select_related = ["contact", "channel", "assignee"]
-    readonly_fields = [
-        "organization",
+    list_filter = [
+        WindowFilter,
+        "status",
         "channel",
-        "contact",
-        "unread_count",
-        "last_message_at",
-        "last_message_preview",
-        "last_user_message_at",
-        "window_expires_at",
-        "is_window_open",
-        "last_template_message_at",
-        "window_status_last_checked_at",
-        "provider_conversation_ref",
+        ("assignee", AssigneeFilter),
+        "organization",
     ]
+    search_fields = ["contact__name", "contact__phone", "contact__identities__value"]
+    search_help_text = "Contact name, phone, or a provider id (wa_id, user id...)."
+    list_select_related = ["contact", "channel", "assignee"]
+    ordering = ["-last_activity_at", "-id"]
+    show_full_result_count = False  # an unfiltered count(*) of a large table per page
+    actions = ["close", "reopen", "recompute_window"]
+    fieldsets = [
+        (
+            "Conversation",
+            {
+                "fields": [
+                    "organization",
+                    "channel",
+                    "contact",
+                    "status",
+                    "snoozed_until",
+                    "assignee",
+                    "unread_count",
+                    "last_activity_at",
+                    "last_message_at",
+                    "last_message_preview",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+        (
+            "24-hour window",
+            {
+                "fields": [
+                    "window",
+                    "window_policy",
+                    "last_user_message_at",
+                    "last_template_message_at",
+                    "window_expires_at",
+                    "is_window_open",
+                    "window_status_last_checked_at",
+                ]
+            },
+        ),
+        ("Provider", {"fields": ["provider", "provider_conversation_ref"]}),
+    ]
+    readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
     inlines = [MessageInline]
 
-    @admin.display(description="24-hour window")
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # The list (and its actions) may change; a single conversation's page is a view.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # history: deleting one deletes its messages
+
+    @admin.display(description="Unread", ordering="unread_count")
+    def unread(self, obj: Conversation) -> int:
+        return obj.unread_count
+
+    @admin.display(description="24-hour window", ordering="window_expires_at")
     def window(self, obj: Conversation) -> str:
-        if obj.channel.window_policy == "always_open":
-            return "always open"
-        if not window_is_open(obj):
-            return "closed" if obj.window_expires_at else "never opened"
-        return f"open, {timeuntil(obj.window_expires_at, timezone.now())} left"
+        return window_badge(obj)
+
+    @admin.display(description="Window policy")
+    def window_policy(self, obj: Conversation) -> str:
+        return obj.channel.get_window_policy_display()
+
+    @admin.display(description="Provider")
+    def provider(self, obj: Conversation) -> str:
+        return obj.channel.get_provider_display()
+
+    @admin.action(description="Close", permissions=["change"])
+    def close(self, request, queryset) -> None:
+        self._set_status(request, queryset, ConversationStatus.CLOSED, "Closed", "closed")
+
+    @admin.action(description="Reopen", permissions=["change"])
+    def reopen(self, request, queryset) -> None:
+        self._set_status(request, queryset, ConversationStatus.OPEN, "Reopened", "open")
+
+    def _set_status(self, request, queryset, status, done: str, already: str) -> None:
+        to_change = list(queryset.exclude(status=status))
+        for conversation in to_change:
+            conversation_status_set(conversation=conversation, status=status)
+        unchanged = queryset.count() - len(to_change)
+        note = f"; {unchanged} already {already}" if unchanged else ""
+        self.message_user(
+            request, f"{done} {len(to_change)} conversation(s){note}.", messages.SUCCESS
+        )
+
+    @admin.action(description="Recompute window from messages", permissions=["change"])
+    def recompute_window(self, request, queryset) -> None:
+        progress = windows_backfill(conversation_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request,
+            f"Recomputed the window of {progress.conversations} conversation(s) from their "
+            f"messages; {progress.open_windows} open now.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
+    """History: viewed, never edited here (statuses come from the provider)."""
+
     list_display = [
         "created_at",
         "direction",
         "type",
         "status",
-        "error_code",
+        "error",
         "channel",
         "conversation",
     ]
-    list_filter = ["direction", "status", "type", "channel__provider"]
+    list_filter = ["status", ErrorFilter, "direction", "type", "channel__provider"]
     search_fields = ["provider_message_id", "text", "error_code"]
-    list_select_related = ["channel", "conversation__contact"]
+    list_select_related = ["channel", "conversation__contact", "conversation__channel"]
     date_hierarchy = "created_at"
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Message._meta.fields]
+    ordering = ["-created_at", "-id"]
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Error", ordering="error_code")
+    def error(self, obj: Message) -> str:
+        return message_error(obj)

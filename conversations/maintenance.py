@@ -134,6 +134,7 @@ def windows_backfill(
     *,
     organization_id: int | None = None,
     channel_id: int | None = None,
+    conversation_ids: list[int] | None = None,
     now: datetime | None = None,
     batch_size: int = BACKFILL_BATCH_SIZE,
     on_progress: Callable[[BackfillProgress], None] | None = None,
@@ -144,6 +145,7 @@ def windows_backfill(
     `last_user_message_at`; the latest template the business sent gives
     `last_template_message_at`; the channel's policy turns them into the expiry.
     Conversations are taken in id ranges, each range a handful of UPDATEs.
+    `conversation_ids` narrows it to those conversations (the admin's action).
     """
     now = now or timezone.now()
     scope = Conversation.objects.all()
@@ -151,6 +153,8 @@ def windows_backfill(
         scope = scope.filter(organization_id=organization_id)
     if channel_id is not None:
         scope = scope.filter(channel_id=channel_id)
+    if conversation_ids is not None:
+        scope = scope.filter(pk__in=conversation_ids)
     progress = BackfillProgress(total=scope.count())
     ids = scope.order_by("pk").values_list("pk", flat=True)
     last_id = 0
