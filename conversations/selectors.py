@@ -65,7 +65,7 @@ def conversation_list(
         _window_condition(window, now or timezone.now()) if window else None,
         (Q(unread_count__gt=0) if unread else Q(unread_count=0)) if unread is not None else None,
         Q(updated_at__gte=updated_since) if updated_since else None,
-        _conversation_search(search) if search.strip() else None,
+        _conversation_search(search, organization) if search.strip() else None,
     ]
     conversations = _conversations(organization)
     for condition in conditions:
@@ -197,24 +197,35 @@ def _window_condition(window: WindowFilter, now: datetime) -> Q:
     return is_open if window == WindowFilter.OPEN else ~is_open
 
 
-def _conversation_search(search: str) -> Q:
-    return _contact_search(search, contact=OuterRef("contact_id"), prefix="contact__")
+def _conversation_search(search: str, organization: Organization) -> Q:
+    """Conversations of the contacts that match: two sets of contact ids, each found
+    through its trigram index (PostgreSQL), not a condition tried on every row."""
+    by_name_or_phone, by_identity = Q(), Q()
+    for value in _search_values(search):
+        by_name_or_phone |= Q(name__icontains=value) | Q(phone__contains=value)
+        by_identity |= Q(value__icontains=value)
+    contacts = Contact.objects.filter(by_name_or_phone, organization=organization)
+    identities = ContactIdentity.objects.filter(by_identity, contact__organization=organization)
+    return Q(contact_id__in=contacts.values("pk")) | Q(
+        contact_id__in=identities.values("contact_id")
+    )
 
 
-def _contact_search(search: str, *, contact: OuterRef, prefix: str = "") -> Q:
+def _contact_search(search: str, *, contact: OuterRef) -> Q:
     """Name, phone, or any provider id (an identity value) of the contact. Identities
     are matched with EXISTS, not a join: a contact with several never repeats."""
+    matches = Q()
+    for value in _search_values(search):
+        identities = ContactIdentity.objects.filter(contact=contact, value__icontains=value)
+        matches |= Q(name__icontains=value) | Q(phone__contains=value) | Exists(identities)
+    return matches
+
+
+def _search_values(search: str) -> set[str]:
+    """What was typed, and for a phone number typed with punctuation, its digits."""
     search = search.strip()
     values = {search}
     digits = _PHONE_PUNCTUATION.sub("", search)
     if digits.isdigit() and len(digits) >= _MIN_PHONE_DIGITS:
         values.add(digits)
-    matches = Q()
-    for value in values:
-        identities = ContactIdentity.objects.filter(contact=contact, value__icontains=value)
-        matches |= (
-            Q(**{f"{prefix}name__icontains": value})
-            | Q(**{f"{prefix}phone__contains": value})
-            | Exists(identities)
-        )
-    return matches
+    return values
