@@ -6,10 +6,10 @@ and would overwrite what a webhook changed in between. The window is always show
 `window_status` (the clock), never from the stored `is_window_open` copy.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib import admin, messages
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
@@ -25,7 +25,7 @@ from conversations.models import (
     Message,
 )
 from conversations.services import conversation_status_set
-from conversations.window import WindowState, window_status
+from conversations.window import WindowState, window_conditions, window_status
 from tenants.models import WindowPolicy
 
 GREEN, AMBER, GREY = "#198754", "#fd7e14", "#6c757d"
@@ -84,15 +84,7 @@ class WindowFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
-        now = timezone.now()
-        always_open = Q(channel__window_policy=WindowPolicy.ALWAYS_OPEN)
-        rules = {
-            "open": always_open | Q(window_expires_at__gt=now),
-            "expiring": ~always_open
-            & Q(window_expires_at__gt=now, window_expires_at__lte=now + timedelta(hours=1)),
-            "expired": ~always_open & Q(window_expires_at__lte=now),
-            "never": ~always_open & Q(window_expires_at__isnull=True),
-        }
+        rules = window_conditions(timezone.now())
         if self.value() not in rules:
             return queryset
         return queryset.filter(rules[self.value()])

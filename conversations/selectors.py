@@ -8,7 +8,7 @@ stored `is_window_open` flag (it lags by up to one close-expired run).
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,6 +22,7 @@ from conversations.models import (
     ConversationStatus,
     Message,
 )
+from conversations.window import EXPIRING_WITHIN, window_conditions
 from tenants.errors import ApplicationError, ErrorCode
 from tenants.models import SECRET_FIELDS, Channel, Organization, WindowPolicy
 
@@ -29,7 +30,6 @@ from tenants.models import SECRET_FIELDS, Channel, Organization, WindowPolicy
 # pages can be built on it (index conversation_org_activity).
 CONVERSATION_ORDER = ("-last_activity_at", "-id")
 CONTACT_ORDER = ("-created_at", "-id")
-EXPIRING_WITHIN = timedelta(hours=1)
 # Search also matches phone numbers typed with spaces, dashes, dots or parentheses.
 _PHONE_PUNCTUATION = re.compile(r"[\s\-().+]")
 _MIN_PHONE_DIGITS = 3
@@ -193,7 +193,7 @@ def _conversations(organization: Organization) -> QuerySet[Conversation]:
 
 
 def _window_condition(window: WindowFilter, now: datetime) -> Q:
-    is_open = Q(channel__window_policy=WindowPolicy.ALWAYS_OPEN) | Q(window_expires_at__gt=now)
+    is_open = window_conditions(now)["open"]
     return is_open if window == WindowFilter.OPEN else ~is_open
 
 

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from django.db.models import Q
 from django.utils import timezone
 
 from conversations.models import Conversation
 from tenants.models import WindowPolicy
 
 WINDOW = timedelta(hours=24)
+EXPIRING_WITHIN = timedelta(hours=1)
 
 
 class WindowState(StrEnum):
@@ -62,6 +64,20 @@ def window_status(conversation: Conversation, *, now: datetime | None = None) ->
         remaining = int((expires - now).total_seconds())
         return WindowStatus(WindowState.ACTIVE, policy, expires, remaining, can_send_free_form=True)
     return WindowStatus(WindowState.EXPIRED, policy, expires, 0, can_send_free_form=False)
+
+
+def window_conditions(now: datetime) -> dict[str, Q]:
+    """The same rules as `window_status`, as filters on conversations (for lists,
+    counters and the admin): "open", "expiring" (within the hour), "expired" (it was
+    open once) and "never" (opened)."""
+    always_open = Q(channel__window_policy=WindowPolicy.ALWAYS_OPEN)
+    return {
+        "open": always_open | Q(window_expires_at__gt=now),
+        "expiring": ~always_open
+        & Q(window_expires_at__gt=now, window_expires_at__lte=now + EXPIRING_WITHIN),
+        "expired": ~always_open & Q(window_expires_at__lte=now),
+        "never": ~always_open & Q(window_expires_at__isnull=True),
+    }
 
 
 def window_is_open(conversation: Conversation, *, now: datetime | None = None) -> bool:
