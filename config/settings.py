@@ -246,6 +246,10 @@ WEBHOOK_FAILURE_RATE_THRESHOLD = float(env_str("WEBHOOK_FAILURE_RATE_THRESHOLD",
 WEBHOOK_FAILURE_RATE_MIN_EVENTS = env_int("WEBHOOK_FAILURE_RATE_MIN_EVENTS", 20)
 ADMINS = [("Operators", address) for address in env_list("ADMIN_EMAILS")]
 
+# --- Conversations -----------------------------------------------------------------
+# Connections close_expired_windows uses at once on a backlog of several batches.
+WINDOW_CLOSE_WORKERS = env_int("WINDOW_CLOSE_WORKERS", 2)
+
 # --- REST API ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first, so that an anonymous call is answered 401 with a WWW-Authenticate

@@ -1,5 +1,6 @@
 """Window upkeep and snoozes: the close-expired task, backfill_windows, unsnoozing."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -98,6 +99,30 @@ def test_close_expired_windows_works_through_many_batches(whatsapp):
 
     assert report.as_dict()["closed"] == 7
     assert not Conversation.objects.filter(is_window_open=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backlog_is_closed_by_several_connections_at_once(whatsapp, monkeypatch):
+    threads = set()
+    close = maintenance._close
+
+    def close_noting_the_thread(now, ids):
+        threads.add(threading.get_ident())
+        return close(now, ids)
+
+    monkeypatch.setattr(maintenance, "_close", close_noting_the_thread)
+    expired = [
+        _conversation(whatsapp, expires=NOW - timedelta(hours=1), flag=True) for _ in range(9)
+    ]
+    still_open = _conversation(whatsapp, expires=NOW + timedelta(hours=1), flag=True)
+
+    report = maintenance.windows_close_expired(now=NOW, batch_size=2, workers=2)
+
+    assert report.as_dict()["closed"] == 9
+    assert threads  # the batches were closed...
+    assert threading.get_ident() not in threads  # ...by other threads than this one
+    flags = dict(Conversation.objects.values_list("pk", "is_window_open"))
+    assert flags == {**{c.pk: False for c in expired}, still_open.pk: True}
 
 
 def test_a_second_run_has_nothing_to_do(whatsapp):
