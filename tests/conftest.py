@@ -36,6 +36,12 @@ def celery_eager(request):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 is slow on purpose; tests that create fifty members paid for it in minutes.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_broker_backoff():
     broker_backoff_reset()
     webhook_wakeup_taken()  # no wake-up flag left over from another test
