@@ -122,9 +122,11 @@ class Conversation(models.Model):
         ]
         indexes = [
             # The inbox: an organization's conversations, latest activity first.
+            # `updated_at` rides along so that "updated since" is checked in the index:
+            # a sync that pages to the end would otherwise read every row's heap tuple.
             models.Index(
-                fields=["organization", "-last_activity_at", "-id"],
-                name="conversation_org_activity",
+                fields=["organization", "-last_activity_at", "-id", "updated_at"],
+                name="conversation_org_activity_upd",
             ),
             # Open windows by organization and expiry: counters, "expiring soon", and
             # the rows close_expired_windows must flip (a small index: open ones only).
