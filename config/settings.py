@@ -246,6 +246,14 @@ WEBHOOK_FAILURE_RATE_THRESHOLD = float(env_str("WEBHOOK_FAILURE_RATE_THRESHOLD",
 WEBHOOK_FAILURE_RATE_MIN_EVENTS = env_int("WEBHOOK_FAILURE_RATE_MIN_EVENTS", 20)
 ADMINS = [("Operators", address) for address in env_list("ADMIN_EMAILS")]
 
+# --- Provider APIs -------------------------------------------------------------------
+# Where the providers' APIs are; a benchmark or staging points them at a fake server.
+# Unipile's is per channel (its DSN).
+WHATSAPP_GRAPH_URL = env_str("WHATSAPP_GRAPH_URL", "https://graph.facebook.com")
+WHATSAPP_GRAPH_VERSION = env_str("WHATSAPP_GRAPH_VERSION", "v23.0")
+OPENPHONE_API_URL = env_str("OPENPHONE_API_URL", "https://api.openphone.com")
+TWILIO_API_URL = env_str("TWILIO_API_URL", "https://api.twilio.com")
+
 # --- Conversations -----------------------------------------------------------------
 # Connections close_expired_windows uses at once on a backlog of several batches.
 WINDOW_CLOSE_WORKERS = env_int("WINDOW_CLOSE_WORKERS", 2)

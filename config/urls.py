@@ -7,6 +7,7 @@ from config.health import healthz, readyz
 api_v1 = [
     path("", include("tenants.api.urls")),
     path("", include("conversations.api.urls")),
+    path("", include("templates.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -81,6 +81,17 @@ PERIODIC_TASKS = [
         description="Deletes processed webhooks after WEBHOOK_RETENTION_PROCESSED_DAYS and "
         "dead ones after WEBHOOK_RETENTION_DEAD_DAYS, in batches.",
     ),
+    PeriodicTaskSpec(
+        name="Sync WhatsApp templates",
+        task="templates.tasks.templates_sync_all_task",
+        cron="20 */6 * * *",  # every 6 hours, at 00:20, 06:20, 12:20 and 18:20 UTC
+        queue="maintenance",
+        expires=5 * 3600,
+        description="Reads every active WhatsApp channel's templates from Meta (one task "
+        "per channel): new ones, status, quality and category changes missed by webhooks, "
+        "and templates deleted on Meta. A sync stopped by Meta's rate limit waits for the "
+        "next run.",
+    ),
 ]
 
 

@@ -10,6 +10,7 @@ from conversations.models import (
     Message,
 )
 from providers import Provider
+from templates.models import MessageTemplate
 from tenants.models import Channel, Membership, Organization, Role
 
 
@@ -103,3 +104,21 @@ class MessageFactory(factory.django.DjangoModelFactory):
     text = factory.Sequence(lambda n: f"Message {n}")
     provider_message_id = factory.Sequence(lambda n: f"wamid.test{n}")
     status = "received"
+
+
+class MessageTemplateFactory(factory.django.DjangoModelFactory):
+    """An approved template of a WhatsApp channel, in its channel's organization."""
+
+    class Meta:
+        model = MessageTemplate
+
+    channel = factory.SubFactory(ChannelFactory)
+    organization = factory.SelfAttribute("channel.organization")
+    provider_template_id = factory.Sequence(lambda n: str(1_000_000_000_000_000 + n))
+    name = factory.Sequence(lambda n: f"template_{n}")
+    language = "en_US"
+    category = "UTILITY"
+    status = "APPROVED"
+    components = factory.LazyFunction(
+        lambda: [{"type": "BODY", "text": "Your order {{1}} is on its way."}]
+    )

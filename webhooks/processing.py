@@ -30,6 +30,7 @@ from providers.events import (
     TemplateStatusChanged,
     Unsupported,
 )
+from templates import services as templates
 from tenants import services as tenants
 from tenants.models import Channel
 from webhooks.models import WebhookEvent
@@ -49,10 +50,20 @@ def _account(channel: Channel, event: AccountEvent, webhook: WebhookEvent) -> st
     return tenants.channel_event_record(channel=channel, event=event)
 
 
-def _not_handled_yet(channel: Channel, event: Event, webhook: WebhookEvent) -> str:
-    # Template lifecycle events are stored and acknowledged; the templates capability
-    # handles them, and replaying these events then applies them.
-    return "not_handled"
+def _template_status(channel: Channel, event: TemplateStatusChanged, webhook: WebhookEvent) -> str:
+    return templates.template_status_apply(channel=channel, event=event)
+
+
+def _template_quality(
+    channel: Channel, event: TemplateQualityChanged, webhook: WebhookEvent
+) -> str:
+    return templates.template_quality_apply(channel=channel, event=event)
+
+
+def _template_category(
+    channel: Channel, event: TemplateCategoryChanged, webhook: WebhookEvent
+) -> str:
+    return templates.template_category_apply(channel=channel, event=event)
 
 
 def _unsupported(channel: Channel, event: Unsupported, webhook: WebhookEvent) -> str:
@@ -62,9 +73,9 @@ def _unsupported(channel: Channel, event: Unsupported, webhook: WebhookEvent) ->
 # Everything but messages and statuses, which are applied in batches (see above).
 HANDLERS: dict[type[Event], Handler] = {
     AccountEvent: _account,
-    TemplateStatusChanged: _not_handled_yet,
-    TemplateQualityChanged: _not_handled_yet,
-    TemplateCategoryChanged: _not_handled_yet,
+    TemplateStatusChanged: _template_status,
+    TemplateQualityChanged: _template_quality,
+    TemplateCategoryChanged: _template_category,
     Unsupported: _unsupported,
 }
 
