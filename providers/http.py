@@ -12,12 +12,14 @@ and `timeout`, and is a context manager.
 
 import functools
 import math
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Self
 
+import certifi
 import httpx
 
 from providers.events import MessageStatus
@@ -121,6 +123,13 @@ def recipient_e164(to: str) -> str:
         raise ProviderError(code="invalid_recipient", title=str(exc)) from exc
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One per process: loading the CA bundle took longer than a whole send (a client is
+    built per send; bench/outbound.py)."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class JsonApi:
     """An `httpx.Client` for one provider's JSON API, turning every failure into a
     `ProviderError`. Subclasses name the provider, read its error bodies
@@ -145,6 +154,7 @@ class JsonApi:
             auth=auth,
             transport=transport,
             timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+            verify=tls_context(),
         )
 
     def close(self) -> None:
