@@ -6,6 +6,8 @@ from config.health import healthz, readyz
 
 api_v1 = [
     path("", include("tenants.api.urls")),
+    # Before conversations: it adds sending to the conversation's messages route.
+    path("", include("messaging.api.urls")),
     path("", include("conversations.api.urls")),
     path("", include("templates.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

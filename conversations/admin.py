@@ -376,7 +376,7 @@ class MessageAdmin(admin.ModelAdmin):
         "channel",
         "conversation",
     ]
-    list_filter = ["status", ErrorFilter, "direction", "type", "channel__provider"]
+    list_filter = ["status", "direction", ErrorFilter, "error_code", "type", "channel__provider"]
     search_fields = ["provider_message_id", "text", "error_code"]
     list_select_related = ["channel", "conversation__contact", "conversation__channel"]
     date_hierarchy = "created_at"

@@ -12,6 +12,7 @@ deadlock:
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import reduce
 from operator import or_
 
@@ -29,7 +30,11 @@ from conversations.models import (
     Message,
     PendingStatusUpdate,
 )
-from conversations.window import window_close, window_note_customer_message
+from conversations.window import (
+    window_close,
+    window_note_customer_message,
+    window_note_template,
+)
 from providers.events import (
     ContactRef,
     InboundMessage,
@@ -68,6 +73,17 @@ _CONVERSATION_FIELDS = [
     "status",
     "snoozed_until",
     "provider_conversation_ref",
+    "updated_at",
+]
+
+# What a message the business sends changes in its conversation.
+_OUTBOUND_CONVERSATION_FIELDS = [
+    "last_activity_at",
+    "last_message_at",
+    "last_message_preview",
+    "last_template_message_at",
+    "window_expires_at",
+    "is_window_open",
     "updated_at",
 ]
 
@@ -482,3 +498,108 @@ def _save(batch: _Batch) -> None:
             message.updated_at = now
         fields = sorted(set().union(*changed.values()) | {"updated_at"})
         rows_update(messages, fields)
+
+
+# --- Outbound: messages the business sends ------------------------------------------
+
+
+def outbound_create(
+    *,
+    conversation: Conversation,
+    type: MessageType,
+    text: str = "",
+    payload: dict | None = None,
+    context: dict | None = None,
+) -> Message:
+    """A queued outbound message, noted in its conversation (activity, preview, and
+    for a template the template time the window policy may count)."""
+    with transaction.atomic():
+        locked = _conversation_locked(conversation.pk)
+        message = Message.objects.create(
+            organization_id=locked.organization_id,
+            channel=locked.channel,
+            conversation=locked,
+            direction=Direction.OUTBOUND,
+            type=type,
+            text=text,
+            payload=payload or {},
+            context=context or {},
+            status=MessageStatus.QUEUED,
+        )
+        locked.last_message_at = locked.last_activity_at = message.created_at
+        locked.last_message_preview = (text or f"[{type}]")[:PREVIEW_LENGTH]
+        if type == MessageType.TEMPLATE:
+            window_note_template(locked, at=message.created_at)
+        locked.save(update_fields=_OUTBOUND_CONVERSATION_FIELDS)
+    return message
+
+
+@transaction.atomic
+def outbound_accepted(
+    *, message_id: int, provider_message_id: str, status: MessageStatus, at: datetime
+) -> Message:
+    """The provider took the message: store its id, and apply any status webhook that
+    arrived for that id before we knew it (they are kept pending until now).
+
+    Takes the same locks, in the same order, as webhook processing: the message key's
+    advisory lock, then the conversation's row.
+    """
+    channel_id, conversation_id = Message.objects.values_list("channel_id", "conversation_id").get(
+        pk=message_id
+    )
+    _lock_message_keys([(channel_id, provider_message_id)])
+    batch = _Batch(conversations={conversation_id: _conversation_locked(conversation_id)})
+    message = Message.objects.select_for_update().get(pk=message_id)
+    message.provider_message_id = provider_message_id
+    changed = {"provider_message_id", *_advance(message, status=status, at=at)}
+    batch.messages[(channel_id, provider_message_id)] = message
+    batch.changed_messages[message.pk] = changed
+    _apply_pending_statuses(batch, [message])
+    _save(batch)
+    return message
+
+
+@transaction.atomic
+def outbound_failed(*, message_id: int, error_code: str, error_title: str, at: datetime) -> Message:
+    """The provider refused the message for good. A 131047 refusal means the window
+    is closed, whatever our clock said: the conversation's window closes too."""
+    conversation_id = Message.objects.values_list("conversation_id", flat=True).get(pk=message_id)
+    batch = _Batch(conversations={conversation_id: _conversation_locked(conversation_id)})
+    message = Message.objects.select_for_update().get(pk=message_id)
+    batch.messages[(message.channel_id, str(message.pk))] = message
+    update = _Refusal(MessageStatus.FAILED, at, error_code, error_title)
+    _record_status(batch, message, update)
+    _save(batch)
+    return message
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    status: MessageStatus
+    occurred_at: datetime
+    error_code: str
+    error_title: str
+    details: dict = field(default_factory=dict)
+
+
+def _conversation_locked(conversation_id: int) -> Conversation:
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("channel")
+        .get(pk=conversation_id)
+    )
+
+
+@transaction.atomic(savepoint=False)
+def conversation_with(*, channel: Channel, ref: ContactRef) -> Conversation:
+    """The conversation on this channel with the person `ref` names (phone, provider
+    id), contact and conversation created if new: a send to a number finds the
+    thread the customer's own messages are filed in."""
+    (contact,) = contacts_resolve(refs=[(channel, ref)])
+    pair = (channel.id, contact.pk, channel.organization_id)
+    _create_conversations([pair], {channel.id: channel})
+    return (
+        Conversation.objects.select_related("channel", "contact")
+        .filter(channel=channel, contact=contact)
+        .get()
+    )

@@ -182,6 +182,9 @@ class Message(models.Model):
     # The id of the webhooks.WebhookEvent it came from. A plain column, not a foreign
     # key: conversations sits below webhooks and must not import it.
     webhook_event_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # Outbound: when a send task took the message to hand it to the provider, so that
+    # a second run of the task (a redelivery, the sweep) does not send it again.
+    send_claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -198,6 +201,13 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["conversation", "-created_at"], name="message_conv_created"),
+            # Outbound messages still waiting for their provider: the send sweep's, and
+            # the admin's "failed" and "queued" filters stay small.
+            models.Index(
+                fields=["status", "created_at"],
+                condition=models.Q(direction="outbound", status__in=["queued", "failed"]),
+                name="message_outbound_pending",
+            ),
         ]
 
     def __str__(self) -> str:

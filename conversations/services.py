@@ -19,9 +19,18 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.batch import Inbound, MissingContactError, Status, events_apply
-from conversations.models import Conversation, ConversationStatus
-from providers.events import InboundMessage, MessageStatusUpdate
+from conversations.batch import (
+    Inbound,
+    MissingContactError,
+    Status,
+    conversation_with,
+    events_apply,
+    outbound_accepted,
+    outbound_create,
+    outbound_failed,
+)
+from conversations.models import Conversation, ConversationStatus, Message
+from providers.events import InboundMessage, MessageStatus, MessageStatusUpdate, MessageType
 from tenants.errors import field_error
 from tenants.models import Channel
 
@@ -31,7 +40,11 @@ __all__ = [
     "conversation_mark_read",
     "conversation_mark_unread",
     "conversation_status_set",
+    "conversation_with",
     "inbound_message_apply",
+    "message_outbound_accepted",
+    "message_outbound_create",
+    "message_outbound_failed",
     "message_status_apply",
 ]
 
@@ -52,6 +65,41 @@ def message_status_apply(*, channel: Channel, update: MessageStatusUpdate) -> st
     (the message is not known yet; the status waits for it)."""
     _, outcomes = events_apply(inbound=[], statuses=[Status(channel, update)])
     return outcomes[0]
+
+
+def message_outbound_create(
+    *,
+    conversation: Conversation,
+    type: MessageType,
+    text: str = "",
+    payload: dict | None = None,
+    context: dict | None = None,
+) -> Message:
+    """A message the business sends, queued; the conversation shows it at once. The
+    send rules (window, template, limits) are the caller's (`messaging`)."""
+    return outbound_create(
+        conversation=conversation, type=type, text=text, payload=payload, context=context
+    )
+
+
+def message_outbound_accepted(
+    *, message_id: int, provider_message_id: str, status: MessageStatus = MessageStatus.QUEUED
+) -> Message:
+    """The provider accepted the message under this id; statuses that came for the id
+    before it was known are applied now."""
+    return outbound_accepted(
+        message_id=message_id,
+        provider_message_id=provider_message_id,
+        status=status,
+        at=timezone.now(),
+    )
+
+
+def message_outbound_failed(*, message_id: int, error_code: str, error_title: str) -> Message:
+    """The provider refused the message for good (131047 also closes the window)."""
+    return outbound_failed(
+        message_id=message_id, error_code=error_code, error_title=error_title, at=timezone.now()
+    )
 
 
 @transaction.atomic

@@ -82,6 +82,23 @@ PERIODIC_TASKS = [
         "dead ones after WEBHOOK_RETENTION_DEAD_DAYS, in batches.",
     ),
     PeriodicTaskSpec(
+        name="Send lost outbound messages",
+        task="messaging.tasks.messages_queued_sweep_task",
+        every_seconds=60,  # every minute: a message waits at most a minute or two more
+        queue="maintenance",
+        expires=55,
+        description="Queues the send of outbound messages whose task was lost (broker down "
+        "when they were created) or whose worker died while sending.",
+    ),
+    PeriodicTaskSpec(
+        name="Purge idempotency keys",
+        task="messaging.tasks.idempotency_keys_purge_task",
+        cron="45 3 * * *",  # every day at 03:45 UTC
+        queue="maintenance",
+        expires=6 * 3600,
+        description="Forgets the answers kept for Idempotency-Key headers after 24 hours.",
+    ),
+    PeriodicTaskSpec(
         name="Sync WhatsApp templates",
         task="templates.tasks.templates_sync_all_task",
         cron="20 */6 * * *",  # every 6 hours, at 00:20, 06:20, 12:20 and 18:20 UTC

@@ -34,9 +34,8 @@ from conversations.api.serializers import (
 )
 from conversations.models import Contact, Conversation, Message
 from conversations.window import window_status as window_status_now
-from tenants.api.base import OrganizationScopedMixin
+from tenants.api.base import OrganizationScopedMixin, url_object_id, validated
 from tenants.api.pagination import CursorPagination
-from tenants.errors import ApplicationError, ErrorCode
 from tenants.models import Role
 
 READ_ERRORS = (
@@ -182,7 +181,7 @@ class ConversationViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
-        data = _validated(AssignSerializer, request.data)
+        data = validated(AssignSerializer, request.data)
         conversation = services.conversation_assign(
             conversation=self._conversation(pk), assignee_id=data["assignee"]
         )
@@ -208,7 +207,7 @@ class ConversationViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def status(self, request, pk=None):
-        data = _validated(StatusSerializer, request.data)
+        data = validated(StatusSerializer, request.data)
         conversation = services.conversation_status_set(
             conversation=self._conversation(pk), status=data["status"], until=data.get("until")
         )
@@ -216,7 +215,7 @@ class ConversationViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
 
     def _conversation(self, pk: str) -> Conversation:
         return selectors.conversation_get(
-            organization=self.organization, conversation_id=_object_id(pk)
+            organization=self.organization, conversation_id=url_object_id(pk)
         )
 
     def _serialized(self, instance, *, many: bool = False):
@@ -246,7 +245,7 @@ class ConversationMessageViewSet(OrganizationScopedMixin, viewsets.GenericViewSe
     def list(self, request, conversation_id=None):
         arguments = filters_validated(MessageFilter, request.query_params)
         conversation = selectors.conversation_get(
-            organization=self.organization, conversation_id=_object_id(conversation_id)
+            organization=self.organization, conversation_id=url_object_id(conversation_id)
         )
         # Cursor pagination orders the rows itself; it must know the order asked for.
         self.paginator.ordering = MESSAGE_ORDERING[arguments["order"]]
@@ -281,7 +280,9 @@ class ContactViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
         responses=ContactDetailSerializer,
     )
     def retrieve(self, request, pk=None):
-        contact = selectors.contact_get(organization=self.organization, contact_id=_object_id(pk))
+        contact = selectors.contact_get(
+            organization=self.organization, contact_id=url_object_id(pk)
+        )
         context = {**self.get_serializer_context(), "now": timezone.now()}
         return Response(ContactDetailSerializer(contact, context=context).data)
 
@@ -317,16 +318,3 @@ class InboxCountersView(OrganizationScopedMixin, APIView):
     def get(self, request):
         counters = selectors.inbox_counters(organization=self.organization, user=request.user)
         return Response(InboxCountersSerializer(counters).data)
-
-
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _object_id(value) -> int:
-    """A URL's id; anything but digits names nothing (404, like an unknown id)."""
-    if not str(value).isdigit():
-        raise ApplicationError(ErrorCode.NOT_FOUND, "Not found.")
-    return int(value)

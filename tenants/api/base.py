@@ -12,6 +12,7 @@ from functools import cached_property
 from django.db.models import QuerySet
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 
+from tenants.errors import ApplicationError, ErrorCode
 from tenants.models import Membership, Organization, Role
 from tenants.selectors import membership_resolve
 
@@ -56,3 +57,17 @@ class OrganizationScopedMixin:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request user
             return self.get_base_queryset().none()
         return self.get_base_queryset().filter(**{self.organization_field: self.organization})
+
+
+def validated(serializer_class, data) -> dict:
+    """The input checked by a serializer; 400 VALIDATION_ERROR with field details."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def url_object_id(value) -> int:
+    """A URL's id; anything but digits names nothing (404, like an unknown id)."""
+    if not str(value).isdigit():
+        raise ApplicationError(ErrorCode.NOT_FOUND, "Not found.")
+    return int(value)

@@ -1,6 +1,7 @@
 """The API's one exception handler: every error is `{code, message, details}`."""
 
 import logging
+import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
@@ -30,7 +31,10 @@ _CODE_BY_DRF_EXCEPTION = (
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         set_rollback()
-        return Response(exc.as_dict(), status=exc.status)
+        response = Response(exc.as_dict(), status=exc.status)
+        if "retry_after" in exc.details:  # RATE_LIMITED: also as the standard header
+            response["Retry-After"] = str(math.ceil(exc.details["retry_after"]))
+        return response
 
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -1,0 +1,143 @@
+"""How fast and how much a channel may send.
+
+- Throughput: a per-channel rate shared by every web process and worker, kept in Redis
+  with GCRA (the generic cell rate algorithm): one key per channel holding the
+  theoretical arrival time of the next send, moved by a Lua script that reads Redis's
+  own clock, so processes with skewed clocks agree and a check is one round trip.
+- Daily caps: a counter per channel and UTC day in PostgreSQL, taken with one
+  INSERT ... ON CONFLICT DO UPDATE that only counts while under the cap.
+
+Both answer with how long to wait, which becomes RATE_LIMITED's retry_after.
+"""
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+import redis
+from django.conf import settings
+from django.db import connection
+from redis.exceptions import RedisError
+
+from messaging.models import DailySendCount, SendLimit
+from providers import Provider
+from tenants.errors import ApplicationError, ErrorCode
+from tenants.models import Channel
+
+logger = logging.getLogger(__name__)
+
+# Messages per second when a channel sets none: Meta's default per number, OpenPhone's
+# per API key, Twilio's per long code; LinkedIn (Unipile) gets a cautious one.
+DEFAULT_PER_SECOND = {
+    Provider.WHATSAPP_CLOUD: 80,
+    Provider.OPENPHONE: 10,
+    Provider.TWILIO: 1,
+    Provider.UNIPILE: 1,
+}
+# Up to one second's worth of sends may go at once (a token bucket as deep as the rate):
+# a person sending two messages quickly is not refused, and the rate holds over time.
+BURST_SECONDS = 1.0
+
+# KEYS[1]: the channel's key. ARGV: interval between sends and burst tolerance, in µs.
+# Returns 0 when the send is admitted, else the µs to wait.
+_GCRA = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local allowed_at = tat - tolerance
+if now < allowed_at then
+  return allowed_at - now
+end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_second: int
+    daily_cap: int | None
+
+
+def limits_for(channel: Channel) -> Limits:
+    own = SendLimit.objects.filter(channel=channel).first()
+    per_second = (own and own.per_second) or DEFAULT_PER_SECOND[Provider(channel.provider)]
+    return Limits(per_second=per_second, daily_cap=own.daily_cap if own else None)
+
+
+def send_admit(*, channel: Channel, now: datetime | None = None) -> None:
+    """Count one send against the channel's limits, or raise RATE_LIMITED saying how
+    long to wait. The daily cap is checked last: a send refused for throughput does
+    not use up the day."""
+    limits = limits_for(channel)
+    wait = throughput_take(channel_id=channel.pk, per_second=limits.per_second)
+    if wait:
+        raise _rate_limited(wait, f"More than {limits.per_second} sends per second.")
+    if limits.daily_cap is not None:
+        daily_cap_take(channel_id=channel.pk, cap=limits.daily_cap, now=now)
+
+
+def throughput_take(*, channel_id: int, per_second: int) -> float:
+    """0 if a send may go now (and it is counted), else the seconds to wait.
+
+    Without Redis (the embedded development setup) there is no shared clock to pace
+    by, and sends are not paced. If Redis fails, sends go unpaced rather than not at
+    all: the provider's own limit (130429, 429) is retried by the send task.
+    """
+    if not settings.REDIS_URL:
+        return 0.0
+    interval = 1_000_000 / per_second
+    tolerance = interval * max(0, math.floor(per_second * BURST_SECONDS) - 1)
+    try:
+        waited = _gcra()(keys=[_throughput_key(channel_id)], args=[interval, tolerance])
+    except (RedisError, OSError) as exc:
+        logger.warning("Redis unavailable, channel %s sends unpaced: %s", channel_id, exc)
+        return 0.0
+    return waited / 1_000_000
+
+
+def _throughput_key(channel_id: int) -> str:
+    # Named after the database too: channel ids of different databases (test runs,
+    # staging beside production on one Redis) never share a pace.
+    return f"sends:throughput:{connection.settings_dict['NAME']}:{channel_id}"
+
+
+def daily_cap_take(*, channel_id: int, cap: int, now: datetime | None = None) -> None:
+    now = now or datetime.now(UTC)
+    table = DailySendCount._meta.db_table
+    sql = (
+        f"INSERT INTO {table} (channel_id, day, count) VALUES (%s, %s, 1) "  # noqa: S608 - names from the model
+        f"ON CONFLICT (channel_id, day) DO UPDATE SET count = {table}.count + 1 "
+        f"WHERE {table}.count < %s RETURNING count"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [channel_id, now.date(), cap])
+        admitted = cursor.fetchone() is not None
+    if not admitted:
+        tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+        raise _rate_limited(
+            (tomorrow - now).total_seconds(), f"The channel's daily cap of {cap} sends is used up."
+        )
+
+
+def _rate_limited(wait: float, message: str) -> ApplicationError:
+    return ApplicationError(
+        ErrorCode.RATE_LIMITED, message, details={"retry_after": round(max(wait, 0.001), 3)}
+    )
+
+
+@cache
+def _gcra():
+    return _redis().register_script(_GCRA)
+
+
+@cache
+def _redis() -> redis.Redis:
+    """One client per process; its pool reconnects after a fork."""
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)

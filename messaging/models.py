@@ -1,0 +1,72 @@
+"""What outbound sending keeps besides the messages themselves (conversations.Message):
+per-channel limits, the day's send counts, and the answers to idempotent requests."""
+
+from django.db import models
+
+from tenants.models import Channel, Organization
+
+
+class SendLimit(models.Model):
+    """A channel's own limits; without a row the provider's defaults apply."""
+
+    channel = models.OneToOneField(Channel, on_delete=models.CASCADE, related_name="send_limit")
+    per_second = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Messages per second, shared by every worker. Empty: the provider's "
+        "default (WhatsApp 80, OpenPhone 10, Twilio 1, Unipile 1).",
+    )
+    daily_cap = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="At most this many sends per UTC day. Empty: no cap.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "send limit"
+
+    def __str__(self) -> str:
+        return f"Limits of {self.channel}"
+
+
+class DailySendCount(models.Model):
+    """Sends admitted per channel and UTC day: the daily cap survives restarts and is
+    shared by every process."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "day"], name="daily_send_count_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id} on {self.day}: {self.count}"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a request sent with an Idempotency-Key header, so that a
+    client retrying it gets the same answer and the message is sent once."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # What the key was used for: method, path and body. The same key for another
+    # request is a conflict, not a replay.
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    message_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "key"], name="idempotency_key_unique_per_org"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,339 @@
+"""Outbound sends: the checks, in the order DESIGN.md gives, then a queued message and
+a task that hands it to the provider.
+
+1. the channel is active;
+2. free-form text only while the 24-hour window is open (WINDOW_EXPIRED);
+3. a template must be APPROVED in that language (TEMPLATE_NOT_APPROVED) and be given
+   exactly the parameters it needs (TEMPLATE_PARAMS_MISMATCH);
+4. the channel's throughput and daily cap (RATE_LIMITED, with retry_after).
+
+The message row is created `queued` in the caller's transaction; the send task is
+queued once that commits. What the provider answers is recorded by `message_deliver`.
+"""
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+
+from conversations import services as conversations
+from conversations.models import (
+    ContactIdentity,
+    Conversation,
+    Direction,
+    IdentityKind,
+    Message,
+)
+from conversations.window import window_status
+from messaging.idempotency import IDEMPOTENCY_KEY_TTL
+from messaging.limits import send_admit
+from messaging.models import IdempotencyKey
+from providers import Provider
+from providers.events import ContactRef, MessageStatus, MessageType
+from providers.http import ProviderError
+from providers.phones import InvalidPhoneNumberError, to_e164
+from providers.whatsapp_templates import (
+    TemplateParamsError,
+    components_for_send,
+    placeholders,
+)
+from templates.models import MessageTemplate
+from tenants.clients import send_client_for
+from tenants.errors import ApplicationError, ErrorCode, field_error
+from tenants.models import Channel
+
+logger = logging.getLogger(__name__)
+
+APPROVED = "APPROVED"
+# The longest text each provider takes in one message.
+MAX_TEXT_LENGTH = {
+    Provider.WHATSAPP_CLOUD: 4096,
+    Provider.OPENPHONE: 1600,
+    Provider.TWILIO: 1600,
+    Provider.UNIPILE: 8000,
+}
+# Transient provider errors are retried this many times, waiting 2, 4, 8 s (or what
+# the provider's Retry-After asks, up to a minute): longer waits belong to the
+# failed-message view, not to a worker holding the send.
+SEND_RETRIES = 3
+MAX_RETRY_WAIT = 60.0
+# A send task normally starts within seconds; a message queued longer than this was
+# lost on the way (broker down) and the sweep queues it again.
+SEND_TASK_GRACE = timedelta(minutes=2)
+# A claim this old is a worker that died mid-send.
+SEND_CLAIM_LEASE = timedelta(minutes=5)
+_PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
+
+
+def message_send_text(*, conversation: Conversation, text: str, reply_to: str = "") -> Message:
+    channel = conversation.channel
+    _check_active(channel)
+    _check_text(channel, text)
+    _check_window(conversation)
+    send_admit(channel=channel)
+    context = {"message_id": reply_to} if reply_to else {}
+    message = conversations.message_outbound_create(
+        conversation=conversation, type=MessageType.TEXT, text=text, context=context
+    )
+    _deliver_on_commit(message)
+    return message
+
+
+def message_send_template(
+    *, conversation: Conversation, name: str, language: str, parameters: dict
+) -> Message:
+    """An approved template, at any time: templates are what may be sent when the
+    window is closed."""
+    channel = conversation.channel
+    _check_active(channel)
+    template = _approved_template(channel, name, language)
+    components = _components(template, parameters)
+    send_admit(channel=channel)
+    message = conversations.message_outbound_create(
+        conversation=conversation,
+        type=MessageType.TEMPLATE,
+        text=_rendered_body(template, parameters),
+        payload={
+            "template": {"name": name, "language": language, "components": components},
+            "template_id": template.pk,
+            "parameters": parameters,
+        },
+    )
+    _deliver_on_commit(message)
+    return message
+
+
+def message_send_to_phone(
+    *,
+    channel: Channel,
+    phone: str,
+    text: str = "",
+    template: dict | None = None,
+) -> Message:
+    """Send to a number: its contact and conversation are found, or created, first.
+    `template` is {"name", "language", "parameters"}; otherwise `text` is sent."""
+    _check_active(channel)
+    try:
+        number = to_e164(phone)
+    except InvalidPhoneNumberError as exc:
+        raise field_error("to", str(exc), code="invalid_phone") from exc
+    with transaction.atomic():
+        ref = ContactRef(phone=number)
+        conversation = conversations.conversation_with(channel=channel, ref=ref)
+        if template:
+            return message_send_template(conversation=conversation, **template)
+        return message_send_text(conversation=conversation, text=text)
+
+
+# --- delivery (the send task) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: str  # "accepted", "failed", "retry", "skipped"
+    retry_in: float | None = None
+
+
+def message_deliver(*, message_id: int, attempt: int = 0) -> Delivery:
+    """Hand a queued message to its provider and record the answer.
+
+    The message is claimed first: a second run of the task (a redelivery, the sweep)
+    finds it claimed, or no longer queued, and sends nothing. A claim older than
+    SEND_CLAIM_LEASE is a worker that died; the sweep sends that message again.
+    """
+    if not _claim(message_id):
+        return Delivery("skipped")
+    message = Message.objects.select_related("channel", "conversation__contact").get(pk=message_id)
+    try:
+        sent = _send(message)
+    except ProviderError as error:
+        return _refused(message, error, attempt)
+    conversations.message_outbound_accepted(
+        message_id=message.pk, provider_message_id=sent.message_id, status=sent.status
+    )
+    return Delivery("accepted")
+
+
+def messages_queued_sweep(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Queue the send of messages whose task was lost (the broker was down when they
+    were created) or whose worker died holding them. Returns how many."""
+    now = now or timezone.now()
+    ids = list(
+        _unsent()
+        .filter(
+            Q(send_claimed_at__isnull=True, created_at__lt=now - SEND_TASK_GRACE)
+            | Q(send_claimed_at__lt=now - SEND_CLAIM_LEASE)
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for message_id in ids:
+        _deliver_later(message_id)
+    return len(ids)
+
+
+def _unsent():
+    return Message.objects.filter(
+        direction=Direction.OUTBOUND, status=MessageStatus.QUEUED, provider_message_id=""
+    )
+
+
+def _claim(message_id: int) -> bool:
+    now = timezone.now()
+    free = Q(send_claimed_at__isnull=True) | Q(send_claimed_at__lt=now - SEND_CLAIM_LEASE)
+    return _unsent().filter(free, pk=message_id).update(send_claimed_at=now) == 1
+
+
+def _release(message: Message) -> None:
+    Message.objects.filter(pk=message.pk).update(send_claimed_at=None)
+
+
+def _send(message: Message):
+    to = _recipient(message)
+    with send_client_for(message.channel) as client:
+        if message.type == MessageType.TEMPLATE:
+            template = message.payload["template"]
+            return client.send_template(
+                to=to,
+                name=template["name"],
+                language=template["language"],
+                components=template["components"],
+            )
+        return client.send_text(
+            to=to, text=message.text, reply_to=message.context.get("message_id", "")
+        )
+
+
+def _refused(message: Message, error: ProviderError, attempt: int) -> Delivery:
+    if error.transient and attempt < SEND_RETRIES:
+        wait = min(error.retry_after or 2.0 ** (attempt + 1), MAX_RETRY_WAIT)
+        _release(message)
+        logger.warning("Send of message %s failed (%s), retrying in %.1fs", message.pk, error, wait)
+        return Delivery("retry", retry_in=wait)
+    logger.warning("Send of message %s failed for good: %s", message.pk, error)
+    conversations.message_outbound_failed(
+        message_id=message.pk, error_code=error.code, error_title=error.title
+    )
+    return Delivery("failed")
+
+
+def _recipient(message: Message) -> str:
+    """Who the provider should deliver to: the chat for LinkedIn (Unipile), the
+    WhatsApp id Meta gave us for WhatsApp, else the contact's phone number."""
+    conversation = message.conversation
+    provider = Provider(message.channel.provider)
+    if provider == Provider.UNIPILE:
+        return conversation.provider_conversation_ref
+    if provider == Provider.WHATSAPP_CLOUD:
+        wa_id = (
+            ContactIdentity.objects.filter(
+                contact_id=conversation.contact_id,
+                channel_id=message.channel_id,
+                kind=IdentityKind.WA_ID,
+            )
+            .values_list("value", flat=True)
+            .first()
+        )
+        if wa_id:
+            return f"+{wa_id.lstrip('+')}"
+    return conversation.contact.phone
+
+
+# --- checks -------------------------------------------------------------------------
+
+
+def _check_active(channel: Channel) -> None:
+    if not channel.is_active:
+        raise field_error("channel", "This channel is switched off.", code="inactive")
+
+
+def _check_text(channel: Channel, text: str) -> None:
+    limit = MAX_TEXT_LENGTH[Provider(channel.provider)]
+    if not text.strip():
+        raise field_error("text", "A message needs some text.", code="blank")
+    if len(text) > limit:
+        raise field_error("text", f"At most {limit} characters on this channel.", code="too_long")
+
+
+def _check_window(conversation: Conversation) -> None:
+    status = window_status(conversation)
+    if status.can_send_free_form:
+        return
+    closed_at = status.expires_at.isoformat().replace("+00:00", "Z") if status.expires_at else None
+    raise ApplicationError(
+        ErrorCode.WINDOW_EXPIRED,
+        "The 24-hour window is closed: only an approved template may be sent."
+        if closed_at
+        else "The customer has not written yet: only an approved template may be sent.",
+        details={"window": status.state.value, "closed_at": closed_at},
+    )
+
+
+def _approved_template(channel: Channel, name: str, language: str) -> MessageTemplate:
+    if Provider(channel.provider) != Provider.WHATSAPP_CLOUD:
+        raise field_error("template", "Templates are sent on WhatsApp channels only.")
+    template = MessageTemplate.objects.filter(channel=channel, name=name, language=language).first()
+    status = template.status if template else None
+    if template is None or status != APPROVED or template.is_deleted:
+        raise ApplicationError(
+            ErrorCode.TEMPLATE_NOT_APPROVED,
+            f"Template {name!r} in {language!r} is not approved for this channel.",
+            details={
+                "name": name,
+                "language": language,
+                "status": "REMOVED" if template and template.is_deleted else status,
+            },
+        )
+    return template
+
+
+def _components(template: MessageTemplate, parameters: dict) -> list[dict]:
+    required = placeholders(template.components, template.parameter_format)
+    try:
+        return components_for_send(required, parameters)
+    except TemplateParamsError as exc:
+        raise ApplicationError(
+            ErrorCode.TEMPLATE_PARAMS_MISMATCH,
+            str(exc),
+            details={"expected": required, "problems": exc.problems},
+        ) from exc
+
+
+def _rendered_body(template: MessageTemplate, parameters: dict) -> str:
+    """The body as the customer will read it, for the inbox."""
+    body = next(
+        (c.get("text", "") for c in template.components if str(c.get("type")).upper() == "BODY"),
+        "",
+    )
+    values = parameters.get("body", {})
+    if isinstance(values, list):
+        values = {str(index): value for index, value in enumerate(values, start=1)}
+    return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), body)
+
+
+def _deliver_on_commit(message: Message) -> None:
+    transaction.on_commit(lambda: _deliver_later(message.pk))
+
+
+def _deliver_later(message_id: int) -> None:
+    """Queue the send; if the broker is down the message stays queued and the sweep
+    queues it once the broker is back."""
+    from messaging.tasks import message_send_task  # tasks import this module
+
+    try:
+        message_send_task.delay(message_id)
+    except (OperationalError, RedisError, OSError) as exc:
+        logger.warning("Broker unavailable; message %s waits for the sweep: %s", message_id, exc)
+
+
+def idempotency_keys_purge(*, now: datetime | None = None) -> int:
+    """Forget the answers to idempotent requests once IDEMPOTENCY_KEY_TTL has passed."""
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_KEY_TTL
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
