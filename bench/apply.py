@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
     bench_environment,
+    celery_worker,
     fresh_database,
     purge_broker,
     running,
@@ -38,23 +39,7 @@ def main() -> None:
     channel = whatsapp_channel()
     purge_broker()
     _store_webhooks(channel, options)
-    worker = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--queues",
-        "webhooks",
-        "--concurrency",
-        str(options.concurrency),
-        "--loglevel",
-        "WARNING",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
+    worker = celery_worker("webhooks", options.concurrency)
     with running(worker, env):
         _wait_until_done(options.events, timeout=options.timeout)
     _report(options)

@@ -156,3 +156,24 @@ def _wait_listening(port: int, timeout: float = 30) -> None:
         except OSError:
             time.sleep(0.2)
     sys.exit(f"Nothing listens on port {port} after {timeout}s")
+
+
+def celery_worker(queue: str, concurrency: int) -> list[str]:
+    """The command of a real Celery worker on one queue, quiet and quick to start."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--queues",
+        queue,
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]

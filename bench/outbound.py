@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import (
     ROOT,
     bench_environment,
+    celery_worker,
     free_port,
     fresh_database,
     running,
@@ -100,23 +101,7 @@ def _task_path(options, env) -> float:
             for n in range(start, min(start + 500, options.messages)):
                 conversation = conversations[n % len(conversations)]
                 services.message_send_text(conversation=conversation, text=f"Bench {n}")
-    worker = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--queues",
-        "outbound",
-        "--concurrency",
-        str(options.concurrency),
-        "--loglevel",
-        "WARNING",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
+    worker = celery_worker("outbound", options.concurrency)
     with running(worker, env):
         return _wait_until_sent(options.messages)
 
