@@ -6,13 +6,20 @@ sync); the list's action syncs from Meta through the service, and reports the co
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
+from providers import Provider
 from providers.http import ProviderError
+from providers.whatsapp_templates import CATEGORIES, NAMED, POSITIONAL
 from templates.models import MessageTemplate, QualityScore, TemplateEvent, TemplateStatus
-from templates.services import templates_sync
-from tenants.errors import ApplicationError
+from templates.services import template_submit, templates_sync
+from tenants.errors import ApplicationError, ErrorCode
 from tenants.models import Channel
 
 GREEN, AMBER, RED, BLUE, GREY = "#198754", "#fd7e14", "#dc3545", "#0d6efd", "#6c757d"
@@ -100,6 +107,52 @@ class RemovedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class TemplateSubmitForm(forms.Form):
+    """A new template as Meta's create call takes it; checked by the service."""
+
+    channel = forms.ModelChoiceField(
+        queryset=Channel.objects.filter(provider=Provider.WHATSAPP_CLOUD, is_active=True)
+        .exclude(waba_id="")
+        .order_by("name")
+    )
+    name = forms.CharField(max_length=512, help_text="Lowercase letters, digits, underscores.")
+    language = forms.CharField(max_length=32, initial="en_US")
+    category = forms.ChoiceField(choices=[(c, c.title()) for c in CATEGORIES])
+    parameter_format = forms.ChoiceField(
+        choices=[(NAMED, "Named: {{day}}"), (POSITIONAL, "Positional: {{1}}")]
+    )
+    allow_category_change = forms.BooleanField(required=False)
+    components = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 80}),
+        help_text='JSON list, e.g. [{"type": "body", "text": "Hi {{name}}", "example": '
+        '{"body_text_named_params": [{"param_name": "name", "example": "Ada"}]}}].',
+    )
+
+    def clean_components(self) -> list:
+        try:
+            components = json.loads(self.cleaned_data["components"])
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not JSON: {exc}") from exc
+        if not isinstance(components, list):
+            raise forms.ValidationError("A JSON list of components.")
+        return components
+
+    def payload(self) -> dict:
+        data = {key: value for key, value in self.cleaned_data.items() if key != "channel"}
+        return {**data, "category": data["category"].upper()}
+
+    def add_service_errors(self, error: ApplicationError) -> None:
+        """Field problems go on their fields; anything else (Meta's refusal, its rate
+        limit) above the form, in the service's words."""
+        if error.code != ErrorCode.VALIDATION_ERROR:
+            self.add_error(None, f"{error.code}: {error.message}")
+            return
+        for field, problems in error.details.items():
+            for problem in problems:
+                text = problem["message"] if isinstance(problem, dict) else str(problem)
+                self.add_error(field if field in self.fields else None, text)
+
+
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
     list_display = [
@@ -162,7 +215,45 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     inlines = [TemplateEventInline]
 
     def has_add_permission(self, request) -> bool:
-        return False
+        return False  # new templates are submitted to Meta (submit_view), not typed in
+
+    def get_urls(self):
+        submit = path(
+            "submit/",
+            self.admin_site.admin_view(self.submit_view),
+            name="templates_messagetemplate_submit",
+        )
+        return [submit, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        can_submit = self.has_change_permission(request)
+        return super().changelist_view(request, {**(extra_context or {}), "can_submit": can_submit})
+
+    def submit_view(self, request):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        form = TemplateSubmitForm(request.POST or None)
+        template = self._submitted(form) if form.is_valid() else None
+        if template is not None:
+            self.message_user(request, f"Submitted {template.name}: Meta says {template.status}.")
+            return redirect(reverse("admin:templates_messagetemplate_change", args=[template.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Submit a template to Meta",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/templates/messagetemplate/submit.html", context)
+
+    def _submitted(self, form: TemplateSubmitForm) -> MessageTemplate | None:
+        """The template Meta took, or None with the reasons on the form."""
+        try:
+            return template_submit(channel=form.cleaned_data["channel"], payload=form.payload())
+        except ApplicationError as error:
+            form.add_service_errors(error)
+        except ProviderError as error:
+            form.add_error(None, f"Meta refused it: {error}")
+        return None
 
     def has_change_permission(self, request, obj=None) -> bool:
         # The list (and its action) may change; a single template's page is a view.

@@ -1,12 +1,20 @@
 """The support staff's admin for templates and their history."""
 
+import json
 import re
 
 import pytest
 
 from templates import admin as templates_admin
+from templates.models import MessageTemplate
 from tests.factories import ChannelFactory, MessageTemplateFactory, UserFactory
-from tests.templates.meta import RATE_LIMITED, list_pages, meta_template
+from tests.templates.meta import (
+    RATE_LIMITED,
+    TEMPLATES_URL,
+    list_pages,
+    meta_error,
+    meta_template,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -140,3 +148,71 @@ def test_the_history_list_is_read_only(staff_client, channel):
     assert detail.status_code == 200
     assert 'name="_save"' not in detail.content.decode()
     assert staff_client.get(f"{EVENTS}add/").status_code == 403
+
+
+# --- Submitting from the admin ----------------------------------------------------------
+
+SUBMIT = f"{TEMPLATES}submit/"
+BODY = [
+    {
+        "type": "body",
+        "text": "Hi {{name}}, your order shipped.",
+        "example": {"body_text_named_params": [{"param_name": "name", "example": "Ada"}]},
+    }
+]
+
+
+def _submit_form(channel, **changes) -> dict:
+    return {
+        "channel": channel.pk,
+        "name": "order_shipped",
+        "language": "en_US",
+        "category": "UTILITY",
+        "parameter_format": "NAMED",
+        "components": json.dumps(BODY),
+        **changes,
+    }
+
+
+def test_the_list_links_to_submitting_a_template(staff_client):
+    assert SUBMIT in staff_client.get(TEMPLATES).content.decode()
+
+
+def test_a_template_submitted_from_the_admin_goes_to_meta(staff_client, channel, graph):
+    create = graph.post(TEMPLATES_URL).respond(
+        200, json={"id": "777", "status": "PENDING", "category": "UTILITY"}
+    )
+
+    page = staff_client.post(SUBMIT, _submit_form(channel), follow=True)
+
+    sent = json.loads(create.calls.last.request.content)
+    assert (sent["name"], sent["category"], sent["components"]) == (
+        "order_shipped",
+        "UTILITY",
+        BODY,
+    )
+    template = MessageTemplate.objects.get(provider_template_id="777")
+    assert page.redirect_chain[-1][0].endswith(f"{template.pk}/change/")
+    assert "Meta says PENDING" in page.content.decode()
+
+
+def test_an_invalid_template_is_refused_on_the_form_before_meta_sees_it(
+    staff_client, channel, graph
+):
+    create = graph.post(TEMPLATES_URL)
+
+    page = staff_client.post(SUBMIT, _submit_form(channel, name="Order Shipped!"))
+
+    assert page.status_code == 200
+    assert page.context["form"].errors["name"]
+    assert not create.called
+    assert not MessageTemplate.objects.exists()
+
+
+def test_meta_refusing_a_template_is_shown_on_the_form(staff_client, channel, graph):
+    graph.post(TEMPLATES_URL).mock(return_value=meta_error(100, "Invalid parameter"))
+
+    page = staff_client.post(SUBMIT, _submit_form(channel))
+
+    assert "Invalid parameter" in page.content.decode()
+    assert not MessageTemplate.objects.exists()
