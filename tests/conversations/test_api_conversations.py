@@ -7,8 +7,10 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework import serializers
 
 from conversations import services
+from conversations.api.serializers import ConversationSerializer
 from conversations.models import Conversation, ConversationStatus
 from providers import Provider
 from providers.events import ContactRef, InboundMessage, MessageType
@@ -685,3 +687,29 @@ def test_the_schema_documents_the_inbox(anonymous_client):
     }
     assert "/api/v1/conversations/{conversation_id}/messages/" in paths
     assert "/api/v1/inbox/counters/" in paths
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"status": "snoozed", "snoozed_until": datetime(2026, 12, 1, 9, 30, tzinfo=UTC)},
+        {"window_expires_at": datetime(2026, 11, 20, 12, 0, 0, 123456, tzinfo=UTC)},
+        {"window_expires_at": datetime(2099, 1, 1, tzinfo=UTC), "unread_count": 3},
+    ],
+)
+def test_the_fast_item_is_what_the_declared_fields_would_write(organization, fields):
+    conversation = ConversationFactory(
+        organization=organization,
+        assignee=MembershipFactory(organization=organization).user if fields else None,
+        **fields,
+    )
+    conversation = Conversation.objects.select_related("contact", "channel", "assignee").get(
+        pk=conversation.pk
+    )
+    serializer = ConversationSerializer(context={"now": timezone.now()})
+
+    fast = serializer.to_representation(conversation)
+    declared = serializers.ModelSerializer.to_representation(serializer, conversation)
+
+    assert fast == dict(declared)
