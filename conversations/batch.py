@@ -105,6 +105,7 @@ class Inbound:
 class Status:
     channel: Channel
     update: MessageStatusUpdate
+    from_webhook: bool = True  # False: read from the provider's API (reconciliation)
 
 
 @dataclass
@@ -347,6 +348,8 @@ def _file_messages(batch: _Batch, inbound: list[Inbound], contacts: list[Contact
     for item, contact in zip(inbound, contacts, strict=True):
         key = (item.channel.id, item.message.message_id)
         if key in batch.messages:
+            if item.message.from_me and item.webhook_event_id is not None:
+                _confirm_by_webhook(batch, batch.messages[key])  # the provider's echo
             outcomes.append("duplicate")
             continue
         conversation = by_pair[(item.channel.id, contact.pk)]
@@ -403,7 +406,15 @@ def _apply_status(batch: _Batch, item: Status) -> str:
         _keep_pending(item.channel, item.update)
         return "pending"
     changed = _record_status(batch, message, item.update)
+    if item.from_webhook:
+        _confirm_by_webhook(batch, message)
     return "applied" if {"status", *_STATUS_TIME_FIELD.values()} & set(changed) else "unchanged"
+
+
+def _confirm_by_webhook(batch: _Batch, message: Message) -> None:
+    if message.direction == Direction.OUTBOUND and message.webhook_confirmed_at is None:
+        message.webhook_confirmed_at = timezone.now()
+        batch.changed_messages.setdefault(message.pk, set()).add("webhook_confirmed_at")
 
 
 def _record_status(batch: _Batch, message: Message, update) -> list[str]:
@@ -476,9 +487,11 @@ def _apply_pending_statuses(batch: _Batch, created: list[Message]) -> None:
         if (p.channel_id, p.provider_message_id) in keys
     ]
     for update in pending:
-        _record_status(
-            batch, batch.messages[(update.channel_id, update.provider_message_id)], update
-        )
+        message = batch.messages[(update.channel_id, update.provider_message_id)]
+        _record_status(batch, message, update)
+        # Statuses wait here for a message we did not know yet: webhooks' (a
+        # reconciliation files its messages before their statuses).
+        _confirm_by_webhook(batch, message)
     if pending:
         PendingStatusUpdate.objects.filter(pk__in=[p.pk for p in pending]).delete()
 

@@ -185,6 +185,9 @@ class Message(models.Model):
     # Outbound: when a send task took the message to hand it to the provider, so that
     # a second run of the task (a redelivery, the sweep) does not send it again.
     send_claimed_at = models.DateTimeField(null=True, blank=True)
+    # Outbound: when a webhook first spoke of it (a status update, or the provider's
+    # echo of it): the proof that the provider's webhooks reach us (health checks).
+    webhook_confirmed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -74,6 +74,7 @@ def test_a_send_then_its_status_webhooks_end_read_with_every_time(
     graph.post(SEND_URL).mock(return_value=accepted())
     with django_capture_on_commit_callbacks(execute=True):
         message = services.message_send_text(conversation=conversation, text="Read me")
+    assert Message.objects.get(pk=message.pk).webhook_confirmed_at is None  # accepted only
     endpoint = _endpoint(conversation)
 
     for name in ("status_read", "status_sent", "status_delivered"):  # out of order
@@ -83,6 +84,7 @@ def test_a_send_then_its_status_webhooks_end_read_with_every_time(
     assert message.provider_message_id == WAMID
     assert message.status == MessageStatus.READ
     assert None not in (message.sent_at, message.delivered_at, message.read_at)
+    assert message.webhook_confirmed_at is not None  # the webhooks reached us
 
 
 def test_a_status_that_beats_the_providers_answer_is_applied_when_the_id_is_stored(
