@@ -11,7 +11,7 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from standardwebhooks.webhooks import EmptyWebhookSecretError
@@ -30,6 +30,7 @@ from providers.base import (
     refused,
 )
 from providers.events import (
+    ContactRef,
     Event,
     InboundMessage,
     MessageStatus,
@@ -221,3 +222,127 @@ def _media_type(media: list[dict[str, Any]]) -> MessageType:
     if not media:
         return MessageType.TEXT
     return message_type_for_mime(media[0].get("type") or media[0].get("mimeType") or "")
+
+
+# --- REST message objects (List Messages, contract B4) ------------------------------
+
+# What the REST object's status says beyond "sent" (queued and sent tell nothing new).
+_API_STATUSES = {
+    "delivered": MessageStatus.DELIVERED,
+    "undelivered": MessageStatus.FAILED,
+    "failed": MessageStatus.FAILED,
+}
+_API_DIRECTIONS = {"incoming": False, "outgoing": True}
+
+
+def events_from_api_message(item: dict[str, Any], *, own_number: str = "") -> list[Event]:
+    """A message as `GET /v1/messages` lists it, told as the webhooks would tell it.
+
+    It keeps the message id the webhooks carry, so it is filed once whichever path sees
+    it first. An outgoing message is the business's (maybe sent from the Quo app) and is
+    followed by its delivery status when OpenPhone reports one beyond "sent".
+    `own_number`, the channel's number, tells the other party apart when `direction` is
+    missing or `to` names several numbers. An unusable item is `Unsupported`.
+    """
+    try:
+        return _api_message(item, own_number)
+    except PayloadError as exc:
+        return [_api_unsupported(item, reason=str(exc))]
+
+
+def _api_message(item: dict[str, Any], own_number: str) -> list[Event]:
+    message_id = item.get("id")
+    if not isinstance(message_id, str) or not message_id:
+        raise PayloadError("OpenPhone message without an id.")
+    from_me = _api_from_me(item, own_number)
+    created_at = from_iso(item.get("createdAt"))
+    if from_me:
+        others = [to for to in _recipients(item) if not _same_number(to, own_number)]
+        contact = contact_for_address(_first(others))
+    else:
+        contact = contact_for_address(_string(item.get("from")))
+    if contact == ContactRef():
+        raise PayloadError("OpenPhone message without the other party's number.")
+    media = item.get("media")
+    media = [m for m in media if isinstance(m, dict)] if isinstance(media, list) else []
+    message = InboundMessage(
+        provider=PROVIDER,
+        event_id=f"openphone:api:{message_id}",
+        occurred_at=created_at,
+        raw=item,
+        message_id=message_id,
+        contact=contact,
+        type=_media_type(media),
+        text=_string(item.get("text")) or _string(item.get("body")),
+        from_me=from_me,
+        media={"items": media} if media else {},
+        conversation_ref=_string(item.get("conversationId")),
+    )
+    reported = _string(item.get("status"))
+    status = _API_STATUSES.get(reported) if from_me else None
+    if status is None:
+        return [message]
+    failed = status == MessageStatus.FAILED
+    update = MessageStatusUpdate(
+        provider=PROVIDER,
+        event_id=f"openphone:api:{message_id}:{status}",
+        occurred_at=_updated_at(item, default=created_at),
+        raw=item,
+        message_id=message_id,
+        status=status,
+        recipient=contact,
+        # OpenPhone documents no error fields on the message: its status is the reason.
+        error_code=reported if failed else "",
+        error_title=f"OpenPhone reports the message {reported}." if failed else "",
+    )
+    return [message, update]
+
+
+def _api_from_me(item: dict[str, Any], own_number: str) -> bool:
+    direction = _string(item.get("direction"))
+    if direction in _API_DIRECTIONS:
+        return _API_DIRECTIONS[direction]
+    if own_number and _same_number(_string(item.get("from")), own_number):
+        return True
+    if own_number and any(_same_number(to, own_number) for to in _recipients(item)):
+        return False
+    raise PayloadError(f"OpenPhone message with direction {item.get('direction')!r}.")
+
+
+def _api_unsupported(item: dict[str, Any], *, reason: str) -> Unsupported:
+    try:
+        occurred_at = from_iso(item.get("createdAt"))
+    except PayloadError:
+        occurred_at = datetime.now(UTC)  # the item has no time of its own: the listing's
+    return Unsupported(
+        provider=PROVIDER,
+        event_id=f"openphone:api:{_string(item.get('id'))}",
+        occurred_at=occurred_at,
+        raw=item,
+        kind="api_message",
+        reason=reason,
+    )
+
+
+def _updated_at(item: dict[str, Any], *, default: datetime) -> datetime:
+    try:
+        return from_iso(item.get("updatedAt"))
+    except PayloadError:
+        return default
+
+
+def _recipients(item: dict[str, Any]) -> list[str]:
+    """`to` as a list of addresses: a list in the REST object, a string in webhooks."""
+    to = item.get("to")
+    return [a for a in (to if isinstance(to, list) else [to]) if _string(a)]
+
+
+def _same_number(address: str, own_number: str) -> bool:
+    """The same number however it is written (E.164 or not); never for an empty one."""
+    return bool(address and own_number) and (
+        contact_for_address(address) == contact_for_address(own_number)
+    )
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""

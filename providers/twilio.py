@@ -7,6 +7,8 @@ no provider time: events carry the time the request arrived.
 """
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,6 +21,7 @@ from twilio.request_validator import (
 from providers import Provider
 from providers.base import VERIFIED, PayloadError, SignedRequest, Verification, refused
 from providers.events import (
+    ContactRef,
     Event,
     InboundMessage,
     MessageStatus,
@@ -27,6 +30,7 @@ from providers.events import (
     Unsupported,
     message_type_for_mime,
 )
+from providers.http import text_value
 from providers.phones import contact_for_address
 
 PROVIDER = Provider.TWILIO
@@ -222,3 +226,115 @@ _WHATSAPP_CONTENT: tuple[Callable[[dict[str, str]], Content | None], ...] = (
 
 def _whatsapp_content(fields: dict[str, str]) -> Content | None:
     return next(filter(None, (detect(fields) for detect in _WHATSAPP_CONTENT)), None)
+
+
+# --- REST message objects (List Messages, contract C4) ------------------------------
+
+# The statuses past "sent" that a listing reports (queued and sent tell nothing new).
+_REPORTED_STATUSES = frozenset({MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.FAILED})
+
+
+def events_from_api_message(item: dict[str, Any]) -> list[Event]:
+    """A message as the Messages list gives it, told as the webhooks would tell it.
+
+    Its `sid` is the MessageSid the webhooks carry, so it is filed once whichever path
+    sees it first. An outbound message (`outbound-api`, `-call`, `-reply`) is the
+    business's and is followed by its status when Twilio reports one beyond "sent";
+    a failure keeps Twilio's error code. An unusable item is `Unsupported`.
+    """
+    try:
+        return _api_message(item)
+    except PayloadError as exc:
+        return [_api_unsupported(item, reason=str(exc))]
+
+
+def _api_message(item: dict[str, Any]) -> list[Event]:
+    sid = _string(item.get("sid"))
+    if not sid:
+        raise PayloadError("Twilio message without a sid.")
+    direction = _string(item.get("direction"))
+    if direction != "inbound" and not direction.startswith("outbound"):
+        raise PayloadError(f"Twilio message with direction {item.get('direction')!r}.")
+    from_me = direction != "inbound"
+    created_at = _from_rfc2822(item.get("date_created") or item.get("date_sent"))
+    contact = contact_for_address(_string(item.get("to" if from_me else "from")))
+    if contact == ContactRef():
+        raise PayloadError("Twilio message without the other party's address.")
+    media = _api_media(item)
+    message = InboundMessage(
+        provider=PROVIDER,
+        event_id=f"twilio:api:{sid}",
+        occurred_at=created_at,
+        raw=item,
+        message_id=sid,
+        contact=contact,
+        # The list names no media types (the message's Media list does): a file, as a
+        # webhook item without a content type would be.
+        type=message_type_for_mime("") if media else MessageType.TEXT,
+        text=_string(item.get("body")),
+        from_me=from_me,
+        media=media,
+    )
+    status = _STATUSES.get(_string(item.get("status")))
+    if not from_me or status not in _REPORTED_STATUSES:
+        return [message]
+    failed = status == MessageStatus.FAILED
+    update = MessageStatusUpdate(
+        provider=PROVIDER,
+        event_id=f"twilio:api:{sid}:{status}",
+        occurred_at=_time_or(item.get("date_updated"), default=created_at),
+        raw=item,
+        message_id=sid,
+        status=status,
+        recipient=contact,
+        error_code=text_value(item.get("error_code")) if failed else "",
+        error_title=text_value(item.get("error_message")) if failed else "",
+    )
+    return [message, update]
+
+
+def _api_media(item: dict[str, Any]) -> dict[str, Any]:
+    """How many media the message has, and where Twilio lists them."""
+    try:
+        count = int(text_value(item.get("num_media")) or 0)
+    except ValueError as exc:
+        raise PayloadError(f"num_media is not a number: {item.get('num_media')!r}") from exc
+    if count <= 0:
+        return {}
+    uris = item.get("subresource_uris")
+    uri = _string(uris.get("media")) if isinstance(uris, dict) else ""
+    return {"count": count, "uri": uri} if uri else {"count": count}
+
+
+def _api_unsupported(item: dict[str, Any], *, reason: str) -> Unsupported:
+    return Unsupported(
+        provider=PROVIDER,
+        event_id=f"twilio:api:{_string(item.get('sid'))}",
+        # The item has no usable time of its own: the listing's.
+        occurred_at=_time_or(item.get("date_created"), default=datetime.now(UTC)),
+        raw=item,
+        kind="api_message",
+        reason=reason,
+    )
+
+
+def _from_rfc2822(value: Any) -> datetime:
+    """Twilio's REST dates: "Mon, 16 Aug 2021 03:45:01 +0000", returned in UTC."""
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise PayloadError(f"Not an RFC 2822 date: {value!r}") from exc
+    if parsed.tzinfo is None:  # "-0000": UTC, with no claim about the local zone
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _time_or(value: Any, *, default: datetime) -> datetime:
+    try:
+        return _from_rfc2822(value)
+    except PayloadError:
+        return default
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""

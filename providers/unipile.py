@@ -7,7 +7,7 @@ too and are told apart by comparing the sender with the connected account's user
 """
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from providers import Provider
@@ -199,3 +199,111 @@ def _attachment_type(attachments: list[dict[str, Any]]) -> MessageType:
     if not attachments:
         return MessageType.TEXT
     return _ATTACHMENT_TYPES.get(attachments[0].get("type"), MessageType.DOCUMENT)
+
+
+# --- REST message objects (GET /api/v1/messages) -------------------------------------
+
+# Flags the REST object sends as 0/1 (sometimes booleans or strings).
+_TRUE = frozenset({"1", "true"})
+
+
+def events_from_api_message(
+    item: dict[str, Any], *, account_user_id: str = "", counterpart: ContactRef | None = None
+) -> list[Event]:
+    """A message as Unipile's message list gives it, told as the webhooks would tell it.
+
+    Its `id` is the `message_id` the webhooks carry, so it is filed once whichever path
+    sees it first; `chat_id` becomes the conversation ref. Our own messages
+    (`is_sender`, or a sender that is `account_user_id`) are followed by their status
+    when Unipile reports them delivered or seen.
+
+    The REST object names only the sender, so for our own messages the caller passes
+    `counterpart`, whom the chat is with (from the stored conversation of `chat_id`, or
+    an incoming message of the same chat). Without it an own message cannot be filed:
+    it is `Unsupported`, and its status is still reported. Any unusable item is
+    `Unsupported`, never an exception.
+    """
+    try:
+        return _api_message(item, account_user_id, counterpart)
+    except PayloadError as exc:
+        return [_api_unsupported(item, reason=str(exc))]
+
+
+def _api_message(
+    item: dict[str, Any], account_user_id: str, counterpart: ContactRef | None
+) -> list[Event]:
+    message_id = _string(item.get("id")) or _string(item.get("message_id"))
+    if not message_id:
+        raise PayloadError("Unipile message without an id.")
+    if _flag(item.get("is_event")):
+        raise PayloadError("Unipile chat event (not a message).")
+    occurred_at = from_iso(item.get("timestamp"))
+    sender_id = _string(item.get("sender_id"))
+    from_me = _flag(item.get("is_sender")) or bool(account_user_id and sender_id == account_user_id)
+    contact = counterpart if from_me else ContactRef(provider_id=sender_id)
+    update = _api_status(item, message_id, occurred_at, contact) if from_me else None
+    if contact is None or contact == ContactRef():
+        reason = "own message with no counterpart given" if from_me else "no sender_id"
+        unsupported = _api_unsupported(item, reason=f"Unipile message with {reason}.")
+        return [unsupported, update] if update else [unsupported]
+    attachments = _attachments(item.get("attachments"))
+    message = InboundMessage(
+        provider=PROVIDER,
+        event_id=f"unipile:api:{message_id}",
+        occurred_at=occurred_at,
+        raw=item,
+        message_id=message_id,
+        contact=contact,
+        type=_attachment_type(attachments),
+        text=_string(item.get("text")),
+        from_me=from_me,
+        media={"items": attachments} if attachments else {},
+        conversation_ref=_string(item.get("chat_id")),
+    )
+    return [message, update] if update else [message]
+
+
+def _api_status(
+    item: dict[str, Any], message_id: str, occurred_at: datetime, recipient: ContactRef | None
+) -> MessageStatusUpdate | None:
+    """Seen beats delivered; Unipile reports no failures and no time for either, so the
+    message's own time stands in."""
+    if _flag(item.get("seen")):
+        status = MessageStatus.READ
+    elif _flag(item.get("delivered")):
+        status = MessageStatus.DELIVERED
+    else:
+        return None
+    return MessageStatusUpdate(
+        provider=PROVIDER,
+        event_id=f"unipile:api:{message_id}:{status}",
+        occurred_at=occurred_at,
+        raw=item,
+        message_id=message_id,
+        status=status,
+        recipient=recipient or ContactRef(),
+    )
+
+
+def _api_unsupported(item: dict[str, Any], *, reason: str) -> Unsupported:
+    try:
+        occurred_at = from_iso(item.get("timestamp"))
+    except PayloadError:
+        occurred_at = datetime.now(UTC)  # the item has no time of its own: the listing's
+    message_id = _string(item.get("id")) or _string(item.get("message_id"))
+    return Unsupported(
+        provider=PROVIDER,
+        event_id=f"unipile:api:{message_id}",
+        occurred_at=occurred_at,
+        raw=item,
+        kind="api_message",
+        reason=reason,
+    )
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() in _TRUE
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""

@@ -1,10 +1,12 @@
-"""Unipile API client: sending a message into an existing chat (LinkedIn and others).
+"""Unipile API client: sending a message into an existing chat (LinkedIn and others),
+and listing an account's messages for reconciliation.
 
 Unipile serves each customer from their own DSN ("api1.unipile.com:13111"), so there is
 no default base URL. The send is a multipart form; Unipile answers 201 with
 `{"object": "MessageSent", "message_id": ...}` once the message has left.
 """
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -12,6 +14,7 @@ import httpx
 
 from providers.events import MessageStatus
 from providers.http import JsonApi, ProviderError, Sent, text_value
+from providers.listing import Page, page_from, utc_iso
 
 
 class UnipileClient(JsonApi):
@@ -50,6 +53,27 @@ class UnipileClient(JsonApi):
             raise self.unexpected(reply, "a message_id")
         # Unipile sends no "sent" webhook later: its 201 is the message having left.
         return Sent(message_id=message_id, status=MessageStatus.SENT, raw=reply.body)
+
+    def messages_page(self, *, since: datetime, cursor: str = "", limit: int = 100) -> Page:
+        """One page of the connected account's messages, in every chat, created after
+        `since` (`GET /api/v1/messages`; `limit` is 1-250). `cursor` is a previous
+        page's `next`."""
+        if not self.account_id:
+            # Without it Unipile lists every account of the API key: other tenants' too.
+            raise ValueError("Listing Unipile messages needs the account id.")
+        params: dict[str, Any] = {
+            "account_id": self.account_id,
+            "after": utc_iso(since),
+            "limit": limit,
+        }
+        if cursor:
+            params["cursor"] = cursor
+        reply = self.request("GET", "/api/v1/messages", params=params)
+        # {"object": "MessageList", "items": [...], "cursor": "..." | null}
+        page = page_from(reply.body, items="items", cursor="cursor")
+        if page is None:
+            raise self.unexpected(reply, "an items list")
+        return page
 
     def error_code_and_title(self, body: dict[str, Any]) -> tuple[str, str]:
         # Problem details: {"type": "errors/disconnected_account", "title", "detail", ...}
