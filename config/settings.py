@@ -244,6 +244,10 @@ WEBHOOK_RETENTION_DEAD_DAYS = env_int("WEBHOOK_RETENTION_DEAD_DAYS", 90)
 # webhooks failed, counting only hours with enough traffic to mean something.
 WEBHOOK_FAILURE_RATE_THRESHOLD = float(env_str("WEBHOOK_FAILURE_RATE_THRESHOLD", "0.05"))
 WEBHOOK_FAILURE_RATE_MIN_EVENTS = env_int("WEBHOOK_FAILURE_RATE_MIN_EVENTS", 20)
+# Webhook health checks: a test message's status webhook (or echo) must come back
+# within this many seconds; checks are kept this many days.
+WEBHOOK_HEALTH_CHECK_TIMEOUT_SECONDS = env_int("WEBHOOK_HEALTH_CHECK_TIMEOUT_SECONDS", 120)
+WEBHOOK_HEALTH_CHECK_RETENTION_DAYS = env_int("WEBHOOK_HEALTH_CHECK_RETENTION_DAYS", 30)
 ADMINS = [("Operators", address) for address in env_list("ADMIN_EMAILS")]
 
 # --- Provider APIs -------------------------------------------------------------------
@@ -257,6 +261,10 @@ TWILIO_API_URL = env_str("TWILIO_API_URL", "https://api.twilio.com")
 # --- Conversations -----------------------------------------------------------------
 # Connections close_expired_windows uses at once on a backlog of several batches.
 WINDOW_CLOSE_WORKERS = env_int("WINDOW_CLOSE_WORKERS", 2)
+
+# --- Reconciliation ------------------------------------------------------------------
+# How far back a reconciliation run reads the providers' messages by default.
+RECONCILIATION_LOOKBACK_HOURS = env_int("RECONCILIATION_LOOKBACK_HOURS", 48)
 
 # --- REST API ------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("messaging.api.urls")),
     path("", include("conversations.api.urls")),
     path("", include("templates.api.urls")),
+    path("", include("reconciliation.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

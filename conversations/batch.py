@@ -326,8 +326,14 @@ def _known_messages(
 def _lock_conversations(batch: _Batch, pairs, conversation_ids: set[int]) -> None:
     """Every conversation this batch touches, row-locked in one sorted statement until
     the transaction ends: events of one conversation are applied one at a time."""
+    # One condition per channel, not per pair: a page of a thousand messages built (and
+    # PostgreSQL planned) a thousand-way OR (bench/reconcile.py).
+    contacts_by_channel: dict[int, list[int]] = {}
+    for channel_id, contact_id, _ in pairs:
+        contacts_by_channel.setdefault(channel_id, []).append(contact_id)
     wanted = [
-        Q(channel_id=channel_id, contact_id=contact_id) for channel_id, contact_id, _ in pairs
+        Q(channel_id=channel_id, contact_id__in=contact_ids)
+        for channel_id, contact_ids in contacts_by_channel.items()
     ]
     if conversation_ids:
         wanted.append(Q(pk__in=conversation_ids))

@@ -8,11 +8,12 @@ stored `is_window_open` flag (it lags by up to one close-expired run).
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from conversations.models import (
@@ -239,3 +240,17 @@ def _search_values(search: str) -> set[str]:
     if digits.isdigit() and len(digits) >= _MIN_PHONE_DIGITS:
         values.add(digits)
     return values
+
+
+def message_counts_by_day(*, channel: Channel, start: datetime, end: datetime) -> dict[str, int]:
+    """Messages of a channel per UTC day of their provider time (ISO dates), for the
+    integrity check against the provider's own counts."""
+    rows = (
+        Message.objects.filter(
+            channel=channel, provider_timestamp__gte=start, provider_timestamp__lte=end
+        )
+        .annotate(day=TruncDate("provider_timestamp", tzinfo=UTC))
+        .values("day")
+        .annotate(count=Count("id"))
+    )
+    return {row["day"].isoformat(): row["count"] for row in rows}

@@ -109,6 +109,53 @@ PERIODIC_TASKS = [
         "and templates deleted on Meta. A sync stopped by Meta's rate limit waits for the "
         "next run.",
     ),
+    PeriodicTaskSpec(
+        name="Check webhook health",
+        task="reconciliation.tasks.webhook_health_checks_task",
+        cron="0 * * * *",  # hourly, on the hour
+        queue="maintenance",
+        expires=30 * 60,
+        description="Sends a test message through every channel whose health check is "
+        "enabled (one task per channel); 'Settle webhook health checks' waits for its "
+        "webhook.",
+    ),
+    PeriodicTaskSpec(
+        name="Settle webhook health checks",
+        task="reconciliation.tasks.webhook_health_checks_settle_task",
+        every_seconds=60,  # every minute: a check is settled within a minute of its answer
+        queue="maintenance",
+        expires=55,
+        description="Marks pending health checks confirmed (their webhook arrived), send "
+        "failed, or timed out after WEBHOOK_HEALTH_CHECK_TIMEOUT_SECONDS, and emails the "
+        "organization when a channel starts failing or recovers.",
+    ),
+    PeriodicTaskSpec(
+        name="Purge old webhook health checks",
+        task="reconciliation.tasks.webhook_health_checks_purge_task",
+        cron="50 3 * * *",  # every day at 03:50 UTC
+        queue="maintenance",
+        expires=6 * 3600,
+        description="Deletes health checks older than WEBHOOK_HEALTH_CHECK_RETENTION_DAYS.",
+    ),
+    PeriodicTaskSpec(
+        name="Reconcile with providers",
+        task="reconciliation.tasks.reconciliation_daily_task",
+        cron="0 2 * * *",  # every day at 02:00 UTC
+        queue="maintenance",
+        expires=6 * 3600,
+        description="For every active channel, reads the last RECONCILIATION_LOOKBACK_HOURS "
+        "of messages from OpenPhone, Twilio and Unipile (WhatsApp: its templates) and "
+        "applies what webhooks missed; one run each, visible in the admin.",
+    ),
+    PeriodicTaskSpec(
+        name="Check daily message counts",
+        task="reconciliation.tasks.reconciliation_integrity_task",
+        cron="30 2 * * 1",  # every Monday at 02:30 UTC
+        queue="maintenance",
+        expires=12 * 3600,
+        description="Compares the provider's per-day message counts of the last 7 days "
+        "with ours and lists the days that differ in the run's findings.",
+    ),
 ]
 
 

@@ -1,0 +1,43 @@
+from rest_framework import serializers
+
+from conversations.api.serializers import ChannelSummarySerializer
+from reconciliation.models import ReconciliationRun, RunKind
+
+
+class ReconciliationRunSerializer(serializers.ModelSerializer):
+    channel = ChannelSummarySerializer(read_only=True)
+
+    class Meta:
+        model = ReconciliationRun
+        fields = [
+            "id",
+            "channel",
+            "kind",
+            "status",
+            "trigger",
+            "window_start",
+            "window_end",
+            "fetched",
+            "created",
+            "updated",
+            "unchanged",
+            "errors",
+            "progress",
+            "findings",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class RunRequestSerializer(serializers.Serializer):
+    channel = serializers.IntegerField(help_text="One of the organization's channel ids.")
+    kind = serializers.ChoiceField(
+        choices=[(k.value, k.label) for k in RunKind],
+        required=False,
+        help_text="Default: messages where the provider lists them, templates on WhatsApp.",
+    )
+    since = serializers.DateTimeField(required=False, help_text="Default: 48 hours ago.")
+    until = serializers.DateTimeField(required=False, help_text="Default: now.")

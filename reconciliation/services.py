@@ -1,0 +1,294 @@
+"""Reconciliation runs: read what a provider has and apply it through the same
+idempotent services as webhooks, so missing messages and conversations are created,
+statuses and windows corrected, nothing is filed twice, and a run repeated changes
+nothing.
+
+A run works page by page. After each page its counters and cursor are saved, so a run
+that fails (a rate limit that lasts, an outage) is resumed by running it again. A 429
+with a short Retry-After is waited out inside the run; a longer one fails the run,
+which the next trigger resumes.
+"""
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from conversations.batch import Inbound, MissingContactError, Status, events_apply
+from providers import Provider
+from providers.events import InboundMessage, MessageStatusUpdate
+from providers.http import ProviderError
+from reconciliation.models import ReconciliationRun, RunKind, RunStatus, RunTrigger
+from reconciliation.sources import SOURCES, Batch, next_batch
+from templates.services import templates_sync
+from tenants.errors import ApplicationError, ErrorCode, field_error
+from tenants.models import Channel
+
+logger = logging.getLogger(__name__)
+
+# Waiting longer than this for a provider's Retry-After fails the run instead (the
+# worker is not held; the next trigger resumes from the cursor).
+MAX_INLINE_WAIT = 30.0
+MAX_ERRORS_KEPT = 20
+INTEGRITY_DAYS = 7
+_ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+def channel_reconcilable_kind(channel: Channel) -> RunKind:
+    """What a channel's reconciliation reads: its messages where the provider lists
+    them, WhatsApp's templates otherwise (Meta has no message listing)."""
+    if Provider(channel.provider) in SOURCES:
+        return RunKind.MESSAGES
+    return RunKind.TEMPLATES
+
+
+def run_create(
+    *,
+    channel: Channel,
+    trigger: RunTrigger,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kind: RunKind | None = None,
+    requested_by=None,
+) -> ReconciliationRun:
+    """A queued run over [since, until] (default: the lookback up to now)."""
+    kind = kind or channel_reconcilable_kind(channel)
+    until = until or timezone.now()
+    hours = settings.RECONCILIATION_LOOKBACK_HOURS
+    if kind == RunKind.INTEGRITY:
+        hours = INTEGRITY_DAYS * 24
+    since = since or until - timedelta(hours=hours)
+    _check_run(channel, kind, since, until)
+    return ReconciliationRun.objects.create(
+        organization_id=channel.organization_id,
+        channel=channel,
+        kind=kind,
+        window_start=since,
+        window_end=until,
+        trigger=trigger,
+        requested_by=requested_by,
+    )
+
+
+def run_execute(
+    *, run_id: int, on_progress: Callable[[ReconciliationRun], None] | None = None
+) -> ReconciliationRun:
+    """Run (or resume) a run to its end, or to the failure that stops it."""
+    run = ReconciliationRun.objects.select_related("channel").get(pk=run_id)
+    if run.status not in (*_ACTIVE, RunStatus.FAILED):
+        return run
+    _mark(run, status=RunStatus.RUNNING, started_at=run.started_at or timezone.now(), error="")
+    try:
+        if run.kind == RunKind.TEMPLATES:
+            _sync_templates(run)
+        elif run.kind == RunKind.INTEGRITY:
+            _count_days(run, on_progress)
+        else:
+            _reconcile_messages(run, on_progress)
+    except (ProviderError, ApplicationError) as exc:
+        logger.warning("Reconciliation run %s failed: %s", run.pk, exc)
+        _mark(run, status=RunStatus.FAILED, finished_at=timezone.now(), error=str(exc))
+        return run
+    _mark(run, status=RunStatus.SUCCEEDED, finished_at=timezone.now())
+    return run
+
+
+def run_cancel(*, run: ReconciliationRun) -> ReconciliationRun:
+    if run.status in (*_ACTIVE, RunStatus.FAILED):
+        _mark(run, status=RunStatus.CANCELLED, finished_at=timezone.now())
+    return run
+
+
+# --- messages ---------------------------------------------------------------------
+
+
+def _reconcile_messages(run: ReconciliationRun, on_progress) -> None:
+    while not run.cursor.get("done"):
+        batch = _fetch(run, lambda: _next(run))
+        _apply(run, batch)
+        if on_progress:
+            on_progress(run)
+
+
+def _next(run: ReconciliationRun) -> Batch:
+    return next_batch(run.channel, run.cursor, run.window_start, run.window_end)
+
+
+def _fetch(run: ReconciliationRun, read: Callable[[], Batch]) -> Batch:
+    """One page, waiting out short rate limits (429 with Retry-After)."""
+    while True:
+        try:
+            return read()
+        except ProviderError as exc:
+            wait = exc.retry_after if exc.retry_after is not None else 1.0
+            if not exc.transient or wait > MAX_INLINE_WAIT:
+                raise
+            logger.info("Run %s: %s; waiting %.1fs", run.pk, exc, wait)
+            time.sleep(wait)
+
+
+def _apply(run: ReconciliationRun, batch: Batch) -> None:
+    """Apply one page and move the cursor, in one transaction: a crash between the
+    two never skips a page (it is read again and applies nothing twice)."""
+    inbound = [Inbound(run.channel, e) for e in batch.events if isinstance(e, InboundMessage)]
+    statuses = [
+        Status(run.channel, e, from_webhook=False)
+        for e in batch.events
+        if isinstance(e, MessageStatusUpdate)
+    ]
+    outcomes = Counter()
+    with transaction.atomic():
+        try:
+            filed, applied = events_apply(inbound=inbound, statuses=statuses)
+        except MissingContactError as exc:
+            filed, applied = _one_by_one(run, inbound, statuses, exc)
+        outcomes.update(filed)
+        outcomes.update(applied)
+        run.fetched += batch.fetched
+        run.created += outcomes["created"]
+        run.updated += outcomes["applied"]
+        run.unchanged += outcomes["duplicate"] + outcomes["unchanged"]
+        run.errors += outcomes["error"] + sum(1 for e in batch.events if _unusable(e))
+        run.cursor, run.progress = batch.cursor, {**run.progress, **batch.progress}
+        run.save(update_fields=_COUNTERS)
+
+
+def _one_by_one(run, inbound, statuses, first_error) -> tuple[list[str], list[str]]:
+    """A page with a message we cannot file (no one to file it under): the others
+    are filed alone, and the bad one is counted and noted."""
+    filed = []
+    for item in inbound:
+        try:
+            with transaction.atomic():
+                filed += events_apply(inbound=[item], statuses=[])[0]
+        except MissingContactError as exc:
+            filed.append("error")
+            _note_error(run, f"{item.message.message_id}: {exc}")
+    return filed, events_apply(inbound=[], statuses=statuses)[1]
+
+
+def _unusable(event) -> bool:
+    return not isinstance(event, InboundMessage | MessageStatusUpdate)
+
+
+def _note_error(run: ReconciliationRun, text: str) -> None:
+    errors = run.findings.setdefault("errors", [])
+    if len(errors) < MAX_ERRORS_KEPT:
+        errors.append(text)
+
+
+# --- templates (WhatsApp) ---------------------------------------------------------
+
+
+def _sync_templates(run: ReconciliationRun) -> None:
+    report = templates_sync(channel=run.channel)
+    run.created, run.updated, run.unchanged = report.created, report.updated, report.unchanged
+    run.fetched = report.created + report.updated + report.unchanged
+    run.findings = {"removed": report.removed, "summary": report.summary()}
+    run.save(update_fields=_COUNTERS)
+    if report.rate_limited:
+        raise ApplicationError(
+            ErrorCode.RATE_LIMITED,
+            "Meta's template rate limit stopped the sync; the next run goes on.",
+            {"retry_after": report.retry_after},
+        )
+
+
+# --- integrity: per-day counts, provider against ours -------------------------------
+
+
+def _count_days(run: ReconciliationRun, on_progress) -> None:
+    """Count the provider's messages per day in the window and compare with ours;
+    the days that differ are the run's findings. Nothing is applied."""
+    theirs = Counter(run.findings.get("provider_days", {}))
+    while not run.cursor.get("done"):
+        batch = _fetch(run, lambda: _next(run))
+        messages = [e for e in batch.events if isinstance(e, InboundMessage)]
+        theirs.update(e.occurred_at.date().isoformat() for e in messages)
+        run.fetched += batch.fetched
+        run.cursor, run.progress = batch.cursor, {**run.progress, **batch.progress}
+        run.findings = {**run.findings, "provider_days": dict(theirs)}
+        run.save(update_fields=_COUNTERS)
+        if on_progress:
+            on_progress(run)
+    run.findings = {**run.findings, **_day_differences(run, theirs)}
+    run.save(update_fields=_COUNTERS)
+
+
+def _day_differences(run: ReconciliationRun, theirs: Counter) -> dict:
+    from conversations.selectors import message_counts_by_day
+
+    ours = message_counts_by_day(channel=run.channel, start=run.window_start, end=run.window_end)
+    days = sorted(set(theirs) | set(ours))
+    differing = [
+        {"day": day, "provider": theirs.get(day, 0), "ours": ours.get(day, 0)}
+        for day in days
+        if theirs.get(day, 0) != ours.get(day, 0)
+    ]
+    return {"our_days": ours, "differing_days": differing}
+
+
+# --- helpers ------------------------------------------------------------------------
+
+_COUNTERS = [
+    "status",
+    "fetched",
+    "created",
+    "updated",
+    "unchanged",
+    "errors",
+    "progress",
+    "cursor",
+    "findings",
+    "error",
+    "started_at",
+    "finished_at",
+]
+
+
+def _mark(run: ReconciliationRun, **fields) -> None:
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.save(update_fields=_COUNTERS)
+
+
+def _check_run(channel: Channel, kind: RunKind, since: datetime, until: datetime) -> None:
+    if not channel.is_active:
+        raise field_error("channel", "This channel is switched off.", code="inactive")
+    if since >= until:
+        raise field_error("since", "Must be before until.", code="invalid")
+    lists_messages = Provider(channel.provider) in SOURCES
+    if kind in (RunKind.MESSAGES, RunKind.INTEGRITY) and not lists_messages:
+        raise field_error(
+            "kind",
+            "WhatsApp has no message listing; reconcile its templates instead.",
+            code="unsupported",
+        )
+    if kind == RunKind.TEMPLATES and lists_messages:
+        raise field_error("kind", "Only WhatsApp channels have templates.", code="unsupported")
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    runs: list[int]
+
+
+def runs_schedule_all(*, kind: RunKind | None = None, trigger=RunTrigger.SCHEDULE) -> Scheduled:
+    """A run for every active channel (the daily schedule; the weekly integrity check
+    with kind=INTEGRITY, for channels whose provider lists messages)."""
+    channels = Channel.objects.filter(is_active=True).order_by("pk")
+    runs = []
+    for channel in channels:
+        channel_kind = kind or channel_reconcilable_kind(channel)
+        if channel_kind == RunKind.INTEGRITY and Provider(channel.provider) not in SOURCES:
+            continue
+        if channel_kind == RunKind.TEMPLATES and not channel.waba_id:
+            continue
+        runs.append(run_create(channel=channel, trigger=trigger, kind=channel_kind).pk)
+    return Scheduled(runs)
