@@ -15,6 +15,10 @@ from providers.http import JsonApi, ProviderError, Sent, recipient_e164, text_va
 
 GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_VERSION = "v23.0"
+NUMBER_FIELDS = (
+    "display_phone_number,verified_name,status,quality_rating,name_status,throughput,"
+    "whatsapp_business_manager_messaging_limit,account_mode"
+)
 TEMPLATE_FIELDS = (
     "id,name,language,status,category,components,quality_score,rejected_reason,"
     "parameter_format,previous_category"
@@ -127,6 +131,14 @@ class WhatsAppClient(JsonApi):
 
     def _templates_path(self) -> str:
         return f"/{self.version}/{_required(self.waba_id, 'waba_id')}/message_templates"
+
+    # --- the number ---------------------------------------------------------------------
+
+    def phone_number_status(self) -> dict[str, Any]:
+        """What Meta says of the sending number now: status, quality rating, messaging
+        limit, name status, throughput (webhooks report changes; this is the state)."""
+        path = f"/{self.version}/{_required(self.phone_number_id, 'phone_number_id')}"
+        return self.request("GET", path, params={"fields": NUMBER_FIELDS}).body
 
     # --- errors -------------------------------------------------------------------------
 

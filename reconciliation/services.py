@@ -9,6 +9,8 @@ with a short Retry-After is waited out inside the run; a longer one fails the ru
 which the next trigger resumes.
 """
 
+import hashlib
+import json
 import logging
 import time
 from collections import Counter
@@ -22,11 +24,13 @@ from django.utils import timezone
 
 from conversations.batch import Inbound, MissingContactError, Status, events_apply
 from providers import Provider
-from providers.events import InboundMessage, MessageStatusUpdate
+from providers.events import AccountEvent, InboundMessage, MessageStatusUpdate
 from providers.http import ProviderError
 from reconciliation.models import ReconciliationRun, RunKind, RunStatus, RunTrigger
 from reconciliation.sources import SOURCES, Batch, next_batch
 from templates.services import templates_sync
+from tenants import services as tenants
+from tenants.clients import whatsapp_client_for
 from tenants.errors import ApplicationError, ErrorCode, field_error
 from tenants.models import Channel
 
@@ -37,6 +41,7 @@ logger = logging.getLogger(__name__)
 MAX_INLINE_WAIT = 30.0
 MAX_ERRORS_KEPT = 20
 INTEGRITY_DAYS = 7
+NUMBER_STATUS_KIND = "phone_number_status"
 _ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
@@ -183,14 +188,17 @@ def _note_error(run: ReconciliationRun, text: str) -> None:
         errors.append(text)
 
 
-# --- templates (WhatsApp) ---------------------------------------------------------
+# --- templates and number status (WhatsApp) ------------------------------------------
 
 
 def _sync_templates(run: ReconciliationRun) -> None:
+    """WhatsApp has no message listing: its reconciliation is the template sync and
+    the number's status as Meta reports it now."""
+    number = _number_status(run.channel)
     report = templates_sync(channel=run.channel)
     run.created, run.updated, run.unchanged = report.created, report.updated, report.unchanged
     run.fetched = report.created + report.updated + report.unchanged
-    run.findings = {"removed": report.removed, "summary": report.summary()}
+    run.findings = {"removed": report.removed, "summary": report.summary(), "number": number}
     run.save(update_fields=_COUNTERS)
     if report.rate_limited:
         raise ApplicationError(
@@ -198,6 +206,31 @@ def _sync_templates(run: ReconciliationRun) -> None:
             "Meta's template rate limit stopped the sync; the next run goes on.",
             {"retry_after": report.retry_after},
         )
+
+
+def _number_status(channel: Channel) -> dict:
+    """Record the number's state when it differs from the last one recorded (a change
+    webhooks may have missed); a flagged or restricted number, or a red rating,
+    alerts like the webhook would."""
+    if not channel.phone_number_id:
+        return {}
+    with whatsapp_client_for(channel) as client:
+        body = client.phone_number_status()
+    details = {key: body[key] for key in sorted(body) if key != "id"}
+    digest = hashlib.sha256(json.dumps(details, sort_keys=True, default=str).encode())
+    tenants.channel_event_record(
+        channel=channel,
+        event=AccountEvent(
+            provider=Provider.WHATSAPP_CLOUD,
+            event_id=f"whatsapp:api:number:{channel.phone_number_id}:{digest.hexdigest()[:16]}",
+            occurred_at=timezone.now(),
+            raw=body,
+            kind=NUMBER_STATUS_KIND,
+            event=str(details.get("status", "")),
+            details=details,
+        ),
+    )
+    return details
 
 
 # --- integrity: per-day counts, provider against ours -------------------------------

@@ -153,8 +153,14 @@ def channel_event_record(*, channel: Channel, event: AccountEvent) -> str:
     return "created" if created else "duplicate"
 
 
+# A number Meta reports in one of these states, or rated red, cannot be relied on.
+_NUMBER_PROBLEM_STATUSES = {"FLAGGED", "RESTRICTED", "BANNED", "DISCONNECTED", "RATE_LIMITED"}
+
+
 def _account_problem(event: AccountEvent) -> str:
     """Why an account event needs a person, or "" if it does not."""
+    if event.kind == "phone_number_status":
+        return _number_problem(event.details)
     if event.event == "ACCOUNT_RESTRICTION":
         restrictions = {
             item.get("restriction_type", "")
@@ -168,6 +174,15 @@ def _account_problem(event: AccountEvent) -> str:
         "DISABLED_UPDATE": "the account is disabled or scheduled to be",
         "ACCOUNT_VIOLATION": "the account has a policy violation",
     }.get(event.event, "")
+
+
+def _number_problem(details: dict) -> str:
+    status, quality = str(details.get("status", "")), str(details.get("quality_rating", ""))
+    if status.upper() in _NUMBER_PROBLEM_STATUSES:
+        return f"the number's status is {status}"
+    if quality.upper() == "RED":
+        return "the number's quality rating is red"
+    return ""
 
 
 def _alert_account_problem(channel: Channel, record: ChannelEvent, problem: str) -> None:
