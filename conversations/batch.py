@@ -484,6 +484,10 @@ def _keep_pending(channel: Channel, update: MessageStatusUpdate) -> None:
 
 
 def _apply_pending_statuses(batch: _Batch, created: list[Message]) -> None:
+    channel_ids = {m.channel_id for m in created}
+    # Usually nothing waits: a cheap look first, before asking for a thousand ids.
+    if not PendingStatusUpdate.objects.filter(channel_id__in=channel_ids).exists():
+        return
     keys = {(m.channel_id, m.provider_message_id) for m in created}
     pending = [
         p

@@ -1,5 +1,7 @@
 """Phone numbers in E.164, parsed by `phonenumbers` (never by hand)."""
 
+import functools
+
 import phonenumbers
 
 from providers.events import ContactRef
@@ -12,6 +14,7 @@ class InvalidPhoneNumberError(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=65536)  # pure, and the same customers write again and again
 def to_e164(raw: str, *, default_region: str | None = None) -> str:
     """Return `raw` as an E.164 string ("+15555550100"), or raise InvalidPhoneNumberError.
 
