@@ -136,11 +136,11 @@ def _report(options, closed: int, seconds: float, queries: int, per_call_us, sta
 
     from conversations.maintenance import CLOSE_BATCH_SIZE
 
-    batches = -(-closed // CLOSE_BATCH_SIZE)
     print(
         f"close_expired_windows: closed {closed:,} of {options.conversations:,} windows in "
         f"{seconds:.2f} s (target < 10 s): {queries} queries on the calling connection, "
-        f"{batches} batch UPDATEs over {settings.WINDOW_CLOSE_WORKERS} connections"
+        f"UPDATEs of {CLOSE_BATCH_SIZE:,} ids each over {settings.WINDOW_CLOSE_WORKERS} "
+        "connections"
     )
     correct = closed == expected and still_open == options.conversations - expected
     print(

@@ -7,7 +7,6 @@
 - `conversations_unsnooze_due`: snoozed conversations whose time has come reopen.
 """
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -68,27 +68,21 @@ def windows_close_expired(
 ) -> WindowsClosed:
     """Bring `is_window_open` in line with the clock for every organization.
 
-    The ids of windows to close come from the partial index of open windows, sorted;
-    each batch of them is one UPDATE ... RETURNING in its own short transaction.
-    Flipped rows get `window_status_last_checked_at`. The ids are held in memory:
-    about 40 MB for a backlog of a million closings.
+    One pass over the table in ranges of `batch_size` ids, each one UPDATE ... RETURNING
+    in its own short transaction: a flag that says open while the window has expired is
+    closed, and one that says closed while it is open (data written around the rules)
+    is reopened. Flipped rows get `window_status_last_checked_at`.
 
-    A backlog of several batches is closed by `workers` connections at once
-    (WINDOW_CLOSE_WORKERS): each row costs PostgreSQL three index insertions and their
-    WAL, work one backend does on one core, so two streams nearly halve a big backlog
-    (bench/windows.py). Batches are disjoint and each is updated in id order, so the
-    streams never wait on each other.
+    The ranges are shared by `workers` connections at once (WINDOW_CLOSE_WORKERS): each
+    flipped row costs PostgreSQL its index insertions and their WAL, work one backend
+    does on one core, so two streams nearly halve a big backlog (bench/windows.py).
+    Ranges are disjoint and rows are taken in id order, the order webhook processing
+    locks conversations in, so nothing waits on anything for long.
     """
     report = WindowsClosed(checked_at=now or timezone.now())
-    expired = list(
-        Conversation.objects.filter(is_window_open=True, window_expires_at__lte=report.checked_at)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
-    batches = [expired[start : start + batch_size] for start in range(0, len(expired), batch_size)]
-    for closed in _close_batches(report.checked_at, batches, workers):
+    for closed, reopened in _flip_ranges(report.checked_at, _id_ranges(batch_size), workers):
         report.closed.update(closed)
-    report.reopened.update(_reopen_all(report.checked_at))
+        report.reopened.update(reopened)
     for organization_id in sorted(report.closed.keys() | report.reopened.keys()):
         logger.info(
             "Windows of organization %s: %s closed, %s reopened",
@@ -99,63 +93,54 @@ def windows_close_expired(
     return report
 
 
-def _close_batches(now: datetime, batches: list[list[int]], workers: int | None):
+def _id_ranges(size: int) -> list[tuple[int, int]]:
+    bounds = Conversation.objects.aggregate(first=Min("id"), last=Max("id"))
+    if bounds["first"] is None:
+        return []
+    return [(low, low + size) for low in range(bounds["first"], bounds["last"] + 1, size)]
+
+
+def _flip_ranges(now: datetime, ranges: list[tuple[int, int]], workers: int | None):
     workers = workers or settings.WINDOW_CLOSE_WORKERS
     # Other connections cannot see an enclosing transaction's rows, and SQLite has one
     # writer at a time: both stay on this connection.
     parallel = (
         workers > 1
-        and len(batches) > 1
+        and len(ranges) > 1
         and connection.vendor == "postgresql"
         and not connection.in_atomic_block
     )
     if not parallel:
-        return (_close(now, batch) for batch in batches)
+        return (_flip(now, *id_range) for id_range in ranges)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="close-windows") as pool:
-        return list(pool.map(partial(_close_on_own_connection, now), batches))
+        return list(pool.map(partial(_flip_on_own_connection, now), ranges))
 
 
-def _close_on_own_connection(now: datetime, ids: list[int]) -> Counter:
+def _flip_on_own_connection(now: datetime, id_range: tuple[int, int]) -> tuple[Counter, Counter]:
     try:
-        return _close(now, ids)
+        return _flip(now, *id_range)
     finally:
         connection.close()  # this thread's connection, not the caller's
 
 
-def _close(now: datetime, ids: list[int]) -> Counter:
-    """Close these windows if they are still open and expired; count per organization.
-
-    Rows are taken in id order, the order webhook processing locks conversations in,
-    so the two never deadlock; a row a worker holds is waited for (milliseconds).
-    """
-    table = Conversation._meta.db_table
-    # One parameter for the whole batch: an array on PostgreSQL, JSON on SQLite (whose
-    # limit on parameters is far below a batch).
-    if connection.vendor == "postgresql":
-        among, batch = "= ANY(%s)", ids
-    else:
-        among, batch = "IN (SELECT value FROM json_each(%s))", json.dumps(ids)
-    sql = (
-        f"UPDATE {table} SET is_window_open = %s, window_status_last_checked_at = %s "  # noqa: S608 - names from the model
-        f"WHERE id {among} AND is_window_open AND window_expires_at <= %s "
-        "RETURNING organization_id"
-    )
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [False, now, batch, now])
-        return Counter(organization_id for (organization_id,) in cursor.fetchall())
-
-
-def _reopen_all(now: datetime) -> Counter:
-    """Flags that say closed while the window is open: rare (data written around the
-    rules), so one statement, without an index of its own."""
+def _flip(now: datetime, low: int, high: int) -> tuple[Counter, Counter]:
+    """Flip the flags in [low, high) that disagree with the clock; count per
+    organization the windows closed and those reopened."""
     table = Conversation._meta.db_table
     sql = (
-        f"UPDATE {table} SET is_window_open = %s, window_status_last_checked_at = %s "  # noqa: S608 - names from the model
-        "WHERE NOT is_window_open AND window_expires_at > %s RETURNING organization_id"
+        f"UPDATE {table} SET is_window_open = NOT is_window_open, "  # noqa: S608 - names from the model
+        "window_status_last_checked_at = %s "
+        "WHERE id >= %s AND id < %s AND ("
+        " (is_window_open AND window_expires_at <= %s)"
+        " OR (NOT is_window_open AND window_expires_at > %s)) "
+        "RETURNING organization_id, is_window_open"
     )
+    closed, reopened = Counter(), Counter()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [True, now, now])
-        return Counter(organization_id for (organization_id,) in cursor.fetchall())
+        cursor.execute(sql, [now, low, high, now, now])
+        for organization_id, is_open in cursor.fetchall():
+            (reopened if is_open else closed)[organization_id] += 1
+    return closed, reopened
 
 
 @dataclass

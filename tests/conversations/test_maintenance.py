@@ -104,13 +104,13 @@ def test_close_expired_windows_works_through_many_batches(whatsapp):
 @pytest.mark.django_db(transaction=True)
 def test_a_backlog_is_closed_by_several_connections_at_once(whatsapp, monkeypatch):
     threads = set()
-    close = maintenance._close
+    flip = maintenance._flip
 
-    def close_noting_the_thread(now, ids):
+    def flip_noting_the_thread(now, low, high):
         threads.add(threading.get_ident())
-        return close(now, ids)
+        return flip(now, low, high)
 
-    monkeypatch.setattr(maintenance, "_close", close_noting_the_thread)
+    monkeypatch.setattr(maintenance, "_flip", flip_noting_the_thread)
     expired = [
         _conversation(whatsapp, expires=NOW - timedelta(hours=1), flag=True) for _ in range(9)
     ]
