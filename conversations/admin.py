@@ -26,9 +26,9 @@ from conversations.models import (
 )
 from conversations.services import conversation_status_set
 from conversations.window import WindowState, window_conditions, window_status
+from tenants.admin_ui import AMBER, GREEN, GREY, HistoryAdminMixin, badge
 from tenants.models import WindowPolicy
 
-GREEN, AMBER, GREY = "#198754", "#fd7e14", "#6c757d"
 INLINE_MESSAGES = 50
 TIME = "%Y-%m-%d %H:%M:%S"
 
@@ -44,28 +44,19 @@ def _span(seconds: int) -> str:
     return f"{minutes} min" if minutes else "under 1 min"
 
 
-def _badge(colour: str, text: str) -> str:
-    return format_html(
-        '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;'
-        'white-space:nowrap">{}</span>',
-        colour,
-        text,
-    )
-
-
-def window_badge(conversation: Conversation, now: datetime | None = None) -> str:
+def windowbadge(conversation: Conversation, now: datetime | None = None) -> str:
     """The window as support staff read it; needs the channel loaded (no query)."""
     now = now or timezone.now()
     status = window_status(conversation, now=now)
     if status.policy == WindowPolicy.ALWAYS_OPEN:
-        return _badge(GREEN, "always open")
+        return badge(GREEN, "always open")
     if status.state == WindowState.NONE:
-        return _badge(GREY, "never opened")
+        return badge(GREY, "never opened")
     if status.state == WindowState.EXPIRED:
         ago = int((now - status.expires_at).total_seconds())
-        return _badge(GREY, f"expired {_span(ago)} ago")
+        return badge(GREY, f"expired {_span(ago)} ago")
     colour = AMBER if status.seconds_remaining < 3600 else GREEN
-    return _badge(colour, f"open · {_span(status.seconds_remaining)} left")
+    return badge(colour, f"open · {_span(status.seconds_remaining)} left")
 
 
 class WindowFilter(admin.SimpleListFilter):
@@ -147,7 +138,7 @@ class ContactConversationInline(ReadOnlyInline):
 
     @admin.display(description="24-hour window")
     def window(self, obj: Conversation) -> str:
-        return window_badge(obj)
+        return windowbadge(obj)
 
 
 @admin.register(Contact)
@@ -324,7 +315,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="24-hour window", ordering="window_expires_at")
     def window(self, obj: Conversation) -> str:
-        return window_badge(obj)
+        return windowbadge(obj)
 
     @admin.display(description="Window policy")
     def window_policy(self, obj: Conversation) -> str:
@@ -364,7 +355,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(HistoryAdminMixin, admin.ModelAdmin):
     """History: viewed, never edited here (statuses come from the provider)."""
 
     list_display = [
@@ -381,15 +372,6 @@ class MessageAdmin(admin.ModelAdmin):
     list_select_related = ["channel", "conversation__contact", "conversation__channel"]
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Error", ordering="error_code")
     def error(self, obj: Message) -> str:

@@ -21,10 +21,10 @@ from reconciliation.models import (
     WebhookHealthCheck,
 )
 from tenants.admin import ChannelAdmin
+from tenants.admin_ui import AMBER, BLUE, GREEN, GREY, RED, HistoryAdminMixin, badge
 from tenants.errors import ApplicationError
 from tenants.models import Channel
 
-GREEN, AMBER, RED, BLUE, GREY = "#198754", "#fd7e14", "#dc3545", "#0d6efd", "#6c757d"
 RESULT_COLOURS = {
     HealthCheckResult.PENDING: BLUE,
     HealthCheckResult.CONFIRMED: GREEN,
@@ -36,12 +36,7 @@ RESULT_COLOURS = {
 def result_badge(result: str | None) -> str:
     if not result:
         return format_html('<span style="color:{}">never checked</span>', GREY)
-    return format_html(
-        '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;'
-        'white-space:nowrap">{}</span>',
-        RESULT_COLOURS.get(result, GREY),
-        HealthCheckResult(result).label,
-    )
+    return badge(RESULT_COLOURS.get(result, GREY), HealthCheckResult(result).label)
 
 
 def latency(milliseconds: int | None) -> str:
@@ -145,7 +140,7 @@ class HealthCheckSettingAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookHealthCheck)
-class WebhookHealthCheckAdmin(admin.ModelAdmin):
+class WebhookHealthCheckAdmin(HistoryAdminMixin, admin.ModelAdmin):
     """History: each check as it ended; never edited here."""
 
     list_display = [
@@ -173,15 +168,6 @@ class WebhookHealthCheckAdmin(admin.ModelAdmin):
         "error",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # history; the daily purge removes old checks
 
     @admin.display(description="Result", ordering="result")
     def badge(self, obj: WebhookHealthCheck) -> str:
@@ -249,11 +235,7 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, run: ReconciliationRun) -> str:
-        return format_html(
-            '<span style="background:{};color:#fff;padding:1px 6px;border-radius:8px">{}</span>',
-            RUN_COLOURS[RunStatus(run.status)],
-            run.get_status_display(),
-        )
+        return badge(RUN_COLOURS[RunStatus(run.status)], run.get_status_display())
 
     @admin.action(description="Resume (failed or queued runs)", permissions=["change"])
     def resume(self, request, queryset) -> None:

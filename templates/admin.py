@@ -19,10 +19,10 @@ from providers.http import ProviderError
 from providers.whatsapp_templates import CATEGORIES, NAMED, POSITIONAL
 from templates.models import MessageTemplate, QualityScore, TemplateEvent, TemplateStatus
 from templates.services import template_submit, templates_sync
+from tenants.admin_ui import AMBER, BLUE, GREEN, GREY, RED, HistoryAdminMixin, badge
 from tenants.errors import ApplicationError, ErrorCode
 from tenants.models import Channel
 
-GREEN, AMBER, RED, BLUE, GREY = "#198754", "#fd7e14", "#dc3545", "#0d6efd", "#6c757d"
 STATUS_COLOURS = {
     TemplateStatus.APPROVED: GREEN,
     TemplateStatus.REINSTATED: GREEN,
@@ -43,23 +43,14 @@ QUALITY_COLOURS = {
 }
 
 
-def _badge(colour: str, text: str) -> str:
-    return format_html(
-        '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;'
-        'white-space:nowrap">{}</span>',
-        colour,
-        text,
-    )
-
-
-def status_badge(template: MessageTemplate) -> str:
+def statusbadge(template: MessageTemplate) -> str:
     if template.is_deleted:
-        return _badge(GREY, f"removed ({template.status or 'unknown'})")
-    return _badge(STATUS_COLOURS.get(template.status, GREY), template.status or "unknown")
+        return badge(GREY, f"removed ({template.status or 'unknown'})")
+    return badge(STATUS_COLOURS.get(template.status, GREY), template.status or "unknown")
 
 
-def quality_badge(template: MessageTemplate) -> str:
-    return _badge(
+def qualitybadge(template: MessageTemplate) -> str:
+    return badge(
         QUALITY_COLOURS.get(template.quality_score, GREY), template.quality_score or "UNKNOWN"
     )
 
@@ -264,11 +255,11 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
     @admin.display(description="Status", ordering="status")
     def status_column(self, obj: MessageTemplate) -> str:
-        return status_badge(obj)
+        return statusbadge(obj)
 
     @admin.display(description="Quality", ordering="quality_score")
     def quality_column(self, obj: MessageTemplate) -> str:
-        return quality_badge(obj)
+        return qualitybadge(obj)
 
     @admin.display(description="Components")
     def components_block(self, obj: MessageTemplate) -> str:
@@ -288,7 +279,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(TemplateEvent)
-class TemplateEventAdmin(admin.ModelAdmin):
+class TemplateEventAdmin(HistoryAdminMixin, admin.ModelAdmin):
     """Every template's history: viewed, never edited."""
 
     list_display = ["occurred_at", "template", "kind", "source", "change", "reason"]
@@ -310,15 +301,6 @@ class TemplateEventAdmin(admin.ModelAdmin):
         "created_at",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Change")
     def change(self, obj: TemplateEvent) -> str:

@@ -6,17 +6,18 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from tenants.admin_ui import AMBER, BLUE, GREEN, GREY, PURPLE, RED, badge
 from webhooks.models import QUEUE_STATUSES, EventStatus, FailedWebhook, WebhookEvent
 from webhooks.services import webhook_events_discard, webhook_events_replay
 
 STATUS_COLOURS = {
-    EventStatus.RECEIVED: "#6c757d",
-    EventStatus.PROCESSING: "#0d6efd",
-    EventStatus.PROCESSED: "#198754",
-    EventStatus.FAILED: "#fd7e14",
-    EventStatus.DEAD: "#dc3545",
-    EventStatus.DISCARDED: "#6c757d",
-    EventStatus.UNROUTABLE: "#6f42c1",
+    EventStatus.RECEIVED: GREY,
+    EventStatus.PROCESSING: BLUE,
+    EventStatus.PROCESSED: GREEN,
+    EventStatus.FAILED: AMBER,
+    EventStatus.DEAD: RED,
+    EventStatus.DISCARDED: GREY,
+    EventStatus.UNROUTABLE: PURPLE,
 }
 
 
@@ -91,11 +92,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: WebhookEvent) -> str:
-        return format_html(
-            '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px">{}</span>',
-            STATUS_COLOURS.get(obj.status, "#6c757d"),
-            obj.get_status_display(),
-        )
+        return badge(STATUS_COLOURS.get(obj.status, GREY), obj.get_status_display())
 
     @admin.display(description="Age", ordering="received_at")
     def age(self, obj: WebhookEvent) -> str:
