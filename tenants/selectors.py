@@ -146,3 +146,12 @@ def _routes(provider: Provider, tail: str, params: list) -> list[ChannelRoute]:
         )
         for id_, org_id, key, secret in rows
     ]
+
+
+def channel_named(hint: str, *, through: str = "") -> Q:
+    """The channel an operator names on a command line: its id, or its webhook key.
+    `through` reaches it from another model (e.g. "channel__")."""
+    named = Q(**{f"{through}key": hint})
+    if hint.isdigit():
+        named |= Q(**{f"{through}pk": int(hint)})
+    return named

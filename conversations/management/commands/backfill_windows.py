@@ -3,6 +3,7 @@ from django.db.models import Q
 
 from conversations.maintenance import BackfillProgress, windows_backfill
 from tenants.models import Channel, Organization
+from tenants.selectors import channel_named
 
 
 class Command(BaseCommand):
@@ -46,7 +47,7 @@ def _organization_id(hint: str) -> int:
 
 
 def _channel_id(hint: str, organization_id: int | None) -> int:
-    channels = Channel.objects.filter(Q(key=hint) | (Q(pk=int(hint)) if hint.isdigit() else Q()))
+    channels = Channel.objects.filter(channel_named(hint))
     if organization_id is not None:
         channels = channels.filter(organization_id=organization_id)
     found = channels.values_list("pk", flat=True).first()

@@ -1,7 +1,6 @@
 from time import monotonic, sleep
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 
 from reconciliation.health import (
     health_check_channels,
@@ -10,6 +9,7 @@ from reconciliation.health import (
     health_checks_settle,
 )
 from reconciliation.models import HealthCheckResult, WebhookHealthCheck
+from tenants.selectors import channel_named
 
 POLL_SECONDS = 2.0
 # Beyond the timeout, how long --wait gives the settle to record a result.
@@ -37,8 +37,7 @@ class Command(BaseCommand):
     def handle(self, *args, channel, wait, **options):
         channels = health_check_channels()
         if channel:
-            by_id = Q(pk=int(channel)) if channel.isdigit() else Q()
-            channels = channels.filter(by_id | Q(key=channel))
+            channels = channels.filter(channel_named(channel))
             if not channels.exists():
                 raise CommandError(
                     f"No active channel with an enabled health check matches {channel!r}."

@@ -1,12 +1,12 @@
 from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 
 from reconciliation import services
 from reconciliation.models import ReconciliationRun, RunKind, RunStatus, RunTrigger
 from tenants.errors import ApplicationError
 from tenants.models import Channel
+from tenants.selectors import channel_named
 
 BAR_WIDTH = 30
 
@@ -83,8 +83,7 @@ class Command(BaseCommand):
 
 
 def _channel(hint: str) -> Channel:
-    lookup = Q(key=hint) | (Q(pk=int(hint)) if hint.isdigit() else Q())
-    channel = Channel.objects.filter(lookup).first()
+    channel = Channel.objects.filter(channel_named(hint)).first()
     if channel is None:
         raise CommandError(f"No channel {hint!r}.")
     return channel

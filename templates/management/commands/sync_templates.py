@@ -1,10 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 
 from providers.http import ProviderError
 from templates.selectors import template_sync_channels
 from templates.services import templates_sync
 from tenants.errors import ApplicationError
+from tenants.selectors import channel_named
 
 
 class Command(BaseCommand):
@@ -20,8 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args, channel, **options):
         channels = template_sync_channels()
         if channel:
-            by_id = Q(pk=int(channel)) if channel.isdigit() else Q()
-            channels = channels.filter(by_id | Q(key=channel))
+            channels = channels.filter(channel_named(channel))
             if not channels.exists():
                 raise CommandError(
                     f"No active WhatsApp channel with a WABA id matches {channel!r}."

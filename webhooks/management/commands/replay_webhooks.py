@@ -2,10 +2,10 @@ from collections import Counter
 from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
 from providers import Provider
+from tenants.selectors import channel_named
 from webhooks.models import EventStatus, WebhookEvent
 from webhooks.processing import webhook_event_process
 from webhooks.services import REPLAYABLE_STATUSES, webhook_events_replay
@@ -56,9 +56,7 @@ class Command(BaseCommand):
         if options["provider"]:
             events = events.filter(provider=options["provider"])
         if options["channel"]:
-            channel = options["channel"]
-            by_id = Q(channel_id=int(channel)) if channel.isdigit() else Q()
-            events = events.filter(by_id | Q(channel__key=channel))
+            events = events.filter(channel_named(options["channel"], through="channel__"))
         if options["since"]:
             events = events.filter(received_at__gte=options["since"])
         if options["until"]:
