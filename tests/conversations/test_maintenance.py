@@ -211,7 +211,10 @@ def test_backfill_windows_command_limits_itself_to_a_channel(whatsapp, capsys):
         _message(conversation, direction=Direction.INBOUND, at=timezone.now())
 
     call_command(
-        "backfill_windows", "--organization", whatsapp.organization.slug, "--channel", whatsapp.key
+        "backfill_windows",
+        "--organization",
+        whatsapp.organization.slug,
+        f"--channel={whatsapp.key}",
     )
 
     assert Conversation.objects.get(pk=mine.pk).is_window_open

@@ -371,7 +371,7 @@ def test_the_command_refuses_a_channel_without_an_enabled_check(setting, whatsap
     setting.save()
 
     with pytest.raises(CommandError, match="No active channel with an enabled health check"):
-        call_command("check_webhook_health", "--channel", whatsapp.key, stdout=StringIO())
+        call_command("check_webhook_health", f"--channel={whatsapp.key}", stdout=StringIO())
 
 
 def test_the_command_reports_a_check_that_timed_out(setting, whatsapp, graph, settings):

@@ -204,7 +204,8 @@ def test_the_command_fails_loudly_and_says_how_to_resume(twilio):
     respx.get(url__startswith=LIST_URL).mock(return_value=httpx.Response(401, json={"code": 20003}))
 
     with pytest.raises(CommandError, match="--resume"):
-        call_command("reconcile", "--channel", twilio.key)
+        # "=": a key may begin with "-", which would read as an option of its own.
+        call_command("reconcile", f"--channel={twilio.key}")
 
 
 @respx.mock

@@ -47,7 +47,7 @@ def test_replay_by_channel_key_and_time_range(dead_whatsapp_events, endpoints):
     twilio_key = endpoints["twilio"].channel.key
     since = (timezone.now() - timedelta(minutes=5)).isoformat()
 
-    output = _replay("--channel", twilio_key, "--since", since, "--sync")
+    output = _replay(f"--channel={twilio_key}", "--since", since, "--sync")
 
     assert "Replayed 1 of 1" in output
     assert WebhookEvent.objects.get(provider="twilio").status == "processed"
