@@ -116,6 +116,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django prepares nothing, for the sake of connection poolers. The statements that
+    # bind server-side (tenants.db.fetchone_prepared: the webhook INSERT) are prepared
+    # from their fifth run on a connection; 0 turns that off, for a pooler in
+    # transaction mode that cannot keep prepared statements (PgBouncer before 1.21).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        env_int("DATABASE_PREPARE_THRESHOLD", 5) or None
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

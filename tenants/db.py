@@ -1,6 +1,8 @@
 """Database helpers the apps share."""
 
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Model
 
 
@@ -25,3 +27,21 @@ def rows_update(objects: list[Model], fields: list[str]) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def fetchone_prepared(sql: str, params: list, *, using: BaseDatabaseWrapper) -> tuple | None:
+    """Run a statement a process repeats at a high rate with server-side binding, so
+    that PostgreSQL plans it once per connection (psycopg prepares it from its fifth
+    run; the database OPTIONS' prepare_threshold governs that: None behind a pooler
+    that cannot keep prepared statements).
+
+    Django's cursors bind client-side: every run sends the whole statement with its
+    values inlined for PostgreSQL to parse and plan again (bench/ingest.py).
+    """
+    with using.cursor() as cursor:  # connects and health-checks as usual
+        if using.vendor != "postgresql":
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+        with using.wrap_database_errors, ServerBindingCursor(using.connection) as bound:
+            bound.execute(sql, params)
+            return bound.fetchone()

@@ -9,14 +9,15 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Case, Count, F, Q, Value, When
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import Case, Count, F, Field, Q, Value, When
 from django.utils import timezone
 
 from tenants.alerts import admin_url, alert_send
-from tenants.db import rows_update
+from tenants.db import fetchone_prepared, rows_update
 from tenants.models import Organization
 from tenants.selectors import ChannelRoute
 from webhooks.models import PENDING_STATUSES, EventStatus, WebhookEvent
@@ -87,19 +88,28 @@ def _insert_unless_stored(**values) -> int | None:
     savepoint around it to survive a duplicate, is measurably cheaper than the ORM's
     create-and-catch (bench/ingest.py). Columns and values come from the model's fields.
     """
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy costs
+    sql, fields = _insert_statement(db.vendor, tuple(values))
+    params = [
+        field.get_db_prep_save(value, db)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
+    row = fetchone_prepared(sql, params, using=db)
+    return row[0] if row else None
+
+
+@cache
+def _insert_statement(vendor: str, names: tuple[str, ...]) -> tuple[str, list[Field]]:
     meta = WebhookEvent._meta
-    fields = {meta.get_field(name): value for name, value in values.items()}
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    fields = [meta.get_field(name) for name in names]
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = (
         f"INSERT INTO {meta.db_table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - names from the model
-        f"ON CONFLICT ({connection.ops.quote_name('dedupe_key')}) DO NOTHING RETURNING id"
+        f"ON CONFLICT ({quote('dedupe_key')}) DO NOTHING RETURNING id"
     )
-    params = [field.get_db_prep_save(value, connection) for field, value in fields.items()]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return row[0] if row else None
+    return sql, fields
 
 
 def webhook_events_claim(*, event_id: int | None, limit: int = 1) -> list[WebhookEvent]:

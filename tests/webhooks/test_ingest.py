@@ -2,6 +2,7 @@ import json
 from urllib.parse import urlencode
 
 import pytest
+from django.db import connection
 
 from providers import Provider
 from tests.factories import OrganizationFactory
@@ -170,3 +171,16 @@ def test_twilio_signed_for_another_url_is_refused(client, endpoints, settings):
     response = twilio.post(client, body, "application/x-www-form-urlencoded", headers)
 
     assert response.status_code == 401
+
+
+def test_the_store_statement_is_prepared_once_per_connection(client, whatsapp):
+    for n in range(6):  # psycopg prepares a statement on its fifth run
+        body = fixture_text(Provider.WHATSAPP_CLOUD, "text").replace("wamid.", f"wamid.{n}.")
+        assert _post_whatsapp(client, body.encode()).status_code == 200
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+
+    assert WebhookEvent.objects.count() == 6
+    assert any(statement.startswith("INSERT INTO webhooks_webhookevent") for statement in prepared)
