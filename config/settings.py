@@ -244,6 +244,11 @@ WEBHOOK_PROCESSING_LEASE_SECONDS = env_int("WEBHOOK_PROCESSING_LEASE_SECONDS", 3
 # How long a web process remembers which channel (and secret) a webhook URL or WhatsApp
 # number belongs to. A stale secret costs one fresh lookup, never a refused webhook.
 WEBHOOK_ROUTE_CACHE_SECONDS = env_int("WEBHOOK_ROUTE_CACHE_SECONDS", 30)
+# A web process that has just seen a processing task queued and not yet started lets the
+# webhooks it stores in the next this-many milliseconds ride on that task, which keeps
+# taking waiting webhooks for as long after it starts (webhooks.queueing). 0: every
+# webhook checks for itself.
+WEBHOOK_WAKE_COALESCE_MS = env_int("WEBHOOK_WAKE_COALESCE_MS", 200)
 # Under load a worker applies up to this many waiting webhooks in one transaction.
 WEBHOOK_PROCESSING_BATCH = env_int("WEBHOOK_PROCESSING_BATCH", 50)
 WEBHOOK_RETENTION_PROCESSED_DAYS = env_int("WEBHOOK_RETENTION_PROCESSED_DAYS", 30)

@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 from config.celery import app as celery_app
 from tenants.models import Role
 from tests.factories import ChannelFactory, MembershipFactory, OrganizationFactory
-from webhooks.queueing import broker_backoff_reset, webhook_wakeup_taken
+from webhooks.queueing import broker_backoff_reset, wake_coverage_reset, webhook_wakeup_taken
 
 
 def pytest_configure(config):
@@ -23,11 +23,15 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
-def celery_eager(request):
+def celery_eager(request, settings):
     """Tasks run in the test process, unless a test needs a real worker and broker."""
     if request.node.get_closest_marker("real_broker"):
         yield
         return
+    # An eager task runs inside the request that stored the webhook; waiting out the
+    # wake-up coalescing there would only slow every test down. test_queueing covers it,
+    # and the real-broker tests run with it.
+    settings.WEBHOOK_WAKE_COALESCE_MS = 0
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
     yield
@@ -45,6 +49,7 @@ def _fast_password_hashing(settings):
 def _fresh_broker_backoff():
     broker_backoff_reset()
     webhook_wakeup_taken()  # no wake-up flag left over from another test
+    wake_coverage_reset()
 
 
 @pytest.fixture

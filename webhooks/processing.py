@@ -9,6 +9,7 @@ is retried on its own schedule (every handler is idempotent).
 """
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ from webhooks.services import (
 )
 
 logger = logging.getLogger(__name__)
+# While a task waits out its claim_until, it looks for new webhooks this often.
+CLAIM_POLL_SECONDS = 0.05
 
 Handler = Callable[[Channel, Event, WebhookEvent], str]
 
@@ -88,12 +91,17 @@ class _Parsed:
     outcomes: Counter = field(default_factory=Counter)
 
 
-def webhook_event_process(*, event_id: int) -> str:
-    """Process this stored event, and every webhook waiting behind it, in batches.
+def webhook_event_process(*, event_id: int, claim_until: float = 0.0) -> str:
+    """Process this stored event, and every webhook waiting behind it, in batches,
+    until a claim that began at `claim_until` (monotonic) or later found no more.
     Returns its new status, or "skipped" when it was not ours to process."""
+    began = time.monotonic()
     claimed = _process_batch(webhook_events_claim(event_id=event_id, limit=_batch_size()))
     own = next((webhook for webhook in claimed if webhook.pk == event_id), None)
-    while len(claimed) == _batch_size():  # more may be waiting
+    while len(claimed) == _batch_size() or began < claim_until:
+        if len(claimed) < _batch_size():  # caught up: wait a little for webhooks to come
+            time.sleep(max(0.0, min(CLAIM_POLL_SECONDS, claim_until - time.monotonic())))
+        began = time.monotonic()
         claimed = _process_batch(webhook_events_claim(event_id=None, limit=_batch_size()))
     return own.status if own else "skipped"
 

@@ -5,11 +5,17 @@ and the sweep enqueues it once the broker is back. After a failure, publishing i
 even tried for a short while, so that a broker outage costs each webhook request
 nothing (process-local, an optimization only: correctness never depends on it).
 
-A newly stored webhook needs a processing task that starts after it was committed:
-every task takes all the webhooks waiting when it starts (in batches). So while one
+A newly stored webhook needs a processing task that claims after it was committed:
+every task takes all the webhooks waiting when it claims (in batches). So while one
 task is queued and not yet started, a new webhook needs no task of its own; a flag in
 Redis says so, set by whoever publishes and cleared by the task as it starts.
-Under load this saves a publish (the costliest part of answering) per webhook.
+
+Asking Redis was still a round trip per webhook, so a web process that has just seen
+the flag (or published) skips the question for the next WEBHOOK_WAKE_COALESCE_MS. That
+is safe because a task, once it has cleared the flag, keeps claiming until a claim
+that begins at least that long after the clearing finds nothing new. The flag was
+cleared after the web process saw it set, so that last claim begins after every
+webhook the process stored in its window was committed, and takes them.
 """
 
 import logging
@@ -31,31 +37,61 @@ WAKEUP_KEY = "webhooks:wakeup-pending"
 WAKEUP_SECONDS = 5
 
 
+_wake_covered_until = 0.0
+
+
 def webhook_events_wake(event_id: int) -> bool:
-    """After a webhook is stored: make sure a processing task starts after it."""
-    flags = _flag_store()
-    if flags is not None:
-        try:
-            if not flags.set(WAKEUP_KEY, event_id, nx=True, ex=WAKEUP_SECONDS):
-                return True  # a queued task that has not started yet will take this one
-        except (RedisError, OSError) as exc:
-            logger.warning("Redis unavailable, publishing for event %s: %s", event_id, exc)
+    """After a webhook is stored: make sure a processing task claims after it."""
+    global _wake_covered_until
+    now = time.monotonic()
+    if now < _wake_covered_until:
+        return True  # a task that clears the flag later takes this one: see above
+    if _pending_task_exists(event_id):
+        _wake_covered_until = now + wake_coalesce_seconds()
+        return True
     sent = webhook_event_enqueue(event_id)
-    if not sent:
+    if sent:
+        _wake_covered_until = now + wake_coalesce_seconds()
+    else:
         webhook_wakeup_taken()  # nothing was queued: the next webhook must try again
     return sent
 
 
-def webhook_wakeup_taken() -> None:
-    """A processing task is starting: webhooks stored from now on need a new task."""
+def _pending_task_exists(event_id: int) -> bool:
+    """Set the flag unless it is set: True if a queued task has not started yet."""
     flags = _flag_store()
     if flags is None:
-        return
+        return False
     try:
-        flags.delete(WAKEUP_KEY)
+        return not flags.set(WAKEUP_KEY, event_id, nx=True, ex=WAKEUP_SECONDS)
     except (RedisError, OSError) as exc:
-        # The flag lapses by itself within WAKEUP_SECONDS.
-        logger.warning("Redis unavailable; the wake-up flag will lapse: %s", exc)
+        logger.warning("Redis unavailable, publishing for event %s: %s", event_id, exc)
+        return False
+
+
+def webhook_wakeup_taken() -> float:
+    """A processing task is starting: webhooks stored from now on need a new task.
+
+    Returns the time (monotonic) until which the task must keep claiming, for the web
+    processes that skipped asking since they last saw the flag.
+    """
+    flags = _flag_store()
+    if flags is not None:
+        try:
+            flags.delete(WAKEUP_KEY)
+        except (RedisError, OSError) as exc:
+            # The flag lapses by itself within WAKEUP_SECONDS.
+            logger.warning("Redis unavailable; the wake-up flag will lapse: %s", exc)
+    return time.monotonic() + wake_coalesce_seconds()
+
+
+def wake_coalesce_seconds() -> float:
+    return settings.WEBHOOK_WAKE_COALESCE_MS / 1000
+
+
+def wake_coverage_reset() -> None:
+    global _wake_covered_until
+    _wake_covered_until = 0.0
 
 
 @cache

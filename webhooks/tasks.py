@@ -13,8 +13,8 @@ from webhooks.queueing import webhook_wakeup_taken
 
 @shared_task(ignore_result=True)  # the WebhookEvent row is the record
 def webhook_event_process_task(event_id: int) -> str:
-    webhook_wakeup_taken()  # before claiming: see webhooks.queueing
-    return webhook_event_process(event_id=event_id)
+    claim_until = webhook_wakeup_taken()  # before claiming: see webhooks.queueing
+    return webhook_event_process(event_id=event_id, claim_until=claim_until)
 
 
 @shared_task

@@ -3,6 +3,7 @@ results as one at a time, and one bad webhook never holds back the others."""
 
 import json
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -10,6 +11,7 @@ from django.db import connection
 from conversations.models import Contact, Conversation, Message
 from providers import Provider
 from tests.webhooks.delivery import fixture_text
+from webhooks import services
 from webhooks.models import WebhookEvent
 from webhooks.processing import webhook_event_process
 
@@ -122,3 +124,31 @@ def test_concurrent_batches_over_the_same_customers_agree(client, whatsapp):
     assert Conversation.objects.count() == 5
     assert Message.objects.count() == 40
     assert sorted(Conversation.objects.values_list("unread_count", flat=True)) == [8] * 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_takes_the_webhooks_committed_until_its_claim_window_ends(
+    client, whatsapp, monkeypatch
+):
+    # Web processes that saw a task queued let their webhooks ride on it (queueing).
+    monkeypatch.setattr(services, "webhook_events_wake", lambda event_id: True)
+    [first] = _store(client, whatsapp, _text("wamid.L1"))
+    returned = threading.Event()
+
+    def task() -> None:
+        try:
+            webhook_event_process(event_id=first, claim_until=time.monotonic() + 0.6)
+        finally:
+            connection.close()
+            returned.set()
+
+    thread = threading.Thread(target=task)
+    thread.start()
+    time.sleep(0.3)
+    assert not returned.is_set()  # caught up, and still claiming
+    _store(client, whatsapp, _text("wamid.L2", at=1749416400))
+    thread.join(timeout=10)
+
+    assert returned.is_set()
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
+    assert Message.objects.count() == 2

@@ -1,6 +1,8 @@
 """While a processing task is queued and not yet started, new webhooks publish no task
 of their own: that task takes them all when it starts."""
 
+import time
+
 import pytest
 
 from tests.worker import free_port, redis_server
@@ -35,7 +37,7 @@ def test_webhooks_stored_while_a_task_waits_publish_nothing_more(own_redis, publ
 
 def test_once_the_task_starts_the_next_webhook_publishes_again(own_redis, published, monkeypatch):
     queueing.webhook_events_wake(1)
-    monkeypatch.setattr(tasks, "webhook_event_process", lambda event_id: "processed")
+    monkeypatch.setattr(tasks, "webhook_event_process", lambda **_: "processed")
 
     tasks.webhook_event_process_task(1)  # the task starts: it clears the flag first
     queueing.webhook_events_wake(2)
@@ -77,3 +79,43 @@ def test_with_redis_down_every_webhook_still_publishes(settings, published):
         queueing._flag_store.cache_clear()
 
     assert published == [1, 2]
+
+
+@pytest.fixture
+def coalescing(settings):
+    settings.WEBHOOK_WAKE_COALESCE_MS = 200
+
+
+def test_after_seeing_a_task_queued_a_process_asks_again_only_after_the_window(
+    own_redis, published, coalescing
+):
+    queueing.webhook_events_wake(1)  # publishes: no task was queued
+    queueing.webhook_wakeup_taken()  # the task starts and clears the flag
+
+    queueing.webhook_events_wake(2)  # within 200 ms: rides on that task, asks nothing
+    time.sleep(0.25)
+    queueing.webhook_events_wake(3)  # past the window: asks, and publishes again
+
+    assert published == [1, 3]
+
+
+def test_without_coalescing_every_webhook_asks(own_redis, published, settings):
+    settings.WEBHOOK_WAKE_COALESCE_MS = 0
+    queueing.webhook_events_wake(1)
+    queueing.webhook_wakeup_taken()
+
+    queueing.webhook_events_wake(2)
+
+    assert published == [1, 2]
+
+
+def test_a_failed_publish_opens_no_window(own_redis, coalescing, monkeypatch):
+    attempts: list[int] = []
+    monkeypatch.setattr(
+        queueing, "webhook_event_enqueue", lambda event_id: attempts.append(event_id) and False
+    )
+
+    queueing.webhook_events_wake(1)
+    queueing.webhook_events_wake(2)
+
+    assert attempts == [1, 2]

@@ -90,6 +90,37 @@ def test_with_redis_stopped_webhooks_are_stored_and_answered_then_processed(
     assert Message.objects.count() == 1
 
 
+def test_webhooks_riding_on_a_started_task_are_processed_without_the_sweep(
+    whatsapp_endpoint, tmp_path
+):
+    """Pairs of webhooks: the first publishes a task, the second arrives while that task
+    runs and publishes nothing (coalescing). A lease far beyond the test means only the
+    task, never the sweep, can take the second."""
+    env = process_env(WEBHOOK_WAKE_COALESCE_MS="200", WEBHOOK_PROCESSING_LEASE_SECONDS="600")
+    web_port = free_port()
+    text = fixture_text(Provider.WHATSAPP_CLOUD, "text")
+
+    with (
+        web_server(port=web_port, env=env, log_dir=tmp_path),
+        celery_worker(queues="webhooks", env=env, log_dir=tmp_path),
+    ):
+        for n in range(20):
+            body, content_type, headers = whatsapp_endpoint.request_text(
+                text.replace("wamid.HBgL", f"wamid.PAIR{n}")
+            )
+            response = httpx.post(
+                f"http://127.0.0.1:{web_port}/webhooks/whatsapp/",
+                content=body,
+                headers={**headers, "Content-Type": content_type},
+                timeout=30,
+            )
+            assert response.status_code == 200
+            time.sleep(0.3 if n % 2 else 0)
+        wait_for(lambda: not WebhookEvent.objects.exclude(status=EventStatus.PROCESSED).exists())
+
+    assert Message.objects.count() == 20
+
+
 def test_a_worker_killed_mid_event_loses_nothing(whatsapp_endpoint, tmp_path, client, settings):
     # The same short lease here (where the webhook is stored) as in the workers.
     settings.WEBHOOK_PROCESSING_LEASE_SECONDS = 2
