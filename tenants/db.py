@@ -1,6 +1,6 @@
 """Database helpers the apps share."""
 
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Model
@@ -30,18 +30,31 @@ def rows_update(objects: list[Model], fields: list[str]) -> None:
 
 
 def fetchone_prepared(sql: str, params: list, *, using: BaseDatabaseWrapper) -> tuple | None:
-    """Run a statement a process repeats at a high rate with server-side binding, so
-    that PostgreSQL plans it once per connection (psycopg prepares it from its fifth
-    run; the database OPTIONS' prepare_threshold governs that: None behind a pooler
-    that cannot keep prepared statements).
+    """Run an idempotent statement that a process repeats at a high rate (the webhook
+    INSERT) in one round trip.
 
-    Django's cursors bind client-side: every run sends the whole statement with its
-    values inlined for PostgreSQL to parse and plan again (bench/ingest.py).
+    It binds server-side, so that PostgreSQL plans it once per connection (psycopg
+    prepares it from its fifth run; DATABASE_PREPARE_THRESHOLD); Django's cursors bind
+    client-side, sending the whole statement with its values inlined every time. And
+    it skips the health-check query Django runs before a request's first statement
+    (CONN_HEALTH_CHECKS): a connection found dead is replaced and the statement run
+    again, which its idempotence allows.
     """
-    with using.cursor() as cursor:  # connects and health-checks as usual
-        if using.vendor != "postgresql":
+    if using.vendor != "postgresql":
+        with using.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
-        with using.wrap_database_errors, ServerBindingCursor(using.connection) as bound:
-            bound.execute(sql, params)
-            return bound.fetchone()
+    try:
+        return _fetchone_bound(sql, params, using)
+    except OperationalError:
+        if using.in_atomic_block:
+            raise  # the transaction is lost with its connection: not ours to redo
+        using.close()
+        return _fetchone_bound(sql, params, using)
+
+
+def _fetchone_bound(sql: str, params: list, using: BaseDatabaseWrapper) -> tuple | None:
+    using.ensure_connection()
+    with using.wrap_database_errors, ServerBindingCursor(using.connection) as bound:
+        bound.execute(sql, params)
+        return bound.fetchone()

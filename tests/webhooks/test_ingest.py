@@ -1,10 +1,12 @@
 import json
 from urllib.parse import urlencode
 
+import psycopg
 import pytest
 from django.db import connection
 
 from providers import Provider
+from tests import worker
 from tests.factories import OrganizationFactory
 from tests.signers import twilio as twilio_signer
 from tests.signers import whatsapp_cloud
@@ -13,6 +15,11 @@ from tests.webhooks.delivery import SECRETS, fixture_text
 from webhooks.models import EventStatus, WebhookEvent
 
 pytestmark = pytest.mark.django_db
+
+# The store binds server-side and prepares only on PostgreSQL (CI runs nothing else).
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL behaviour"
+)
 
 
 def _post_whatsapp(client, body: bytes, secret: str = SECRETS[Provider.WHATSAPP_CLOUD]):
@@ -173,6 +180,7 @@ def test_twilio_signed_for_another_url_is_refused(client, endpoints, settings):
     assert response.status_code == 401
 
 
+@postgresql_only
 def test_the_store_statement_is_prepared_once_per_connection(client, whatsapp):
     for n in range(6):  # psycopg prepares a statement on its fifth run
         body = fixture_text(Provider.WHATSAPP_CLOUD, "text").replace("wamid.", f"wamid.{n}.")
@@ -184,3 +192,19 @@ def test_the_store_statement_is_prepared_once_per_connection(client, whatsapp):
 
     assert WebhookEvent.objects.count() == 6
     assert any(statement.startswith("INSERT INTO webhooks_webhookevent") for statement in prepared)
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_that_died_while_idle_is_replaced_and_the_webhook_stored(client, whatsapp):
+    # The store skips Django's health-check query; a dead connection is found by the
+    # INSERT itself, which is then run again on a new one.
+    assert whatsapp.post(client, *whatsapp.request("text")).status_code == 200
+    with psycopg.connect(worker.test_database_url(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+
+    body = fixture_text(Provider.WHATSAPP_CLOUD, "text").replace("wamid.", "wamid.AFTER.")
+    response = _post_whatsapp(client, body.encode())
+
+    assert response.status_code == 200
+    assert WebhookEvent.objects.count() == 2
