@@ -16,9 +16,9 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("webhooks/", include("webhooks.urls")),  # first: the most requested, by far
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
-    path("webhooks/", include("webhooks.urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
 ]

@@ -9,11 +9,10 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from functools import cache
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import Case, Count, F, Field, Q, Value, When
+from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
 from tenants.alerts import admin_url, alert_send
@@ -60,56 +59,61 @@ def webhook_event_store(
     operator, not processed.
     """
     event_id = _insert_unless_stored(
+        route=route,
         provider=provider,
-        channel_id=route.id if route else None,
-        organization_id=route.organization_id if route else None,
         body=body,
         headers=headers,
         url=url,
         received_at=received_at,
         dedupe_key=dedupe_key(provider=provider, channel_key=route.key if route else "", body=body),
-        status=EventStatus.RECEIVED if route else EventStatus.UNROUTABLE,
-        attempts=0,
-        next_attempt_at=received_at + lease() if route else None,
-        last_error="" if route else "No channel is configured for this payload.",
-        processed_at=None,
-        result={},
-        refs="",
     )
     if event_id is not None and route is not None:
         transaction.on_commit(lambda: webhook_events_wake(event_id))
     return event_id
 
 
-def _insert_unless_stored(**values) -> int | None:
-    """One INSERT ... ON CONFLICT DO NOTHING RETURNING id (PostgreSQL and SQLite).
-
-    Every webhook request runs it: one statement, needing neither a transaction nor a
-    savepoint around it to survive a duplicate, is measurably cheaper than the ORM's
-    create-and-catch (bench/ingest.py). Columns and values come from the model's fields.
-    """
-    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy costs
-    sql, fields = _insert_statement(db.vendor, tuple(values))
-    params = [
-        field.get_db_prep_save(value, db)
-        for field, value in zip(fields, values.values(), strict=True)
-    ]
-    row = fetchone_prepared(sql, params, using=db)
-    return row[0] if row else None
-
-
-@cache
-def _insert_statement(vendor: str, names: tuple[str, ...]) -> tuple[str, list[Field]]:
-    meta = WebhookEvent._meta
-    fields = [meta.get_field(name) for name in names]
-    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = (
-        f"INSERT INTO {meta.db_table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - names from the model
-        f"ON CONFLICT ({quote('dedupe_key')}) DO NOTHING RETURNING id"
+# Every webhook request runs this one statement (bench/ingest.py). ON CONFLICT makes a
+# byte-identical redelivery a no-op needing no transaction or savepoint around it; the
+# columns every new event starts with the same value are literals, not parameters.
+_STORE_SQL = """
+    INSERT INTO webhooks_webhookevent (
+        provider, channel_id, organization_id, body, headers, url, received_at,
+        dedupe_key, status, next_attempt_at, last_error,
+        attempts, processed_at, result, refs
     )
-    return sql, fields
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, NULL, '{}', '')
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+"""
+
+
+def _insert_unless_stored(
+    *,
+    route: ChannelRoute | None,
+    provider: str,
+    body: bytes,
+    headers: dict[str, str],
+    url: str,
+    received_at: datetime,
+    dedupe_key: str,
+) -> int | None:
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy costs
+    adapt_time = db.ops.adapt_datetimefield_value
+    params = [
+        provider,
+        route.id if route else None,
+        route.organization_id if route else None,
+        body,
+        db.ops.adapt_json_value(headers, None),
+        url,
+        adapt_time(received_at),
+        dedupe_key,
+        EventStatus.RECEIVED.value if route else EventStatus.UNROUTABLE.value,
+        adapt_time(received_at + lease()) if route else None,
+        "" if route else "No channel is configured for this payload.",
+    ]
+    row = fetchone_prepared(_STORE_SQL, params, using=db)
+    return row[0] if row else None
 
 
 def webhook_events_claim(*, event_id: int | None, limit: int = 1) -> list[WebhookEvent]:

@@ -25,6 +25,7 @@ from webhooks.services import webhook_event_store
 logger = logging.getLogger(__name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+RECEIVED_JSON = b'{"status": "received"}'  # written once: every webhook gets it
 
 
 class _BodyTooLargeError(Exception):
@@ -184,7 +185,7 @@ def _store(provider: Provider, route: ChannelRoute | None, signed: SignedRequest
 def _acknowledge(provider: Provider) -> HttpResponse:
     if provider == Provider.TWILIO:
         return HttpResponse(EMPTY_TWIML, content_type="text/xml")
-    return JsonResponse({"status": "received"})
+    return HttpResponse(RECEIVED_JSON, content_type="application/json")
 
 
 def _refuse(provider: Provider, reason: str) -> HttpResponse:
