@@ -1,6 +1,6 @@
 -- wrk script: POST pre-signed bodies, each thread its own share, so no two requests
 -- carry the same body (a repeat would be answered by the dedupe key, cheaply).
--- Reads BENCH_REQUESTS: one "signature<TAB>body" per line.
+-- Reads BENCH_REQUESTS: one "signature<TAB>body" per line; starts BENCH_OFFSET lines in.
 local threads = {}
 local counter = 0
 
@@ -17,7 +17,7 @@ function init(args)
     table.insert(requests, {signature, body})
   end
   step = tonumber(os.getenv("BENCH_THREADS"))
-  index = id - step
+  index = id - step + tonumber(os.getenv("BENCH_OFFSET") or "0")
 end
 
 function request()
