@@ -134,10 +134,11 @@ def events_apply(*, inbound: list[Inbound], statuses: list[Status]) -> tuple[lis
             for i, c in zip(inbound, contacts, strict=True)
         }
     )
-    _create_conversations(pairs, {i.channel.id: i.channel for i in inbound})
+    channels = {item.channel.id: item.channel for item in [*inbound, *statuses]}
+    _create_conversations(pairs, channels)
     known = _known_messages(inbound, statuses)
     batch = _Batch()
-    _lock_conversations(batch, pairs, {m.conversation_id for m in known.values()})
+    _lock_conversations(batch, pairs, {m.conversation_id for m in known.values()}, channels)
     batch.messages.update(known)
     inbound_outcomes = _file_messages(batch, inbound, contacts)
     status_outcomes = [_apply_status(batch, item) for item in statuses]
@@ -291,7 +292,9 @@ def _lock_id(channel_id: int, message_id: str) -> int:
 def _create_conversations(pairs: list[tuple[int, int, int]], channels: dict[int, Channel]) -> None:
     """Make sure each (channel, contact) has its conversation; sorted, so concurrent
     batches creating the same ones wait in one order."""
-    if pairs:
+    existing = _existing_conversations(pairs)
+    missing = [pair for pair in pairs if pair[:2] not in existing]
+    if missing:
         Conversation.objects.bulk_create(
             [
                 Conversation(
@@ -300,10 +303,22 @@ def _create_conversations(pairs: list[tuple[int, int, int]], channels: dict[int,
                     organization_id=org_id,
                     is_window_open=channels[channel_id].window_policy == WindowPolicy.ALWAYS_OPEN,
                 )
-                for channel_id, contact_id, org_id in pairs
+                for channel_id, contact_id, org_id in missing
             ],
-            ignore_conflicts=True,
+            ignore_conflicts=True,  # created meanwhile by a concurrent batch: theirs stays
         )
+
+
+def _existing_conversations(pairs: list[tuple[int, int, int]]) -> set[tuple[int, int]]:
+    """Most conversations exist already: reading which (two integers a row) costs far
+    less than building and inserting a conversation for each, conflicts ignored."""
+    if not pairs:
+        return set()
+    existing = Conversation.objects.filter(
+        channel_id__in={channel_id for channel_id, _, _ in pairs},
+        contact_id__in={contact_id for _, contact_id, _ in pairs},
+    ).values_list("channel_id", "contact_id")
+    return set(existing)
 
 
 def _known_messages(
@@ -323,7 +338,9 @@ def _known_messages(
     }
 
 
-def _lock_conversations(batch: _Batch, pairs, conversation_ids: set[int]) -> None:
+def _lock_conversations(
+    batch: _Batch, pairs, conversation_ids: set[int], channels: dict[int, Channel]
+) -> None:
     """Every conversation this batch touches, row-locked in one sorted statement until
     the transaction ends: events of one conversation are applied one at a time."""
     # One condition per channel, not per pair: a page of a thousand messages built (and
@@ -341,11 +358,15 @@ def _lock_conversations(batch: _Batch, pairs, conversation_ids: set[int]) -> Non
         return
     locked = (
         Conversation.objects.select_for_update(of=("self",))
-        .select_related("channel")
         .filter(reduce(or_, wanted))
         .order_by("id")
     )
-    batch.conversations = {conversation.pk: conversation for conversation in locked}
+    batch.conversations = {}
+    for conversation in locked:
+        # The batch's own channels, not one loaded (and its secrets decrypted) per row.
+        if conversation.channel_id in channels:
+            conversation.channel = channels[conversation.channel_id]
+        batch.conversations[conversation.pk] = conversation
 
 
 def _file_messages(batch: _Batch, inbound: list[Inbound], contacts: list[Contact]) -> list[str]:
