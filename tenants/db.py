@@ -1,6 +1,8 @@
 """Database helpers the apps share."""
 
-from django.db import OperationalError, connection
+from contextlib import contextmanager
+
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Model
@@ -8,25 +10,38 @@ from django.db.models import Model
 
 def rows_update(objects: list[Model], fields: list[str]) -> None:
     """Save `fields` of each object: one UPDATE per row, sent together (psycopg 3
-    pipelines executemany into one round trip).
+    pipelines executemany into one round trip) and bound server-side (one statement
+    and the values, instead of every row's statement with its values quoted in).
 
     Django's bulk_update builds a CASE expression per object and field, which cost
     more than the whole rest of a processing batch (bench/apply.py, profiled).
     """
     if not objects:
         return
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy costs
     meta = objects[0]._meta
     columns = [meta.get_field(name) for name in fields]
-    quote = connection.ops.quote_name
+    quote = db.ops.quote_name
     assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608 - names from the model
     rows = [
-        [column.get_db_prep_save(getattr(obj, column.attname), connection) for column in columns]
-        + [obj.pk]
+        [column.get_db_prep_save(getattr(obj, column.attname), db) for column in columns] + [obj.pk]
         for obj in objects
     ]
-    with connection.cursor() as cursor:
+    with server_bound_cursor(db) as cursor:
         cursor.executemany(sql, rows)
+
+
+@contextmanager
+def server_bound_cursor(using: BaseDatabaseWrapper):
+    """A cursor that sends values apart from the statement (PostgreSQL), in the
+    connection's current transaction; Django's own cursor on other databases."""
+    with using.cursor() as cursor:  # connects and health-checks as usual
+        if using.vendor != "postgresql":
+            yield cursor
+            return
+        with using.wrap_database_errors, ServerBindingCursor(using.connection) as bound:
+            yield bound
 
 
 def fetchone_prepared(sql: str, params: list, *, using: BaseDatabaseWrapper) -> tuple | None:
