@@ -15,6 +15,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,7 +28,7 @@ from providers import Provider
 from providers.events import AccountEvent, InboundMessage, MessageStatusUpdate
 from providers.http import ProviderError
 from reconciliation.models import ReconciliationRun, RunKind, RunStatus, RunTrigger
-from reconciliation.sources import SOURCES, Batch, next_batch
+from reconciliation.sources import READ_AHEAD, SOURCES, Batch, next_batch
 from templates.services import templates_sync
 from tenants import services as tenants
 from tenants.clients import whatsapp_client_for
@@ -114,22 +115,30 @@ def run_cancel(*, run: ReconciliationRun) -> ReconciliationRun:
 
 
 def _reconcile_messages(run: ReconciliationRun, on_progress) -> None:
-    while not run.cursor.get("done"):
-        batch = _fetch(run, lambda: _next(run))
-        _apply(run, batch)
-        if on_progress:
-            on_progress(run)
+    """Page after page; where the source reads nothing from our database, the next page
+    is read while this one is applied (the provider's time and ours overlap)."""
+    read_ahead = Provider(run.channel.provider) in READ_AHEAD
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        upcoming = None
+        while not run.cursor.get("done"):
+            batch = upcoming.result() if upcoming else _fetch(run, run.cursor)
+            upcoming = None
+            if read_ahead and not batch.cursor.get("done"):
+                upcoming = reader.submit(_fetch, run, batch.cursor)
+            _apply(run, batch)
+            if on_progress:
+                on_progress(run)
 
 
-def _next(run: ReconciliationRun) -> Batch:
-    return next_batch(run.channel, run.cursor, run.window_start, run.window_end)
+def _next(run: ReconciliationRun, cursor: dict) -> Batch:
+    return next_batch(run.channel, cursor, run.window_start, run.window_end)
 
 
-def _fetch(run: ReconciliationRun, read: Callable[[], Batch]) -> Batch:
-    """One page, waiting out short rate limits (429 with Retry-After)."""
+def _fetch(run: ReconciliationRun, cursor: dict) -> Batch:
+    """The page at `cursor`, waiting out short rate limits (429 with Retry-After)."""
     while True:
         try:
-            return read()
+            return _next(run, cursor)
         except ProviderError as exc:
             wait = exc.retry_after if exc.retry_after is not None else 1.0
             if not exc.transient or wait > MAX_INLINE_WAIT:
@@ -241,7 +250,7 @@ def _count_days(run: ReconciliationRun, on_progress) -> None:
     the days that differ are the run's findings. Nothing is applied."""
     theirs = Counter(run.findings.get("provider_days", {}))
     while not run.cursor.get("done"):
-        batch = _fetch(run, lambda: _next(run))
+        batch = _fetch(run, run.cursor)
         messages = [e for e in batch.events if isinstance(e, InboundMessage)]
         theirs.update(e.occurred_at.date().isoformat() for e in messages)
         run.fetched += batch.fetched

@@ -163,3 +163,6 @@ SOURCES: dict[Provider, Source] = {
     Provider.UNIPILE: _unipile,
     Provider.OPENPHONE: _openphone,
 }
+# Sources that read nothing from our database, so their next page can be read while
+# the last one is applied. Unipile's cannot: it looks up chats that page may create.
+READ_AHEAD = frozenset({Provider.TWILIO, Provider.OPENPHONE})

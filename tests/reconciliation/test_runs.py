@@ -1,6 +1,7 @@
 """Reconciliation runs against faked provider APIs: paging, rate limits, resume,
 idempotent reruns, gaps filled exactly."""
 
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -227,3 +228,26 @@ def test_reconcile_now_from_the_channel_admin_runs_and_lists_the_run(
     assert f"Messages run {ReconciliationRun.objects.get().pk} queued" in page.content.decode()
     runs = client.get("/admin/reconciliation/reconciliationrun/").content.decode()
     assert "Succeeded" in runs
+
+
+@respx.mock
+def test_the_next_page_is_read_while_one_is_applied(twilio, monkeypatch):
+    route = respx.get(url__startswith=LIST_URL).mock(
+        side_effect=_pages([_message(1)], [_message(2)], [_message(3)])
+    )
+    requested_by_apply: list[int] = []
+    apply = services._apply
+
+    def apply_once_the_next_page_is_asked_for(run, batch):
+        expected = min(len(requested_by_apply) + 2, 3)  # this page's, and the next
+        deadline = time.monotonic() + 5
+        while route.call_count < expected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        requested_by_apply.append(route.call_count)
+        apply(run, batch)
+
+    monkeypatch.setattr(services, "_apply", apply_once_the_next_page_is_asked_for)
+    run = _run(twilio)
+
+    assert requested_by_apply == [2, 3, 3]
+    assert (run.status, run.fetched, Message.objects.count()) == ("succeeded", 3, 3)
