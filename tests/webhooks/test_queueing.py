@@ -45,7 +45,11 @@ def test_once_the_task_starts_the_next_webhook_publishes_again(own_redis, publis
     assert published == [1, 2]
 
 
-def test_a_failed_publish_lets_the_next_webhook_try_again(own_redis, monkeypatch):
+@pytest.mark.parametrize("coalesce_ms", [0, 200], ids=["every webhook asks", "coalescing"])
+def test_a_failed_publish_lets_the_next_webhook_try_again(
+    own_redis, monkeypatch, settings, coalesce_ms
+):
+    settings.WEBHOOK_WAKE_COALESCE_MS = coalesce_ms  # a failure opens no window either
     attempts: list[int] = []
     monkeypatch.setattr(
         queueing, "webhook_event_enqueue", lambda event_id: attempts.append(event_id) and False
@@ -107,15 +111,3 @@ def test_without_coalescing_every_webhook_asks(own_redis, published, settings):
     queueing.webhook_events_wake(2)
 
     assert published == [1, 2]
-
-
-def test_a_failed_publish_opens_no_window(own_redis, coalescing, monkeypatch):
-    attempts: list[int] = []
-    monkeypatch.setattr(
-        queueing, "webhook_event_enqueue", lambda event_id: attempts.append(event_id) and False
-    )
-
-    queueing.webhook_events_wake(1)
-    queueing.webhook_events_wake(2)
-
-    assert attempts == [1, 2]
