@@ -46,43 +46,51 @@ def webhook_events_wake(event_id: int) -> bool:
     now = time.monotonic()
     if now < _wake_covered_until:
         return True  # a task that clears the flag later takes this one: see above
-    if _pending_task_exists(event_id):
+    flag = _flag_set(event_id)
+    if flag == _PENDING:
         _wake_covered_until = now + wake_coalesce_seconds()
         return True
     sent = webhook_event_enqueue(event_id)
-    if sent:
-        _wake_covered_until = now + wake_coalesce_seconds()
-    else:
+    if not sent:
         webhook_wakeup_taken()  # nothing was queued: the next webhook must try again
+    elif flag != _UNKNOWN:  # the task will find the flag set, or there is no Redis at all
+        _wake_covered_until = now + wake_coalesce_seconds()
     return sent
 
 
-def _pending_task_exists(event_id: int) -> bool:
-    """Set the flag unless it is set: True if a queued task has not started yet."""
+_SET, _PENDING, _UNKNOWN = "set", "pending", "unknown"
+
+
+def _flag_set(event_id: int) -> str | None:
+    """Set the flag unless it is set. _PENDING: a queued task has not started yet;
+    _SET: we set it; None: there is no Redis; _UNKNOWN: Redis failed."""
     flags = _flag_store()
     if flags is None:
-        return False
+        return None
     try:
-        return not flags.set(WAKEUP_KEY, event_id, nx=True, ex=WAKEUP_SECONDS)
+        return _SET if flags.set(WAKEUP_KEY, event_id, nx=True, ex=WAKEUP_SECONDS) else _PENDING
     except (RedisError, OSError) as exc:
         logger.warning("Redis unavailable, publishing for event %s: %s", event_id, exc)
-        return False
+        return _UNKNOWN
 
 
 def webhook_wakeup_taken() -> float:
     """A processing task is starting: webhooks stored from now on need a new task.
 
-    Returns the time (monotonic) until which the task must keep claiming, for the web
-    processes that skipped asking since they last saw the flag.
+    Returns the time (monotonic) until which the task must keep claiming: for as long
+    as web processes that saw the flag it cleared may skip asking. A task that found
+    no flag (another task cleared it, or the sweep sent this one) need not wait.
     """
     flags = _flag_store()
-    if flags is not None:
-        try:
-            flags.delete(WAKEUP_KEY)
-        except (RedisError, OSError) as exc:
-            # The flag lapses by itself within WAKEUP_SECONDS.
-            logger.warning("Redis unavailable; the wake-up flag will lapse: %s", exc)
-    return time.monotonic() + wake_coalesce_seconds()
+    if flags is None:  # no flag to tell by: every task waits
+        return time.monotonic() + wake_coalesce_seconds()
+    try:
+        cleared = flags.delete(WAKEUP_KEY)
+    except (RedisError, OSError) as exc:
+        # The flag lapses by itself within WAKEUP_SECONDS.
+        logger.warning("Redis unavailable; the wake-up flag will lapse: %s", exc)
+        cleared = True  # it may have been seen
+    return time.monotonic() + (wake_coalesce_seconds() if cleared else 0.0)
 
 
 def wake_coalesce_seconds() -> float:

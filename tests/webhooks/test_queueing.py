@@ -111,3 +111,14 @@ def test_without_coalescing_every_webhook_asks(own_redis, published, settings):
     queueing.webhook_events_wake(2)
 
     assert published == [1, 2]
+
+
+def test_only_a_task_that_clears_the_flag_keeps_claiming(own_redis, published, coalescing):
+    queueing.webhook_events_wake(1)  # sets the flag and publishes a task
+
+    clearing = queueing.webhook_wakeup_taken()  # that task starts: it clears the flag
+    flagless = queueing.webhook_wakeup_taken()  # one the sweep sent finds no flag
+    now = time.monotonic()
+
+    assert clearing > now + 0.1  # web processes may have seen its flag: it waits them out
+    assert flagless <= now
