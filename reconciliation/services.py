@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from conversations.batch import Inbound, MissingContactError, Status, events_apply
@@ -124,10 +124,17 @@ def _reconcile_messages(run: ReconciliationRun, on_progress) -> None:
             batch = upcoming.result() if upcoming else _fetch(run, run.cursor)
             upcoming = None
             if read_ahead and not batch.cursor.get("done"):
-                upcoming = reader.submit(_fetch, run, batch.cursor)
+                upcoming = reader.submit(_fetch_ahead, run, batch.cursor)
             _apply(run, batch)
             if on_progress:
                 on_progress(run)
+
+
+def _fetch_ahead(run: ReconciliationRun, cursor: dict) -> Batch:
+    try:
+        return _fetch(run, cursor)
+    finally:
+        connections.close_all()  # the reader thread's own, should a source ever open one
 
 
 def _next(run: ReconciliationRun, cursor: dict) -> Batch:
