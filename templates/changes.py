@@ -94,14 +94,7 @@ def template_for(
             if template is None:
                 raise
     if created:
-        template_event_record(
-            template,
-            EventKind.CREATED,
-            source=source,
-            occurred_at=occurred_at,
-            new=template.status,
-            details=details,
-        )
+        _record_created(template, source=source, occurred_at=occurred_at, details=details)
     elif ref.template_id and template.provider_template_id != ref.template_id:
         # Known by name and language under another id: deleted on Meta and made again,
         # a new template there whose lifecycle starts over.
@@ -136,6 +129,12 @@ def template_revive(
     details: dict[str, Any] | None = None,
 ) -> None:
     template.is_deleted, template.removed_at = False, None
+    _record_created(template, source=source, occurred_at=occurred_at, details=details)
+
+
+def _record_created(
+    template: MessageTemplate, *, source: EventSource, occurred_at: datetime, details
+) -> None:
     template_event_record(
         template,
         EventKind.CREATED,

@@ -40,8 +40,15 @@ def server_bound_cursor(using: BaseDatabaseWrapper):
         if using.vendor != "postgresql":
             yield cursor
             return
-        with using.wrap_database_errors, ServerBindingCursor(using.connection) as bound:
+        with _bound_cursor(using) as bound:
             yield bound
+
+
+@contextmanager
+def _bound_cursor(using: BaseDatabaseWrapper):
+    """On the open connection, with Django's translation of database errors."""
+    with using.wrap_database_errors, ServerBindingCursor(using.connection) as bound:
+        yield bound
 
 
 def fetchone_prepared(sql: str, params: list, *, using: BaseDatabaseWrapper) -> tuple | None:
@@ -69,7 +76,7 @@ def fetchone_prepared(sql: str, params: list, *, using: BaseDatabaseWrapper) -> 
 
 
 def _fetchone_bound(sql: str, params: list, using: BaseDatabaseWrapper) -> tuple | None:
-    using.ensure_connection()
-    with using.wrap_database_errors, ServerBindingCursor(using.connection) as bound:
+    using.ensure_connection()  # not using.cursor(): that would health-check first
+    with _bound_cursor(using) as bound:
         bound.execute(sql, params)
         return bound.fetchone()
