@@ -2,10 +2,11 @@
 
 import pytest
 import respx
+import time_machine
 
 from providers import Provider
 from reconciliation.models import ReconciliationRun
-from tests.reconciliation.test_runs import LIST_URL, SID, _message, _pages
+from tests.reconciliation.test_runs import LIST_URL, SID, UNTIL, _message, _pages
 from tests.webhooks.conftest import make_channel
 
 pytestmark = pytest.mark.django_db
@@ -21,6 +22,7 @@ def twilio(organization):
 
 
 @respx.mock
+@time_machine.travel(UNTIL, tick=False)  # the run reads back from now; the data is dated
 def test_an_admin_starts_a_run_that_a_worker_carries_out(
     admin_client, twilio, django_capture_on_commit_callbacks
 ):
