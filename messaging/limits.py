@@ -4,6 +4,8 @@
   with GCRA (the generic cell rate algorithm): one key per channel holding the
   theoretical arrival time of the next send, moved by a Lua script that reads Redis's
   own clock, so processes with skewed clocks agree and a check is one round trip.
+  Without Redis (the embedded default) the same algorithm keeps its clock in a table,
+  moved by one upsert: sends are paced there too, by this machine's clock.
 - Daily caps: a counter per channel and UTC day in PostgreSQL, taken with one
   INSERT ... ON CONFLICT DO UPDATE that only counts while under the cap.
 
@@ -12,6 +14,7 @@ Both answer with how long to wait, which becomes RATE_LIMITED's retry_after.
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -21,7 +24,7 @@ from django.conf import settings
 from django.db import connection
 from redis.exceptions import RedisError
 
-from messaging.models import DailySendCount, SendLimit
+from messaging.models import DailySendCount, SendLimit, ThroughputPace
 from providers import Provider
 from tenants.errors import ApplicationError, ErrorCode
 from tenants.models import Channel
@@ -86,20 +89,46 @@ def send_admit(*, channel: Channel, now: datetime | None = None) -> None:
 def throughput_take(*, channel_id: int, per_second: int) -> float:
     """0 if a send may go now (and it is counted), else the seconds to wait.
 
-    Without Redis (the embedded development setup) there is no shared clock to pace
-    by, and sends are not paced. If Redis fails, sends go unpaced rather than not at
-    all: the provider's own limit (130429, 429) is retried by the send task.
+    Without Redis (the embedded default) the clock is kept in the database. If Redis
+    fails, sends go unpaced rather than not at all: the provider's own limit (130429,
+    429) is retried by the send task.
     """
-    if not settings.REDIS_URL:
-        return 0.0
     interval = 1_000_000 / per_second
     tolerance = interval * max(0, math.floor(per_second * BURST_SECONDS) - 1)
+    if not settings.REDIS_URL:
+        return _database_gcra(channel_id, round(interval), round(tolerance)) / 1_000_000
     try:
         waited = _gcra()(keys=[_throughput_key(channel_id)], args=[interval, tolerance])
     except (RedisError, OSError) as exc:
         logger.warning("Redis unavailable, channel %s sends unpaced: %s", channel_id, exc)
         return 0.0
     return waited / 1_000_000
+
+
+def _database_gcra(channel_id: int, interval: int, tolerance: int) -> int:
+    """GCRA as one upsert: the row only moves when the send is admitted. Returns the µs
+    to wait (0: admitted). On SQLite writers queue for the database's one write lock,
+    so two processes never admit from the same reading."""
+    now = time.time_ns() // 1000
+    table = ThroughputPace._meta.db_table
+    column = f"{table}.theoretical_arrival_us"
+    tat = f"CASE WHEN {column} > %s THEN {column} ELSE %s END"  # the later of it and now
+    sql = (
+        f"INSERT INTO {table} (channel_id, theoretical_arrival_us) VALUES (%s, %s) "  # noqa: S608 - names from the model
+        f"ON CONFLICT (channel_id) DO UPDATE SET theoretical_arrival_us = {tat} + %s "
+        f"WHERE {tat} - %s <= %s RETURNING theoretical_arrival_us"
+    )
+    params = [channel_id, now + interval, now, now, interval, now, now, tolerance, now]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.fetchone() is not None:
+            return 0
+        cursor.execute(
+            f"SELECT theoretical_arrival_us FROM {table} WHERE channel_id = %s",  # noqa: S608
+            [channel_id],
+        )
+        (stored,) = cursor.fetchone()
+    return max(stored - tolerance - now, 1)
 
 
 def _throughput_key(channel_id: int) -> str:

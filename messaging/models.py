@@ -70,3 +70,21 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ThroughputPace(models.Model):
+    """The embedded default's pacing clock, where there is no Redis to keep it: per
+    channel, when its next send may go (GCRA's theoretical arrival time, in µs since the
+    epoch). With REDIS_URL set the clock lives in Redis and this table stays empty.
+
+    Keyed by the bare channel id rather than a foreign key: it is a clock, not a
+    record, and a row left behind by a deleted channel costs nothing."""
+
+    channel_id = models.BigIntegerField(primary_key=True)
+    theoretical_arrival_us = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = "throughput pace"
+
+    def __str__(self) -> str:
+        return f"Channel {self.channel_id}"

@@ -12,6 +12,7 @@ from conversations import services
 from conversations.models import Conversation, ConversationStatus
 from tenants.errors import ApplicationError, ErrorCode
 from tests.factories import ConversationFactory, MembershipFactory, OrganizationFactory
+from tests.markers import postgresql_only
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -28,6 +29,10 @@ def test_services_work_on_the_stored_row_not_the_callers_stale_copy():
     assert conversation.unread_count == 4
 
 
+@postgresql_only(
+    "SQLite has no row locks; there every write transaction takes the database's one "
+    "write lock at BEGIN (transaction_mode IMMEDIATE), which serializes these writes"
+)
 @pytest.mark.django_db
 def test_every_inbox_write_locks_the_row():
     conversation = ConversationFactory()

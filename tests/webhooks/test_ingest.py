@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from providers import Provider
-from tests import worker
+from tests import markers, worker
 from tests.factories import OrganizationFactory
 from tests.signers import twilio as twilio_signer
 from tests.signers import whatsapp_cloud
@@ -19,10 +19,9 @@ pytestmark = pytest.mark.django_db
 # Preparing the store statement and replacing a dead connection under it happen only on
 # PostgreSQL; the embedded SQLite setup stores through Django's cursor. CI runs these:
 # it refuses to start without PostgreSQL (tests/conftest.py).
-postgresql_only = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="PostgreSQL only: on SQLite webhooks are stored through Django's own cursor, "
-    "with nothing prepared and no connection to lose; CI runs this on PostgreSQL",
+postgresql_only = markers.postgresql_only(
+    "on SQLite webhooks are stored through Django's own cursor, with nothing prepared "
+    "and no connection to lose"
 )
 
 
