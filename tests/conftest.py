@@ -1,6 +1,8 @@
 import os
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
@@ -9,8 +11,19 @@ from tests.factories import ChannelFactory, MembershipFactory, OrganizationFacto
 from webhooks.queueing import broker_backoff_reset, wake_coverage_reset, webhook_wakeup_taken
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock-shift-days",
+        type=int,
+        default=0,
+        help="Run as if today were this many days later: a test that dated its data from "
+        "a fixed day instead of freezing the clock fails (CI runs the suite this way too).",
+    )
+
+
 def pytest_configure(config):
     """In CI the suite must run against the real services; never quietly on SQLite."""
+    _shift_clock(config.getoption("--clock-shift-days"))
     if not os.environ.get("CI"):
         return
     missing = []
@@ -20,6 +33,13 @@ def pytest_configure(config):
         missing.append("REDIS_URL")
     if missing:
         pytest.exit(f"CI is set but {', '.join(missing)} is not: refusing to run.", returncode=3)
+
+
+def _shift_clock(days: int) -> None:
+    if days:
+        # Started for the whole session; tests that travel themselves nest inside it.
+        traveller = time_machine.travel(datetime.now(UTC) + timedelta(days=days), tick=True)
+        traveller.start()
 
 
 @pytest.fixture(autouse=True)
