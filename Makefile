@@ -5,11 +5,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PORT ?= 8000
+# The port `make run` serves on; PUBLIC_BASE_URL follows it unless set (config/settings.py).
+export PORT ?= 8000
 
 # Development defaults; production sets DEBUG=0 and its secrets (see README).
 export DEBUG ?= 1
-export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run test install lint format migrate clean
 
@@ -30,7 +30,7 @@ run: migrate
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py setup_periodic_tasks
 	@echo "Starting web + worker + beat; open http://127.0.0.1:$(PORT)/admin/ (Ctrl-C stops all three)"
-	PORT=$(PORT) $(BIN)/honcho --procfile Procfile.dev start
+	$(BIN)/honcho --procfile Procfile.dev start
 
 test: install
 	$(BIN)/ruff check .

@@ -203,7 +203,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # --- Public URL, used to show providers where to send webhooks ------------------------
 # Behind a TLS-terminating proxy, set USE_X_FORWARDED_PROTO so that signature checks
 # that include the URL (Twilio) see the scheme the provider used.
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset, it follows PORT (the port `make run` serves on), so that the webhook URLs that
+# seed_demo and the admin show are the ones this server answers; Twilio signs the URL.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}").rstrip(
+    "/"
+)
 if env_bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
