@@ -138,9 +138,9 @@ def channel_event_record(*, channel: Channel, event: AccountEvent) -> str:
     """Keep an account/number event once, and alert the organization when it means
     sends will fail. Returns "created" or "duplicate"."""
     record, created = ChannelEvent.objects.get_or_create(
+        channel=channel,
         event_id=event.event_id,
         defaults={
-            "channel": channel,
             "kind": event.kind,
             "event": event.event,
             "details": event.details,
