@@ -204,6 +204,8 @@ class Channel(models.Model):
                 fields=["provider", "phone_number_id"],
                 condition=~models.Q(phone_number_id=""),
                 name="channel_unique_provider_phone_number_id",
+                # Said only to whoever Meta let read the number (see channel_validate).
+                violation_error_message="Another channel already uses this phone number id.",
             )
         ]
         indexes = [models.Index(fields=["provider", "waba_id"], name="channel_provider_waba")]
