@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from providers import Provider
 from providers.events import AccountEvent
@@ -95,9 +95,7 @@ def channel_validate(*, channel: Channel, check_credentials: bool = True) -> Non
     if check_credentials:
         channel_credentials_check(channel=channel)
     if _number_taken(channel):  # the constraint's error, on its field
-        raise field_error(
-            "phone_number_id", "Another channel already uses this phone number id.", "unique"
-        )
+        raise _number_taken_error()
     _validate(channel, fields=False)
 
 
@@ -132,6 +130,24 @@ def _number_taken(channel: Channel) -> bool:
         .exclude(pk=channel.pk)
         .exists()
     )
+
+
+def _number_taken_error() -> ApplicationError:
+    return field_error(
+        "phone_number_id", "Another channel already uses this phone number id.", "unique"
+    )
+
+
+def _channel_save(channel: Channel) -> None:
+    """Two admins naming one number at once both pass the checks; the database's unique
+    constraint stops the second, who gets the check's answer rather than an error 500."""
+    try:
+        with transaction.atomic():
+            channel.save()
+    except IntegrityError as exc:
+        if _number_taken(channel):
+            raise _number_taken_error() from exc
+        raise
 
 
 def _claims_number(channel: Channel) -> bool:
@@ -192,7 +208,7 @@ def channel_create(
     )
     _assign(channel, fields)
     channel_validate(channel=channel, check_credentials=check_credentials)
-    channel.save()
+    _channel_save(channel)
     return channel
 
 
@@ -201,7 +217,7 @@ def channel_update(*, channel: Channel, check_credentials: bool = True, **fields
     """Change the given fields only. A secret left out stays as it is; "" clears it."""
     _assign(channel, fields)
     channel_validate(channel=channel, check_credentials=check_credentials)
-    channel.save()
+    _channel_save(channel)
     return channel
 
 

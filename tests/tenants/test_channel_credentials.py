@@ -2,12 +2,24 @@
 is saved, Meta must let the channel's access token read that number: only its holder
 can claim it, and nobody learns that another tenant has it."""
 
+import threading
+
 import httpx
 import pytest
+from django.db import connection, connections
 
+from providers import Provider
+from tenants import services
+from tenants.errors import ApplicationError
 from tenants.models import Channel
 from tests.factories import ChannelFactory, OrganizationFactory, UserFactory
-from tests.meta_numbers import invalid_token, number_url, readable_number, unreadable_number
+from tests.meta_numbers import (
+    invalid_token,
+    meta_reads_numbers,
+    number_url,
+    readable_number,
+    unreadable_number,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -179,3 +191,51 @@ def test_the_admin_form_saves_a_number_the_token_can_read(staff_client, organiza
 
     assert response.status_code == 302
     assert Channel.objects.get().phone_number_id == NUMBER_ID
+
+
+# --- Two admins at once ----------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL only: SQLite's IMMEDIATE transactions let one writer in at a time, "
+    "so the two saves can never race there; CI runs this on PostgreSQL",
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_claiming_one_number_at_once_get_one_channel_and_a_400(monkeypatch):
+    """Both pass every check before either saves; the database stops the second, who
+    is told what the check would have told them, not given an error 500."""
+    organization = OrganizationFactory()
+    both_checked = threading.Barrier(2, timeout=10)
+    checked = Channel.validate_constraints
+
+    def check_then_wait(self, *args, **kwargs):
+        checked(self, *args, **kwargs)
+        both_checked.wait()
+
+    monkeypatch.setattr(Channel, "validate_constraints", check_then_wait)
+    outcomes = []
+
+    def create(name: str) -> None:
+        try:
+            services.channel_create(
+                organization=organization,
+                provider=Provider.WHATSAPP_CLOUD,
+                name=name,
+                **{k: v for k, v in NEW_WHATSAPP_CHANNEL.items() if k not in {"provider", "name"}},
+            )
+            outcomes.append("created")
+        except ApplicationError as exc:
+            outcomes.append(exc.details["phone_number_id"][0]["code"])
+        finally:
+            connections.close_all()
+
+    with meta_reads_numbers():
+        threads = [threading.Thread(target=create, args=(name,)) for name in ("A", "B")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["created", "unique"]
+    assert Channel.objects.count() == 1
