@@ -13,6 +13,7 @@ from tenants.api.serializers import (
     ChannelWriteSerializer,
     MeSerializer,
 )
+from tenants.errors import ErrorCode
 from tenants.models import Channel, Role
 from tenants.selectors import membership_list
 
@@ -40,6 +41,12 @@ class ChannelViewSet(
     read_role = Role.VIEWER
     write_role = Role.ADMIN
     filterset_fields = ["provider", "is_active"]
+    # Naming a WhatsApp number asks Meta whether the token can read it (502 when Meta
+    # cannot be reached). For the schema's per-operation error list.
+    error_codes = {
+        "create": (ErrorCode.PROVIDER_ERROR,),
+        "partial_update": (ErrorCode.PROVIDER_ERROR,),
+    }
 
     def get_base_queryset(self):
         return Channel.objects.order_by("-created_at", "-id")
