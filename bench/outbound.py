@@ -134,6 +134,7 @@ def _limiter(options) -> tuple[float, int]:
         organization=tenants.organization_create(name="Limited", slug="limited"),
         provider=Provider.WHATSAPP_CLOUD,
         name="Limited WhatsApp",
+        check_credentials=False,  # fake numbers: Meta would refuse them
         phone_number_id="20000000000001",
         waba_id="20000000000002",
         app_secret="bench-secret",  # noqa: S106 - a benchmark's throwaway channel

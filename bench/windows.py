@@ -59,6 +59,7 @@ def _create_conversations(count: int) -> None:
             organization=services.organization_create(name=f"Bench {n}", slug=f"bench-{n}"),
             provider=Provider.WHATSAPP_CLOUD,
             name=f"Bench WhatsApp {n}",
+            check_credentials=False,  # fake numbers: Meta would refuse them
             phone_number_id=f"10000000000{n:02d}",
             waba_id=f"20000000000{n:02d}",
             app_secret="bench-secret",  # noqa: S106 - a benchmark's throwaway channel

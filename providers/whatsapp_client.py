@@ -140,6 +140,15 @@ class WhatsAppClient(JsonApi):
         path = f"/{self.version}/{_required(self.phone_number_id, 'phone_number_id')}"
         return self.request("GET", path, params={"fields": NUMBER_FIELDS}).body
 
+    def phone_number_read(self) -> dict[str, Any]:
+        """The number as this token sees it (`id`, `display_phone_number`,
+        `verified_name`). Meta refuses a token without access to it: reading it proves
+        the token's holder may use the number."""
+        path = f"/{self.version}/{_required(self.phone_number_id, 'phone_number_id')}"
+        return self.request(
+            "GET", path, params={"fields": "id,display_phone_number,verified_name"}
+        ).body
+
     # --- errors -------------------------------------------------------------------------
 
     def error_code_and_title(self, body: dict[str, Any]) -> tuple[str, str]:

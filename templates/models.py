@@ -161,12 +161,19 @@ class TemplateEvent(models.Model):
     reason = models.CharField(max_length=255, blank=True)
     details = models.JSONField(default=dict, blank=True)
     # The provider event's stable id (webhooks only), so that a redelivered or replayed
-    # webhook is recorded once. NULL for sync and submit: NULLs never collide.
-    event_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    # webhook is recorded once per template: a WABA's templates are kept by each of its
+    # channels, and one webhook changes each. NULL for sync and submit: NULLs never
+    # collide.
+    event_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     occurred_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "event_id"], name="template_event_unique_template_event_id"
+            )
+        ]
         indexes = [models.Index(fields=["template", "-occurred_at"], name="template_event_recent")]
 
     def __str__(self) -> str:

@@ -136,7 +136,7 @@ def template_category_apply(*, channel: Channel, event: TemplateCategoryChanged)
             occurred_at=event.occurred_at,
             details=_present(previous_category=event.previous_category),
         )
-    if _seen(event.event_id):
+    if _seen(template, event.event_id):
         return "duplicate"
     template_event_record(
         template,
@@ -162,7 +162,7 @@ def _webhook_change(
     reason: str = "",
     details: dict | None = None,
 ) -> str:
-    if _seen(event_id):
+    if _seen(template, event_id):
         return "duplicate"
     _, time_field = TRACKED[kind]
     known_at = getattr(template, time_field)
@@ -183,8 +183,8 @@ def _webhook_change(
     return "applied" if changed else "unchanged"
 
 
-def _seen(event_id: str) -> bool:
-    return TemplateEvent.objects.filter(event_id=event_id).exists()
+def _seen(template: MessageTemplate, event_id: str) -> bool:
+    return TemplateEvent.objects.filter(template=template, event_id=event_id).exists()
 
 
 # --- Submit and delete -------------------------------------------------------------------

@@ -7,7 +7,7 @@ from django.utils.html import format_html, format_html_join
 
 from providers import Provider
 from tenants import services
-from tenants.errors import ApplicationError
+from tenants.errors import ApplicationError, ErrorCode
 from tenants.models import (
     ACCOUNT_FIELDS,
     DEFAULT_WINDOW_POLICY,
@@ -133,14 +133,21 @@ class ChannelAdminForm(forms.ModelForm):
             if field in self._meta.fields:
                 setattr(candidate, field, value)
         try:
+            # Also reads a WhatsApp number at Meta with the token: see the service.
             services.channel_validate(channel=candidate)
         except ApplicationError as exc:
-            for field, errors in exc.details.items():
-                target = field if field in self.fields else None
-                for error in errors:
-                    self.add_error(target, error["message"])
+            self._add_errors(exc)
             return
         cleaned["display_phone_number"] = candidate.display_phone_number
+
+    def _add_errors(self, exc: ApplicationError) -> None:
+        if exc.code != ErrorCode.VALIDATION_ERROR:  # e.g. Meta could not be reached
+            self.add_error(None, exc.message)
+            return
+        for field, errors in exc.details.items():
+            target = field if field in self.fields else None
+            for error in errors:
+                self.add_error(target, error["message"])
 
 
 @admin.register(Channel)

@@ -204,6 +204,8 @@ class Channel(models.Model):
                 fields=["provider", "phone_number_id"],
                 condition=~models.Q(phone_number_id=""),
                 name="channel_unique_provider_phone_number_id",
+                # Said only to whoever Meta let read the number (see channel_validate).
+                violation_error_message="Another channel already uses this phone number id.",
             )
         ]
         indexes = [models.Index(fields=["provider", "waba_id"], name="channel_provider_waba")]
@@ -233,7 +235,9 @@ class ChannelEvent(models.Model):
     limit changes, restrictions, bans, provider-level errors. History; never edited."""
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="events")
-    event_id = models.CharField(max_length=255, unique=True)
+    # Unique per channel, not globally: a WABA's account events are kept by each of its
+    # channels (see ChannelEvent's constraint).
+    event_id = models.CharField(max_length=255)
     kind = models.CharField(max_length=64)
     event = models.CharField(max_length=64, blank=True)
     details = models.JSONField(default=dict, blank=True)
@@ -242,6 +246,11 @@ class ChannelEvent(models.Model):
 
     class Meta:
         ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "event_id"], name="channel_event_unique_channel_event_id"
+            )
+        ]
         indexes = [models.Index(fields=["channel", "-occurred_at"], name="channel_event_recent")]
 
     def __str__(self) -> str:

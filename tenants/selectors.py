@@ -68,50 +68,63 @@ def channel_webhook_route(
     provider: Provider,
     key: str = "",
     phone_number_id: str = "",
-    waba_id: str = "",
     fresh: bool = False,
 ) -> ChannelRoute | None:
-    """The channel a webhook is for: by URL key, or (WhatsApp) by phone_number_id or
-    WABA id.
+    """The channel a webhook is for: by URL key, or (WhatsApp) by phone_number_id. Each
+    names one channel at most (both are unique)."""
+    if key:
+        routes = _cached_routes(provider, "key", key, fresh=fresh)
+    elif phone_number_id:
+        routes = _cached_routes(provider, "phone_number_id", phone_number_id, fresh=fresh)
+    else:
+        return None
+    return routes[0] if routes else None
 
-    Every webhook request asks, so a found route is remembered by this process for
+
+def channel_webhook_routes_of_waba(
+    *, provider: Provider, waba_id: str, fresh: bool = False
+) -> tuple[ChannelRoute, ...]:
+    """Every channel naming this WhatsApp Business Account, oldest first.
+
+    Not unique: a business's numbers share their WABA, and nothing stops a tenant from
+    typing another's WABA id. Which of them an event is for, the signature tells.
+    """
+    if not waba_id:
+        return ()
+    return _cached_routes(provider, "waba_id", waba_id, fresh=fresh)
+
+
+def _cached_routes(
+    provider: Provider, column: str, value: str, *, fresh: bool
+) -> tuple[ChannelRoute, ...]:
+    """Every webhook request asks, so found routes are remembered by this process for
     WEBHOOK_ROUTE_CACHE_SECONDS. A cached route can be stale (a secret rotated in
     another process): callers whose signature check fails ask again with `fresh=True`.
     Written in SQL because the ORM's query building cost more than the query itself
-    (measured: bench/ingest.py).
-    """
-    if key:
-        column, value = "key", key
-    elif phone_number_id:
-        column, value = "phone_number_id", phone_number_id
-    elif waba_id:
-        column, value = "waba_id", waba_id
-    else:
-        return None
+    (measured: bench/ingest.py)."""
     cache_key = (str(provider), column, value)
-    if not fresh and (route := _route_cache.get(cache_key)) is not None:
-        return route
-    rows = _routes(provider, f"AND {column} = %s ORDER BY id LIMIT 1", [value])
-    route = rows[0] if rows else None
-    if route is not None:
-        _route_cache.put(cache_key, route)
-    return route
+    if not fresh and (routes := _route_cache.get(cache_key)) is not None:
+        return routes
+    routes = tuple(_routes(provider, f"AND {column} = %s ORDER BY id", [value]))
+    if routes:
+        _route_cache.put(cache_key, routes)
+    return routes
 
 
 class _RouteCache:
     """Webhook routes this process looked up lately, each for a few seconds."""
 
     def __init__(self) -> None:
-        self._routes: dict[tuple[str, str, str], tuple[float, ChannelRoute]] = {}
+        self._routes: dict[tuple[str, str, str], tuple[float, tuple[ChannelRoute, ...]]] = {}
 
-    def get(self, key: tuple[str, str, str]) -> ChannelRoute | None:
+    def get(self, key: tuple[str, str, str]) -> tuple[ChannelRoute, ...] | None:
         found = self._routes.get(key)
         if found is None or found[0] < time.monotonic():
             return None
         return found[1]
 
-    def put(self, key: tuple[str, str, str], route: ChannelRoute) -> None:
-        self._routes[key] = (time.monotonic() + settings.WEBHOOK_ROUTE_CACHE_SECONDS, route)
+    def put(self, key: tuple[str, str, str], routes: tuple[ChannelRoute, ...]) -> None:
+        self._routes[key] = (time.monotonic() + settings.WEBHOOK_ROUTE_CACHE_SECONDS, routes)
 
     def clear(self) -> None:
         self._routes.clear()

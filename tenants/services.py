@@ -5,12 +5,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from providers import Provider
 from providers.events import AccountEvent
+from providers.http import ProviderError
 from providers.phones import InvalidPhoneNumberError, to_e164
 from tenants.alerts import admin_url, alert_send
+from tenants.clients import whatsapp_client_for
 from tenants.errors import (
     ApplicationError,
     ErrorCode,
@@ -59,8 +61,14 @@ def membership_set(*, organization: Organization, user: AbstractBaseUser, role: 
     return membership
 
 
-def channel_validate(*, channel: Channel) -> None:
-    """Normalize the phone number and check what the provider needs; raise if invalid."""
+def channel_validate(*, channel: Channel, check_credentials: bool = True) -> None:
+    """Normalize the phone number and check what the provider needs; raise if invalid.
+
+    A WhatsApp number is checked at Meta (`channel_credentials_check`) before the
+    uniqueness of its id: whoever cannot read a number must not learn from our answer
+    that another tenant has it. `check_credentials=False` only for the demo tenant,
+    whose credentials are public fakes.
+    """
     if channel.display_phone_number:
         try:
             channel.display_phone_number = to_e164(
@@ -83,12 +91,113 @@ def channel_validate(*, channel: Channel) -> None:
                 for f in missing
             },
         )
-    _validate(channel)
+    _validate(channel, constraints=False)
+    if check_credentials:
+        channel_credentials_check(channel=channel)
+    if _number_taken(channel):  # the constraint's error, on its field
+        raise _number_taken_error()
+    _validate(channel, fields=False)
+
+
+def channel_credentials_check(*, channel: Channel) -> None:
+    """WhatsApp: Meta must let the channel's access token read the number it names.
+
+    Anyone can type a phone number id, and the id routes that number's webhooks: only
+    a token's holder proves the number is theirs. Asked when the number or the token is
+    new (one GET to Meta); VALIDATION_ERROR if Meta refuses, PROVIDER_ERROR if Meta
+    cannot be reached (nothing is saved either way).
+    """
+    if not _claims_number(channel):
+        return
+    if not channel.access_token:
+        raise field_error(
+            "access_token", "Required to show that Meta lets you use this number.", "required"
+        )
+    try:
+        with whatsapp_client_for(channel) as client:
+            number = client.phone_number_read()
+    except ProviderError as exc:
+        raise _credentials_error(channel, exc) from exc
+    if str(number.get("id") or "") != channel.phone_number_id:
+        raise _number_not_readable(channel, f"Meta answered for id {number.get('id')!r}")
+
+
+def _number_taken(channel: Channel) -> bool:
+    if not channel.phone_number_id:
+        return False
+    return (
+        Channel.objects.filter(provider=channel.provider, phone_number_id=channel.phone_number_id)
+        .exclude(pk=channel.pk)
+        .exists()
+    )
+
+
+def _number_taken_error() -> ApplicationError:
+    return field_error(
+        "phone_number_id", "Another channel already uses this phone number id.", "unique"
+    )
+
+
+def _channel_save(channel: Channel) -> None:
+    """Two admins naming one number at once both pass the checks; the database's unique
+    constraint stops the second, who gets the check's answer rather than an error 500."""
+    try:
+        with transaction.atomic():
+            channel.save()
+    except IntegrityError as exc:
+        if _number_taken(channel):
+            raise _number_taken_error() from exc
+        raise
+
+
+def _claims_number(channel: Channel) -> bool:
+    """Whether saving would name a WhatsApp number with credentials not yet checked."""
+    if Provider(channel.provider) != Provider.WHATSAPP_CLOUD or not channel.phone_number_id:
+        return False
+    stored = (
+        Channel.objects.filter(pk=channel.pk).values_list("phone_number_id", "access_token").first()
+        if channel.pk
+        else None
+    )
+    if stored is None:
+        return True
+    number_id, token = stored
+    # A token cleared on a number already checked claims nothing new.
+    return channel.phone_number_id != number_id or channel.access_token not in ("", token)
+
+
+def _credentials_error(channel: Channel, exc: ProviderError) -> ApplicationError:
+    if not exc.transient:
+        return _number_not_readable(channel, exc.title)
+    return ApplicationError(
+        ErrorCode.PROVIDER_ERROR,
+        f"Could not reach WhatsApp to check that the access token can read phone number id "
+        f"{channel.phone_number_id} ({exc.title}); nothing was saved. Try again.",
+        {"provider_code": exc.code, "provider_title": exc.title},
+    )
+
+
+def _number_not_readable(channel: Channel, reason: str) -> ApplicationError:
+    message = (
+        f"This access token cannot read phone number id {channel.phone_number_id} at Meta "
+        f"({reason}). Use the number's id from WhatsApp Manager and a token with access "
+        "to its WhatsApp Business Account."
+    )
+    return ApplicationError(
+        ErrorCode.VALIDATION_ERROR,
+        f"phone_number_id: {message}",
+        {"phone_number_id": [{"message": message, "code": "not_readable"}]},
+    )
 
 
 @transaction.atomic
 def channel_create(
-    *, organization: Organization, provider: Provider, name: str, **fields: Any
+    *,
+    organization: Organization,
+    provider: Provider,
+    name: str,
+    check_credentials: bool = True,
+    **fields: Any,
 ) -> Channel:
     channel = Channel(
         organization=organization,
@@ -98,17 +207,17 @@ def channel_create(
         or DEFAULT_WINDOW_POLICY[Provider(provider)],
     )
     _assign(channel, fields)
-    channel_validate(channel=channel)
-    channel.save()
+    channel_validate(channel=channel, check_credentials=check_credentials)
+    _channel_save(channel)
     return channel
 
 
 @transaction.atomic
-def channel_update(*, channel: Channel, **fields: Any) -> Channel:
+def channel_update(*, channel: Channel, check_credentials: bool = True, **fields: Any) -> Channel:
     """Change the given fields only. A secret left out stays as it is; "" clears it."""
     _assign(channel, fields)
-    channel_validate(channel=channel)
-    channel.save()
+    channel_validate(channel=channel, check_credentials=check_credentials)
+    _channel_save(channel)
     return channel
 
 
@@ -127,9 +236,14 @@ def _assign(channel: Channel, fields: dict[str, Any]) -> None:
         setattr(channel, field, "" if value is None else value)
 
 
-def _validate(instance) -> None:
+def _validate(instance, *, fields: bool = True, constraints: bool = True) -> None:
+    """The model's own validation: its fields, its unique fields and constraints."""
     try:
-        instance.full_clean()
+        if fields:
+            instance.full_clean(validate_unique=False, validate_constraints=False)
+        if constraints:
+            instance.validate_unique()
+            instance.validate_constraints()
     except ValidationError as exc:
         raise from_django_validation_error(exc) from exc
 
@@ -138,9 +252,9 @@ def channel_event_record(*, channel: Channel, event: AccountEvent) -> str:
     """Keep an account/number event once, and alert the organization when it means
     sends will fail. Returns "created" or "duplicate"."""
     record, created = ChannelEvent.objects.get_or_create(
+        channel=channel,
         event_id=event.event_id,
         defaults={
-            "channel": channel,
             "kind": event.kind,
             "event": event.event,
             "details": event.details,

@@ -172,15 +172,16 @@ def _apply(parsed: list[_Parsed]) -> None:
         item.outcomes = Counter()
         router = _ChannelRouter(item.webhook)
         for event in item.events:
-            channel = router.channel_for(event)
-            if channel is None:
+            channels = router.channels_for(event)
+            if not channels:
                 item.outcomes["unroutable"] += 1
             elif isinstance(event, InboundMessage):
-                inbound.append((Inbound(channel, event, item.webhook.pk), item.outcomes))
+                inbound.append((Inbound(channels[0], event, item.webhook.pk), item.outcomes))
             elif isinstance(event, MessageStatusUpdate):
-                statuses.append((Status(channel, event), item.outcomes))
-            else:
-                item.outcomes[HANDLERS[type(event)](channel, event, item.webhook)] += 1
+                statuses.append((Status(channels[0], event), item.outcomes))
+            else:  # a WABA's template and account events: every channel they are for
+                for channel in channels:
+                    item.outcomes[HANDLERS[type(event)](channel, event, item.webhook)] += 1
     filed, moved = apply_conversation_events(
         inbound=[entry for entry, _ in inbound], statuses=[entry for entry, _ in statuses]
     )
@@ -195,42 +196,54 @@ def _apply(parsed: list[_Parsed]) -> None:
 
 
 class _ChannelRouter:
-    """The channel each event belongs to.
+    """The channels each event belongs to.
 
     Providers named by URL: the channel of the URL. WhatsApp: one Meta app serves many
-    numbers, so each event is routed by its phone_number_id (or WABA id), and only to a
-    channel whose app secret also signed this request, so a tenant cannot post into
-    another tenant's channel with its own app's signature.
+    numbers, so each event is routed by its phone_number_id to that number's channel,
+    and an event that names only a WABA (templates, the account) to every channel of
+    that WABA; in both cases only to channels whose app secret also signed this
+    request, so a tenant can neither post into another tenant's channel with its own
+    app's signature nor, by typing another's WABA id, take or block its events.
     """
 
     def __init__(self, webhook: WebhookEvent) -> None:
         self.webhook = webhook
-        self.cache: dict[tuple[str, str], Channel | None] = {}
+        self.cache: dict[tuple[str, str], list[Channel]] = {}
+        self.signed_for: dict[int, bool] = {}
 
-    def channel_for(self, event: Event) -> Channel | None:
+    def channels_for(self, event: Event) -> list[Channel]:
         if self.webhook.provider != Provider.WHATSAPP_CLOUD:
-            return self.webhook.channel
+            return [self.webhook.channel] if self.webhook.channel else []
         key = (event.phone_number_id, event.waba_id)
         if key not in self.cache:
-            self.cache[key] = self._whatsapp_channel(*key)
+            self.cache[key] = self._whatsapp_channels(*key)
         return self.cache[key]
 
-    def _whatsapp_channel(self, phone_number_id: str, waba_id: str) -> Channel | None:
+    def _whatsapp_channels(self, phone_number_id: str, waba_id: str) -> list[Channel]:
         own = self.webhook.channel
         if own is not None and phone_number_id and own.phone_number_id == phone_number_id:
-            return own  # the common case: the view routed the payload by this very id
-        channels = Channel.objects.filter(provider=Provider.WHATSAPP_CLOUD)
+            return [own]  # the common case: the view routed the payload by this very id
+        channels = Channel.objects.filter(provider=Provider.WHATSAPP_CLOUD).order_by("id")
         if phone_number_id:
-            channel = channels.filter(phone_number_id=phone_number_id).first()
+            named = list(channels.filter(phone_number_id=phone_number_id)[:1])
+        elif waba_id:
+            named = list(channels.filter(waba_id=waba_id))
         else:
-            channel = channels.filter(waba_id=waba_id).exclude(waba_id="").order_by("id").first()
-        if channel is None or not self._signed_for(channel):
-            return None
-        if self.webhook.channel_id is None:
-            self.webhook.channel, self.webhook.organization_id = channel, channel.organization_id
-        return channel
+            named = []
+        signed = [channel for channel in named if self._signed_for(channel)]
+        if signed and self.webhook.channel_id is None:
+            first = signed[0]
+            self.webhook.channel, self.webhook.organization_id = first, first.organization_id
+        return signed
 
     def _signed_for(self, channel: Channel) -> bool:
+        if channel.pk == self.webhook.channel_id:
+            return True  # verified with this channel's secret when it was received
+        if channel.pk not in self.signed_for:
+            self.signed_for[channel.pk] = self._verify(channel)
+        return self.signed_for[channel.pk]
+
+    def _verify(self, channel: Channel) -> bool:
         module = provider_module(self.webhook.provider)
         verified = module.verify(signed_request_of(self.webhook), channel.webhook_secret)
         if not verified:

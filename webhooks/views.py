@@ -17,7 +17,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from providers import Provider, whatsapp_cloud
 from providers.base import PayloadError, SignedRequest, Verification, refused
 from tenants.models import Channel
-from tenants.selectors import ChannelRoute, channel_webhook_route, channel_webhook_routes
+from tenants.selectors import (
+    ChannelRoute,
+    channel_webhook_route,
+    channel_webhook_routes,
+    channel_webhook_routes_of_waba,
+)
 from webhooks.metrics import webhook_refused_count
 from webhooks.registry import provider_module
 from webhooks.services import webhook_event_store
@@ -101,33 +106,42 @@ def _whatsapp_route(
 ) -> tuple[ChannelRoute | None, bool]:
     """The channel this payload is for, and whether it is routable.
 
-    Normally the first phone_number_id (or WABA id) in the payload names a channel.
-    A payload naming no configured channel, or one we cannot read, is still kept if
-    the app secret of some channel signed it: (that channel, not routable) for an
-    unroutable event, (that channel, routable) for the failed queue to show.
+    Normally the first phone_number_id (or, for template and account events, WABA id)
+    in the payload names it. A WABA may name several channels (a business's numbers,
+    or a tenant who typed another's WABA id): the one whose app secret signed the body
+    is the one, so that no channel can take another's events away; the others it is
+    for, if any, are found when it is applied. A payload naming no configured channel,
+    or one we cannot read, is still kept if the app secret of some channel signed it:
+    (that channel, not routable) for an unroutable event, (that channel, routable) for
+    the failed queue to show.
     """
     try:
         keys = whatsapp_cloud.routing_keys(signed.body)
     except PayloadError:
         keys = []
     for phone_number_id, waba_id in keys:
-        route = channel_webhook_route(
-            provider=Provider.WHATSAPP_CLOUD,
-            phone_number_id=phone_number_id,
-            waba_id=waba_id,
-            fresh=fresh,
-        )
-        if route is not None:
-            return route, True
-    signer = next(
-        (
-            route
-            for route in channel_webhook_routes(provider=Provider.WHATSAPP_CLOUD)
-            if whatsapp_cloud.verify(signed, route.secret)
-        ),
-        None,
-    )
+        named = _whatsapp_named(phone_number_id, waba_id, fresh=fresh)
+        if len(named) == 1:
+            return named[0], True  # the caller verifies: one HMAC on the usual path
+        if named:
+            return _signed_by(signed, named) or named[0], True
+    signer = _signed_by(signed, channel_webhook_routes(provider=Provider.WHATSAPP_CLOUD))
     return signer, not keys and signer is not None
+
+
+def _whatsapp_named(phone_number_id: str, waba_id: str, *, fresh: bool) -> tuple[ChannelRoute, ...]:
+    if phone_number_id:  # a number's own events: its channel only, whatever its WABA
+        route = channel_webhook_route(
+            provider=Provider.WHATSAPP_CLOUD, phone_number_id=phone_number_id, fresh=fresh
+        )
+        return (route,) if route else ()
+    return channel_webhook_routes_of_waba(
+        provider=Provider.WHATSAPP_CLOUD, waba_id=waba_id, fresh=fresh
+    )
+
+
+def _signed_by(signed: SignedRequest, routes) -> ChannelRoute | None:
+    return next((route for route in routes if whatsapp_cloud.verify(signed, route.secret)), None)
 
 
 def _verify_any_url(provider: Provider, signed: SignedRequest, secret: str, request: HttpRequest):

@@ -37,7 +37,8 @@ def open_browser() -> Iterator[Callable[[], webdriver.Chrome]]:
     the test's failure, not a fixture error), and closes it after the test."""
     opened = []
 
-    def open_() -> webdriver.Chrome:
+    def open_(*arguments: str) -> webdriver.Chrome:
+        """`arguments`: more Chromium switches, e.g. to cut it off the internet."""
         missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
         if missing:
             _unavailable(f"{' and '.join(missing)} not found: `{INSTALL}`")
@@ -49,6 +50,7 @@ def open_browser() -> Iterator[Callable[[], webdriver.Chrome]]:
             "--disable-dev-shm-usage",
             "--disable-gpu",
             "--window-size=1400,1000",
+            *arguments,
         ):
             options.add_argument(argument)
         driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))

@@ -361,3 +361,40 @@ def test_base_url_version_and_transport_point_the_client_at_a_fake_server():
     assert [str(url) for url in seen] == [
         f"http://localhost:8765/graph/v25.0/{PHONE_NUMBER_ID}/messages"
     ]
+
+
+def test_reading_the_number_asks_meta_for_it_with_the_token(client, respx_mock):
+    route = respx_mock.get(f"{GRAPH}/{PHONE_NUMBER_ID}").respond(
+        200,
+        json={
+            "verified_name": "Jasper's Market",
+            "display_phone_number": "+1 631-555-5555",
+            "id": PHONE_NUMBER_ID,
+        },
+    )
+
+    number = client.phone_number_read()
+
+    assert number["id"] == PHONE_NUMBER_ID
+    request = route.calls.last.request
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert request.url.params["fields"] == "id,display_phone_number,verified_name"
+
+
+def test_a_number_the_token_cannot_read_is_a_permanent_error(client, respx_mock):
+    respx_mock.get(f"{GRAPH}/{PHONE_NUMBER_ID}").respond(
+        400,
+        json={
+            "error": {
+                "message": "Unsupported get request.",
+                "type": "GraphMethodException",
+                "code": 100,
+                "error_subcode": 33,
+            }
+        },
+    )
+
+    with pytest.raises(ProviderError) as raised:
+        client.phone_number_read()
+
+    assert (raised.value.code, raised.value.transient) == ("100", False)

@@ -4,6 +4,7 @@ from rest_framework.test import APIClient
 
 from tenants.models import Channel
 from tests.factories import ChannelFactory, MembershipFactory, OrganizationFactory
+from tests.meta_numbers import meta_reads_numbers
 
 pytestmark = pytest.mark.django_db
 
@@ -101,15 +102,17 @@ def test_admin_creates_a_channel_with_normalized_number_and_hidden_secret(admin_
 
 
 def test_whatsapp_channel_defaults_to_meta_window_rule_and_shared_webhook_url(admin_client):
-    response = admin_client.post(
-        "/api/v1/channels/",
-        {
-            "provider": "whatsapp_cloud",
-            "name": "Sales WhatsApp",
-            "phone_number_id": "106540352242922",
-            "app_secret": "meta-app-secret",
-        },
-    )
+    with meta_reads_numbers():
+        response = admin_client.post(
+            "/api/v1/channels/",
+            {
+                "provider": "whatsapp_cloud",
+                "name": "Sales WhatsApp",
+                "phone_number_id": "106540352242922",
+                "access_token": "meta-access-token",
+                "app_secret": "meta-app-secret",
+            },
+        )
 
     assert response.status_code == 201, response.json()
     assert response.json()["window_policy"] == "meta"
@@ -150,18 +153,23 @@ def test_invalid_phone_number_is_rejected(admin_client):
 
 
 def test_duplicate_whatsapp_phone_number_id_is_refused(admin_client, channel):
-    response = admin_client.post(
-        "/api/v1/channels/",
-        {
-            "provider": "whatsapp_cloud",
-            "name": "Copy",
-            "phone_number_id": channel.phone_number_id,
-            "app_secret": "x",
-        },
-    )
+    """Even with a token Meta lets read the number (who can is told it is in use)."""
+    with meta_reads_numbers():
+        response = admin_client.post(
+            "/api/v1/channels/",
+            {
+                "provider": "whatsapp_cloud",
+                "name": "Copy",
+                "phone_number_id": channel.phone_number_id,
+                "access_token": "a-token-that-reads-it",
+                "app_secret": "x",
+            },
+        )
 
     assert response.status_code == 400
     assert response.json()["code"] == "VALIDATION_ERROR"
+    assert response.json()["details"]["phone_number_id"][0]["code"] == "unique"
+    assert Channel.objects.count() == 1
 
 
 def test_update_keeps_secrets_not_sent_and_clears_an_empty_one(admin_client, channel):

@@ -3,6 +3,7 @@ import pytest
 from providers import Provider
 from tenants import services
 from tests.factories import OrganizationFactory
+from tests.meta_numbers import meta_reads_numbers
 from tests.webhooks.delivery import SECRETS, Endpoint
 
 WHATSAPP_PHONE_NUMBER_ID = "106540352242922"  # as in tests/fixtures/whatsapp_cloud
@@ -10,22 +11,26 @@ WHATSAPP_WABA_ID = "102290129340398"
 
 
 def make_channel(organization, provider: Provider, **fields):
+    """A channel made as an admin makes one: through the service, its WhatsApp number
+    read at (a fake of) Meta with its token."""
     defaults = {
         Provider.WHATSAPP_CLOUD: {
             "phone_number_id": WHATSAPP_PHONE_NUMBER_ID,
             "waba_id": WHATSAPP_WABA_ID,
+            "access_token": "wa-access-token",
             "app_secret": SECRETS[Provider.WHATSAPP_CLOUD],
         },
         Provider.OPENPHONE: {"signing_key": SECRETS[Provider.OPENPHONE]},
         Provider.TWILIO: {"auth_token": SECRETS[Provider.TWILIO]},
         Provider.UNIPILE: {"shared_secret": SECRETS[Provider.UNIPILE]},
     }[provider]
-    return services.channel_create(
-        organization=organization,
-        provider=provider,
-        name=f"{provider.label} channel",
-        **{**defaults, **fields},
-    )
+    with meta_reads_numbers():
+        return services.channel_create(
+            organization=organization,
+            provider=provider,
+            name=f"{provider.label} channel",
+            **{**defaults, **fields},
+        )
 
 
 @pytest.fixture
