@@ -30,12 +30,12 @@ from reconciliation.dashboard import (
 )
 from reconciliation.models import ReconciliationRun, RunKind, RunStatus, WebhookHealthCheck
 from templates.models import MessageTemplate, QualityScore, TemplateStatus
+from tenants.admin_scope import member_roles
 from tenants.models import Channel
 from webhooks.models import EventStatus, FailedWebhook, WebhookEvent
 
-# Who may see the dashboard: staff who may read the webhook events it summarises. The
-# admin is not scoped by organization (every list shows every tenant to staff), so
-# neither is the dashboard: it shows all organizations.
+# Who may see the dashboard: staff who may read the webhook events it summarises. Like
+# every admin page it shows a member only their organizations (tenants.admin_scope).
 DASHBOARD_PERMISSION = "webhooks.view_webhookevent"
 COLUMNS = [
     ("Intake (1 h)", "Webhooks received in the last hour"),
@@ -85,7 +85,9 @@ class SwitchboardAdminSite(admin.AdminSite):
         user = request.user
         if not (user.is_active and user.is_staff and user.has_perm(DASHBOARD_PERMISSION)):
             return None
-        return DashboardPage(self, dashboard_figures()).context()
+        organization_ids = None if user.is_superuser else list(member_roles(request))
+        figures = dashboard_figures(organization_ids=organization_ids)
+        return DashboardPage(self, figures).context()
 
 
 class DashboardPage:

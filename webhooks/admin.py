@@ -6,7 +6,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from tenants.admin_scope import OrganizationScopedAdmin
 from tenants.admin_ui import AMBER, BLUE, GREEN, GREY, PURPLE, RED, badge
+from tenants.models import Role
 from webhooks.models import QUEUE_STATUSES, EventStatus, FailedWebhook, WebhookEvent
 from webhooks.services import webhook_events_discard, webhook_events_replay
 
@@ -21,7 +23,8 @@ STATUS_COLOURS = {
 }
 
 
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    member_roles = {"view": Role.VIEWER, "change": Role.ADMIN}
     list_display = [
         "id",
         "status_badge",
@@ -125,7 +128,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
             "<pre style='max-height:40em;overflow:auto'>{}</pre>", readable_body(obj)
         )
 
-    @admin.action(description="Replay now")
+    @admin.action(description="Replay now", permissions=["change"])
     def replay_now(self, request, queryset) -> None:
         selected = queryset.count()
         replayed = webhook_events_replay(event_ids=queryset.values_list("id", flat=True))
@@ -133,7 +136,9 @@ class WebhookEventAdmin(admin.ModelAdmin):
         note = f"; {skipped} skipped (still being received or processed)" if skipped else ""
         self.message_user(request, f"Replaying {replayed} event(s){note}.", messages.SUCCESS)
 
-    @admin.action(description="Discard (no processing, kept for the record)")
+    @admin.action(
+        description="Discard (no processing, kept for the record)", permissions=["change"]
+    )
     def discard(self, request, queryset) -> None:
         discarded = webhook_events_discard(event_ids=queryset.values_list("id", flat=True))
         self.message_user(request, f"Discarded {discarded} event(s).", messages.SUCCESS)
