@@ -75,7 +75,32 @@ class Figure:
         )
 
 
+# The index in the order of the work: the inbox and the queues an agent needs first,
+# settings after them; the platform's own tables (superusers only) last, as Django
+# orders them.
+APP_ORDER = ["conversations", "webhooks", "templates", "reconciliation", "messaging", "tenants"]
+MODEL_ORDER = {
+    "conversations": ["conversation", "contact", "message"],
+    "webhooks": ["failedwebhook", "webhookevent"],
+    "templates": ["messagetemplate", "templateevent"],
+    "reconciliation": ["reconciliationrun", "webhookhealthcheck", "healthchecksetting"],
+    "tenants": ["channel", "organization"],
+}
+
+
+def _rank(order: list[str], name: str) -> int:
+    return order.index(name) if name in order else len(order)
+
+
 class SwitchboardAdminSite(admin.AdminSite):
+    def get_app_list(self, request, app_label=None):
+        apps = super().get_app_list(request, app_label)
+        apps.sort(key=lambda app: _rank(APP_ORDER, app["app_label"]))  # stable: A-Z after
+        for app in apps:
+            order = MODEL_ORDER.get(app["app_label"], [])
+            app["models"].sort(key=lambda model: _rank(order, model["object_name"].lower()))
+        return apps
+
     def index(self, request, extra_context=None):
         context = {"operations": self.operations_context(request), **(extra_context or {})}
         return super().index(request, context)

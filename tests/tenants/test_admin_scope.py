@@ -264,3 +264,24 @@ def test_an_admin_manages_channels_and_nothing_of_the_platform(client, mine):
         member.get(reverse("admin:django_celery_beat_periodictask_changelist")).status_code == 403
     )
     assert member.get(reverse("admin:auth_user_changelist")).status_code == 403
+
+
+def test_the_index_lists_the_work_first_and_the_platform_last(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    page = client.get(reverse("admin:index")).content.decode()
+
+    def place(path: str) -> int:
+        return page.index(f'href="/admin/{path}/"')
+
+    work = [
+        place("conversations/conversation"),
+        place("webhooks/failedwebhook"),
+        place("templates/messagetemplate"),
+        place("reconciliation/reconciliationrun"),
+        place("tenants/channel"),
+    ]
+    assert work == sorted(work)
+    assert place("django_celery_beat/periodictask") > work[-1]
+    assert place("django_celery_results/taskresult") > work[-1]
+    assert place("authtoken/tokenproxy") > work[-1]
