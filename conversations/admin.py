@@ -27,7 +27,7 @@ from conversations.models import (
 from conversations.services import conversation_status_set
 from conversations.window import WindowState, window_conditions, window_status
 from tenants.admin_scope import OrganizationScopedAdmin
-from tenants.admin_ui import AMBER, GREEN, GREY, HistoryAdminMixin, badge
+from tenants.admin_ui import AMBER, GREEN, GREY, HistoryAdminMixin, UncountedChangeList, badge
 from tenants.models import Role, WindowPolicy
 
 INLINE_MESSAGES = 50
@@ -262,6 +262,10 @@ class ConversationAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     list_select_related = ["contact", "channel", "assignee"]
     ordering = ["-last_activity_at", "-id"]
     show_full_result_count = False  # an unfiltered count(*) of a large table per page
+
+    def get_changelist(self, request, **kwargs):
+        return UncountedChangeList
+
     actions = ["close", "reopen", "recompute_window"]
     fieldsets = [
         (

@@ -8,6 +8,7 @@ from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html
 
+import reconciliation.admin_schedules  # noqa: F401 - registers the periodic tasks' admin
 from providers import Provider
 from providers.phones import InvalidPhoneNumberError, to_e164
 from reconciliation import services
