@@ -30,12 +30,12 @@ from reconciliation.dashboard import (
 )
 from reconciliation.models import ReconciliationRun, RunKind, RunStatus, WebhookHealthCheck
 from templates.models import MessageTemplate, QualityScore, TemplateStatus
+from tenants.admin_scope import member_roles
 from tenants.models import Channel
 from webhooks.models import EventStatus, FailedWebhook, WebhookEvent
 
-# Who may see the dashboard: staff who may read the webhook events it summarises. The
-# admin is not scoped by organization (every list shows every tenant to staff), so
-# neither is the dashboard: it shows all organizations.
+# Who may see the dashboard: staff who may read the webhook events it summarises. Like
+# every admin page it shows a member only their organizations (tenants.admin_scope).
 DASHBOARD_PERMISSION = "webhooks.view_webhookevent"
 COLUMNS = [
     ("Intake (1 h)", "Webhooks received in the last hour"),
@@ -75,7 +75,32 @@ class Figure:
         )
 
 
+# The index in the order of the work: the inbox and the queues an agent needs first,
+# settings after them; the platform's own tables (superusers only) last, as Django
+# orders them.
+APP_ORDER = ["conversations", "webhooks", "templates", "reconciliation", "messaging", "tenants"]
+MODEL_ORDER = {
+    "conversations": ["conversation", "contact", "message"],
+    "webhooks": ["failedwebhook", "webhookevent"],
+    "templates": ["messagetemplate", "templateevent"],
+    "reconciliation": ["reconciliationrun", "webhookhealthcheck", "healthchecksetting"],
+    "tenants": ["channel", "organization"],
+}
+
+
+def _rank(order: list[str], name: str) -> int:
+    return order.index(name) if name in order else len(order)
+
+
 class SwitchboardAdminSite(admin.AdminSite):
+    def get_app_list(self, request, app_label=None):
+        apps = super().get_app_list(request, app_label)
+        apps.sort(key=lambda app: _rank(APP_ORDER, app["app_label"]))  # stable: A-Z after
+        for app in apps:
+            order = MODEL_ORDER.get(app["app_label"], [])
+            app["models"].sort(key=lambda model: _rank(order, model["object_name"].lower()))
+        return apps
+
     def index(self, request, extra_context=None):
         context = {"operations": self.operations_context(request), **(extra_context or {})}
         return super().index(request, context)
@@ -85,7 +110,9 @@ class SwitchboardAdminSite(admin.AdminSite):
         user = request.user
         if not (user.is_active and user.is_staff and user.has_perm(DASHBOARD_PERMISSION)):
             return None
-        return DashboardPage(self, dashboard_figures()).context()
+        organization_ids = None if user.is_superuser else list(member_roles(request))
+        figures = dashboard_figures(organization_ids=organization_ids)
+        return DashboardPage(self, figures).context()
 
 
 class DashboardPage:

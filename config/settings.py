@@ -192,6 +192,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    # A member's role in their organizations as admin permissions (config/permissions.py).
+    "config.permissions.MembershipPermissions",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

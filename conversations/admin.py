@@ -26,8 +26,9 @@ from conversations.models import (
 )
 from conversations.services import conversation_status_set
 from conversations.window import WindowState, window_conditions, window_status
-from tenants.admin_ui import AMBER, GREEN, GREY, HistoryAdminMixin, badge
-from tenants.models import WindowPolicy
+from tenants.admin_scope import OrganizationScopedAdmin
+from tenants.admin_ui import AMBER, GREEN, GREY, HistoryAdminMixin, UncountedChangeList, badge
+from tenants.models import Role, WindowPolicy
 
 INLINE_MESSAGES = 50
 TIME = "%Y-%m-%d %H:%M:%S"
@@ -142,7 +143,8 @@ class ContactConversationInline(ReadOnlyInline):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    member_roles = {"view": Role.VIEWER, "change": Role.AGENT}
     list_display = ["display_name", "phone", "organization", "conversation_count", "created_at"]
     list_filter = ["organization"]
     search_fields = ["name", "phone", "identities__value"]
@@ -237,7 +239,8 @@ def message_error(message: Message) -> str:
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    member_roles = {"view": Role.VIEWER, "change": Role.AGENT}
     list_display = [
         "contact",
         "channel",
@@ -259,6 +262,10 @@ class ConversationAdmin(admin.ModelAdmin):
     list_select_related = ["contact", "channel", "assignee"]
     ordering = ["-last_activity_at", "-id"]
     show_full_result_count = False  # an unfiltered count(*) of a large table per page
+
+    def get_changelist(self, request, **kwargs):
+        return UncountedChangeList
+
     actions = ["close", "reopen", "recompute_window"]
     fieldsets = [
         (
@@ -355,9 +362,10 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(HistoryAdminMixin, admin.ModelAdmin):
+class MessageAdmin(HistoryAdminMixin, OrganizationScopedAdmin, admin.ModelAdmin):
     """History: viewed, never edited here (statuses come from the provider)."""
 
+    member_roles = {"view": Role.VIEWER}
     list_display = [
         "created_at",
         "direction",

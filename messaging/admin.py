@@ -14,7 +14,9 @@ from conversations.window import window_status
 from messaging import services
 from messaging.models import IdempotencyKey, SendLimit
 from templates.models import MessageTemplate
+from tenants.admin_scope import OrganizationScopedAdmin
 from tenants.errors import ApplicationError
+from tenants.models import Role
 
 
 class SendTemplateForm(forms.Form):
@@ -92,16 +94,17 @@ class SendingConversationAdmin(ConversationAdmin):
 
 
 @admin.register(SendLimit)
-class SendLimitAdmin(admin.ModelAdmin):
+class SendLimitAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     list_display = ["channel", "per_second", "daily_cap", "updated_at"]
     list_select_related = ["channel"]
     search_fields = ["channel__name"]
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(admin.ModelAdmin):
+class IdempotencyKeyAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     """What a repeated API request will be answered: history, never edited."""
 
+    member_roles = {"view": Role.ADMIN}
     list_display = ["key", "organization", "response_status", "message_id", "created_at"]
     list_filter = ["organization"]
     search_fields = ["key"]

@@ -8,6 +8,7 @@ from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html
 
+import reconciliation.admin_schedules  # noqa: F401 - registers the periodic tasks' admin
 from providers import Provider
 from providers.phones import InvalidPhoneNumberError, to_e164
 from reconciliation import services
@@ -21,9 +22,10 @@ from reconciliation.models import (
     WebhookHealthCheck,
 )
 from tenants.admin import ChannelAdmin
+from tenants.admin_scope import OrganizationScopedAdmin
 from tenants.admin_ui import AMBER, BLUE, GREEN, GREY, RED, HistoryAdminMixin, badge
 from tenants.errors import ApplicationError
-from tenants.models import Channel
+from tenants.models import Channel, Role
 
 RESULT_COLOURS = {
     HealthCheckResult.PENDING: BLUE,
@@ -70,7 +72,7 @@ class HealthCheckSettingForm(forms.ModelForm):
 
 
 @admin.register(HealthCheckSetting)
-class HealthCheckSettingAdmin(admin.ModelAdmin):
+class HealthCheckSettingAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     form = HealthCheckSettingForm
     list_display = [
         "channel",
@@ -116,7 +118,7 @@ class HealthCheckSettingAdmin(admin.ModelAdmin):
     def last_latency(self, obj: HealthCheckSetting) -> str:
         return latency(obj.last_check_latency)
 
-    @admin.action(description="Check now (send a test message)")
+    @admin.action(description="Check now (send a test message)", permissions=["change"])
     def check_now(self, request, queryset) -> None:
         sent, failed, skipped = 0, 0, 0
         for setting in queryset.select_related("channel"):
@@ -140,9 +142,10 @@ class HealthCheckSettingAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookHealthCheck)
-class WebhookHealthCheckAdmin(HistoryAdminMixin, admin.ModelAdmin):
+class WebhookHealthCheckAdmin(HistoryAdminMixin, OrganizationScopedAdmin, admin.ModelAdmin):
     """History: each check as it ended; never edited here."""
 
+    member_roles = {"view": Role.VIEWER}
     list_display = [
         "sent_at",
         "badge",
@@ -201,9 +204,10 @@ RUN_COLOURS = {
 
 
 @admin.register(ReconciliationRun)
-class ReconciliationRunAdmin(admin.ModelAdmin):
+class ReconciliationRunAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     """History of runs: what each read and changed; failed ones can be resumed."""
 
+    member_roles = {"view": Role.VIEWER, "change": Role.ADMIN}
     list_display = [
         "created_at",
         "channel",

@@ -133,21 +133,27 @@ class Dashboard:
     unroutable: int = 0
 
 
-def dashboard_figures(*, now: datetime | None = None) -> Dashboard:
-    """Every organization's channels and their figures at `now` (default: the clock)."""
+def dashboard_figures(
+    *, now: datetime | None = None, organization_ids: list[int] | None = None
+) -> Dashboard:
+    """The channels and figures at `now` (default: the clock) of the given organizations,
+    or of every organization (and the webhooks that belong to none) when None."""
     now = now or timezone.now()
+    mine = Q() if organization_ids is None else Q(organization_id__in=organization_ids)
     channels = {
         channel.pk: ChannelFigures(channel=channel)
-        for channel in Channel.objects.select_related("organization").order_by(
-            "organization__name", "organization_id", "name", "pk"
-        )
+        for channel in Channel.objects.filter(mine)
+        .select_related("organization")
+        .order_by("organization__name", "organization_id", "name", "pk")
     }
-    unroutable = _add_webhook_figures(channels, now=now)
+    unroutable = _add_webhook_figures(channels, now=now, mine=mine)
+    if organization_ids is not None:
+        unroutable = 0  # they belong to no organization: the platform operators' to see
     _add_runs(channels)
     _add_health_checks(channels)
     _add_windows(channels, now=now)
     _add_templates(channels)
-    hours = _hourly_webhooks(now=now)
+    hours = _hourly_webhooks(now=now, mine=mine)
 
     by_organization: dict[int, list[ChannelFigures]] = {}
     for figures in channels.values():
@@ -167,12 +173,13 @@ def dashboard_figures(*, now: datetime | None = None) -> Dashboard:
     return Dashboard(now=now, organizations=organizations, unroutable=unroutable)
 
 
-def _add_webhook_figures(channels: dict[int, ChannelFigures], *, now: datetime) -> int:
+def _add_webhook_figures(channels: dict[int, ChannelFigures], *, now: datetime, mine: Q) -> int:
     """Intake, queue depth and the oldest unprocessed event, per channel; returns the
     unroutable events (no channel) waiting in the queue."""
     since = now - INTAKE_PERIOD
     rows = (
-        WebhookEvent.objects.filter(
+        WebhookEvent.objects.filter(mine)
+        .filter(
             Q(received_at__gte=since)
             | Q(status__in=[*UNPROCESSED_STATUSES, *FAILURE_STATUSES, EventStatus.UNROUTABLE])
         )
@@ -307,10 +314,11 @@ def _chart_start(now: datetime) -> datetime:
     return this_hour - timedelta(hours=CHART_HOURS - 1)
 
 
-def _hourly_webhooks(*, now: datetime) -> dict[tuple[int, datetime], tuple[int, int]]:
+def _hourly_webhooks(*, now: datetime, mine: Q) -> dict[tuple[int, datetime], tuple[int, int]]:
     """(organization id, hour) -> (received, failed since) for the chart."""
     rows = (
-        WebhookEvent.objects.filter(received_at__gte=_chart_start(now), organization__isnull=False)
+        WebhookEvent.objects.filter(mine)
+        .filter(received_at__gte=_chart_start(now), organization__isnull=False)
         .annotate(hour=TruncHour("received_at", tzinfo=UTC))
         .order_by()
         .values("organization_id", "hour")

@@ -19,9 +19,10 @@ from providers.http import ProviderError
 from providers.whatsapp_templates import CATEGORIES, NAMED, POSITIONAL
 from templates.models import MessageTemplate, QualityScore, TemplateEvent, TemplateStatus
 from templates.services import template_submit, templates_sync
+from tenants.admin_scope import OrganizationScopedAdmin
 from tenants.admin_ui import AMBER, BLUE, GREEN, GREY, RED, HistoryAdminMixin, badge
 from tenants.errors import ApplicationError, ErrorCode
-from tenants.models import Channel
+from tenants.models import Channel, Role
 
 STATUS_COLOURS = {
     TemplateStatus.APPROVED: GREEN,
@@ -145,7 +146,7 @@ class TemplateSubmitForm(forms.Form):
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(admin.ModelAdmin):
+class MessageTemplateAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     list_display = [
         "name",
         "language",
@@ -279,9 +280,10 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(TemplateEvent)
-class TemplateEventAdmin(HistoryAdminMixin, admin.ModelAdmin):
+class TemplateEventAdmin(HistoryAdminMixin, OrganizationScopedAdmin, admin.ModelAdmin):
     """Every template's history: viewed, never edited."""
 
+    member_roles = {"view": Role.VIEWER}
     list_display = ["occurred_at", "template", "kind", "source", "change", "reason"]
     list_filter = ["kind", "source", "template__channel"]
     search_fields = ["template__name", "=template__provider_template_id", "event_id"]

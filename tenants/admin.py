@@ -7,6 +7,7 @@ from django.utils.html import format_html, format_html_join
 
 from providers import Provider
 from tenants import services
+from tenants.admin_scope import OrganizationScopedAdmin
 from tenants.errors import ApplicationError, ErrorCode
 from tenants.models import (
     ACCOUNT_FIELDS,
@@ -16,6 +17,7 @@ from tenants.models import (
     ChannelEvent,
     Membership,
     Organization,
+    Role,
     WindowPolicy,
 )
 
@@ -58,7 +60,8 @@ class ChannelEventInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    member_roles = {"view": Role.VIEWER, "change": Role.ADMIN}
     list_display = ["name", "slug", "timezone", "member_count", "channel_count", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug"]
@@ -151,7 +154,7 @@ class ChannelAdminForm(forms.ModelForm):
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     form = ChannelAdminForm
     list_display = [
         "name",
@@ -205,11 +208,11 @@ class ChannelAdmin(admin.ModelAdmin):
             format_html_join("", "<tr><th>{}</th><td><code>{}</code></td></tr>", rows),
         )
 
-    @admin.action(description="Deactivate selected channels")
+    @admin.action(description="Deactivate selected channels", permissions=["change"])
     def deactivate(self, request, queryset) -> None:
         self._set_active(request, queryset, is_active=False)
 
-    @admin.action(description="Activate selected channels")
+    @admin.action(description="Activate selected channels", permissions=["change"])
     def activate(self, request, queryset) -> None:
         self._set_active(request, queryset, is_active=True)
 

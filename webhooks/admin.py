@@ -2,11 +2,14 @@ import json
 from urllib.parse import parse_qs
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from tenants.admin_scope import OrganizationScopedAdmin
 from tenants.admin_ui import AMBER, BLUE, GREEN, GREY, PURPLE, RED, badge
+from tenants.models import Role
 from webhooks.models import QUEUE_STATUSES, EventStatus, FailedWebhook, WebhookEvent
 from webhooks.services import webhook_events_discard, webhook_events_replay
 
@@ -21,7 +24,8 @@ STATUS_COLOURS = {
 }
 
 
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    member_roles = {"view": Role.VIEWER, "change": Role.ADMIN}
     list_display = [
         "id",
         "status_badge",
@@ -92,7 +96,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: WebhookEvent) -> str:
-        return badge(STATUS_COLOURS.get(obj.status, GREY), obj.get_status_display())
+        return badge(STATUS_COLOURS.get(obj.status, GREY), status_in_words(obj))
 
     @admin.display(description="Age", ordering="received_at")
     def age(self, obj: WebhookEvent) -> str:
@@ -125,7 +129,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
             "<pre style='max-height:40em;overflow:auto'>{}</pre>", readable_body(obj)
         )
 
-    @admin.action(description="Replay now")
+    @admin.action(description="Replay now", permissions=["change"])
     def replay_now(self, request, queryset) -> None:
         selected = queryset.count()
         replayed = webhook_events_replay(event_ids=queryset.values_list("id", flat=True))
@@ -133,10 +137,45 @@ class WebhookEventAdmin(admin.ModelAdmin):
         note = f"; {skipped} skipped (still being received or processed)" if skipped else ""
         self.message_user(request, f"Replaying {replayed} event(s){note}.", messages.SUCCESS)
 
-    @admin.action(description="Discard (no processing, kept for the record)")
+    @admin.action(
+        description="Discard (no processing, kept for the record)", permissions=["change"]
+    )
     def discard(self, request, queryset) -> None:
         discarded = webhook_events_discard(event_ids=queryset.values_list("id", flat=True))
         self.message_user(request, f"Discarded {discarded} event(s).", messages.SUCCESS)
+
+
+def status_in_words(event: WebhookEvent) -> str:
+    """The status, and for what waits in the queue what will happen to it."""
+    if event.status == EventStatus.FAILED:
+        if event.next_attempt_at is None:  # a body that fails the same way every time
+            return "Failed: will not retry, needs an operator"
+        return "Failed: will retry"
+    if event.status == EventStatus.UNROUTABLE:
+        return "Unroutable: add its channel, then replay"
+    return event.get_status_display()
+
+
+class QueueOutcomeFilter(admin.SimpleListFilter):
+    """The queue's own states, in words of what happens next."""
+
+    title = "what happens next"
+    parameter_name = "next"
+    CHOICES = {
+        "retry": ("Will retry", Q(status=EventStatus.FAILED, next_attempt_at__isnull=False)),
+        "operator": (
+            "Needs an operator",
+            Q(status=EventStatus.DEAD) | Q(status=EventStatus.FAILED, next_attempt_at__isnull=True),
+        ),
+        "unroutable": ("No channel", Q(status=EventStatus.UNROUTABLE)),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(value, label) for value, (label, _) in self.CHOICES.items()]
+
+    def queryset(self, request, queryset):
+        chosen = self.CHOICES.get(self.value())
+        return queryset.filter(chosen[1]) if chosen else queryset
 
 
 def readable_body(event: WebhookEvent) -> str:
@@ -158,7 +197,8 @@ admin.site.register(WebhookEvent, WebhookEventAdmin)
 
 @admin.register(FailedWebhook)
 class FailedWebhookAdmin(WebhookEventAdmin):
-    list_filter = ["status", "provider", "organization", "channel"]
+    # The dashboard links here with status__exact; the filter offers what operators ask.
+    list_filter = [QueueOutcomeFilter, "provider", "organization", "channel"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(status__in=QUEUE_STATUSES)

@@ -8,7 +8,7 @@ class EventStatus(models.TextChoices):
     RECEIVED = "received", "Received"
     PROCESSING = "processing", "Processing"
     PROCESSED = "processed", "Processed"
-    FAILED = "failed", "Failed (will retry)"
+    FAILED = "failed", "Failed"
     DEAD = "dead", "Dead (retries exhausted)"
     DISCARDED = "discarded", "Discarded"
     UNROUTABLE = "unroutable", "Unroutable (no channel)"
@@ -92,4 +92,5 @@ class FailedWebhook(WebhookEvent):
     class Meta:
         proxy = True
         verbose_name = "failed webhook"
-        verbose_name_plural = "failed-webhook queue"
+        # Not "failed-webhook queue": Django counts with it ("2 failed-webhook queue").
+        verbose_name_plural = "failed webhooks"

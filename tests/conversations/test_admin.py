@@ -373,3 +373,11 @@ def test_a_contact_can_still_be_renamed_under_its_read_only_inlines(staff_client
     assert response.status_code == 302
     contact.refresh_from_db()
     assert contact.name == "Olga K."
+
+
+def test_an_unfiltered_list_does_not_offer_to_show_all(staff_client):
+    ConversationFactory.create_batch(2)
+    url = "/admin/conversations/conversation/"
+
+    assert "Show all" not in staff_client.get(url).content.decode()
+    assert "Show all" in staff_client.get(url, {"q": "nobody"}).content.decode()

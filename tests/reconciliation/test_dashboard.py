@@ -23,10 +23,11 @@ from reconciliation.models import (
     RunTrigger,
     WebhookHealthCheck,
 )
-from tenants.models import WindowPolicy
+from tenants.models import Role, WindowPolicy
 from tests.factories import (
     ChannelFactory,
     ConversationFactory,
+    MembershipFactory,
     MessageTemplateFactory,
     OrganizationFactory,
     UserFactory,
@@ -441,9 +442,23 @@ def test_staff_without_access_to_webhooks_get_the_plain_index(client, channel, c
 def test_staff_who_may_read_webhooks_see_it(client, channel, clock):
     staff = UserFactory(is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_webhookevent"))
+    MembershipFactory(user=staff, organization=channel.organization, role=Role.VIEWER)
     client.force_login(staff)
 
     page = client.get(INDEX).content.decode()
 
     assert "Operations dashboard" in page
     assert channel.name in page
+
+
+def test_members_see_their_organizations_without_any_django_permission(client, channel, clock):
+    other = ChannelFactory(name="Somebody else's line")
+    staff = UserFactory(is_staff=True)
+    MembershipFactory(user=staff, organization=channel.organization, role=Role.VIEWER)
+    client.force_login(staff)
+
+    page = client.get(INDEX).content.decode()
+
+    assert "Operations dashboard" in page
+    assert channel.name in page
+    assert other.name not in page

@@ -5,6 +5,7 @@ from django.core.management import CommandError, call_command
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from reconciliation.schedules import PERIODIC_TASKS
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +70,15 @@ def test_schedules_operators_added_are_listed_and_left_alone():
 
     assert "other    Operator's own" in output
     assert PeriodicTask.objects.filter(name="Operator's own").exists()
+
+
+def test_the_admin_says_when_each_schedule_runs_in_words(client):
+    _setup()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    page = client.get("/admin/django_celery_beat/periodictask/").content.decode()
+
+    assert "At 02:00 AM UTC" in page  # reconcile with providers, daily
+    assert "Every minute<" in page  # the sweep, an interval beat stores as 60 seconds
+    assert "Every 15 minutes<" in page
+    assert "At 02:30 AM, only on Monday UTC" in page  # the weekly count check

@@ -87,3 +87,28 @@ def test_events_cannot_be_added_or_deleted_in_the_admin(staff_client, failed_eve
     assert staff_client.get("/admin/webhooks/webhookevent/add/").status_code == 403
     delete = f"/admin/webhooks/webhookevent/{failed_event.id}/delete/"
     assert staff_client.get(delete).status_code == 403
+
+
+def test_the_queue_says_what_will_happen_to_each_event(staff_client, failed_event, whatsapp):
+    unreadable = WebhookEvent.objects.create(
+        provider="whatsapp_cloud",
+        channel=whatsapp.channel,
+        organization=whatsapp.channel.organization,
+        body=b"not json",
+        received_at=failed_event.received_at,
+        dedupe_key="unreadable",
+        status=EventStatus.FAILED,
+        next_attempt_at=None,  # as a body we cannot parse is kept: never retried
+    )
+
+    page = staff_client.get("/admin/webhooks/failedwebhook/").content.decode()
+    retrying = staff_client.get("/admin/webhooks/failedwebhook/", {"next": "retry"})
+    operator = staff_client.get("/admin/webhooks/failedwebhook/", {"next": "operator"})
+
+    assert "Failed: will retry" in page
+    assert "Failed: will not retry, needs an operator" in page
+    assert "2 failed webhooks" in page
+    assert ">Processed<" not in page  # a filter choice that is not the queue's
+    assert ">Received<" not in page
+    assert [row.pk for row in retrying.context["cl"].result_list] == [failed_event.pk]
+    assert [row.pk for row in operator.context["cl"].result_list] == [unreadable.pk]
