@@ -306,6 +306,10 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
+# The API's schema and Swagger UI without signing in, as a public developer portal
+# (config/docs.py). Off: for signed-in people (admin session or API token).
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", default=False)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchboard API",
     "DESCRIPTION": (

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.docs import docs_view, schema_view
 from config.health import healthz, readyz
 
 api_v1 = [
@@ -11,8 +11,8 @@ api_v1 = [
     path("", include("conversations.api.urls")),
     path("", include("templates.api.urls")),
     path("", include("reconciliation.api.urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("schema/", schema_view, name="schema"),
+    path("docs/", docs_view, name="docs"),
 ]
 
 urlpatterns = [

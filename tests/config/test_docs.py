@@ -2,6 +2,7 @@
 page loads is one of our static files, served in development and collected for
 production."""
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 from django.contrib.staticfiles.views import serve
 from django.core.management import call_command
 from django.test import RequestFactory
+
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +30,7 @@ class _Assets(HTMLParser):
 
 @pytest.fixture
 def docs_page(client) -> str:
+    client.force_login(UserFactory(is_staff=True))
     response = client.get("/api/v1/docs/")
     assert response.status_code == 200
     return response.content.decode()
@@ -69,3 +73,24 @@ def test_collectstatic_gathers_the_docs_assets_for_production(asset_paths, setti
 
     missing = [path for path in asset_paths if not (Path(tmp_path) / path).is_file()]
     assert missing == []
+
+
+def test_the_docs_send_someone_not_signed_in_to_sign_in(client):
+    response = client.get("/api/v1/docs/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/?next=/api/v1/docs/"
+
+
+def test_the_schema_is_401_without_a_session_or_token(anonymous_client):
+    response = anonymous_client.get("/api/v1/schema/", {"format": "json"})
+
+    assert response.status_code == 401
+    assert json.loads(response.content)["code"] == "NOT_AUTHENTICATED"
+
+
+def test_a_public_portal_can_open_both(client, settings):
+    settings.API_DOCS_PUBLIC = True
+
+    assert client.get("/api/v1/docs/").status_code == 200
+    assert client.get("/api/v1/schema/").status_code == 200

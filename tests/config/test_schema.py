@@ -1,12 +1,14 @@
 import pytest
 from openapi_spec_validator import validate
 
+from tests.factories import UserFactory
+
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def schema(anonymous_client):
-    response = anonymous_client.get("/api/v1/schema/?format=json")
+def schema(viewer_client):
+    response = viewer_client.get("/api/v1/schema/?format=json")
     assert response.status_code == 200
     return response.json()
 
@@ -36,5 +38,7 @@ def test_secrets_are_write_only_in_the_schema(schema):
     assert "app_secret" in writable
 
 
-def test_swagger_ui_is_served(anonymous_client):
-    assert anonymous_client.get("/api/v1/docs/").status_code == 200
+def test_swagger_ui_is_served_to_a_signed_in_person(client):
+    client.force_login(UserFactory())
+
+    assert client.get("/api/v1/docs/").status_code == 200
