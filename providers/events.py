@@ -109,6 +109,43 @@ class InboundMessage(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MessageReaction(Event):
+    """Someone reacted to a message (or took the reaction back: `emoji` is "").
+
+    Not a message of the thread: it belongs on `message_id`, the message reacted to,
+    one current reaction per `reactor`. `reaction_id` is the provider's id of the
+    reaction itself, when it has one.
+    """
+
+    message_id: str
+    contact: ContactRef  # whom the conversation is with
+    reactor: str  # who reacted: the provider's id of the person (or account)
+    emoji: str = ""
+    reaction_id: str = ""
+    from_me: bool = False
+    conversation_ref: str = ""
+
+
+class ChangeKind(StrEnum):
+    EDITED = "edited"
+    REVOKED = "revoked"  # deleted for everyone by its sender
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageChanged(Event):
+    """A message was edited (new `text`) or revoked by its sender. `message_id` is the
+    message changed; `change_id` the provider's id of the change itself."""
+
+    message_id: str
+    contact: ContactRef
+    kind: ChangeKind
+    change_id: str = ""
+    text: str = ""
+    from_me: bool = False
+    conversation_ref: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class MessageStatusUpdate(Event):
     message_id: str
     status: MessageStatus
