@@ -23,7 +23,9 @@ from conversations.models import (
     Conversation,
     ConversationStatus,
     Message,
+    MessageReaction,
 )
+from conversations.selectors import MESSAGE_ORDER, message_reactions
 from conversations.services import conversation_status_set
 from conversations.window import WindowState, window_conditions, window_status
 from tenants.admin_ui import AMBER, GREEN, GREY, HistoryAdminMixin, badge
@@ -181,26 +183,36 @@ class ContactAdmin(admin.ModelAdmin):
 
 
 class LatestMessagesFormSet(BaseInlineFormSet):
-    """Only the newest messages: a long thread would make the page unusable."""
+    """Only the newest messages: a long thread would make the page unusable. Their
+    reactions are read with them, in one query."""
 
     def get_queryset(self):
         if not hasattr(self, "_latest"):
-            self._latest = super().get_queryset()[:INLINE_MESSAGES]
+            self._latest = list(super().get_queryset()[:INLINE_MESSAGES])
+            reactions = message_reactions(messages=self._latest)
+            for message in self._latest:
+                message.current_reactions = reactions.get(message.pk, [])
         return self._latest
 
 
 class MessageInline(ReadOnlyInline):
     model = Message
     formset = LatestMessagesFormSet
-    ordering = ["-created_at", "-id"]
-    fields = ["created_at", "direction", "type", "short_text", "status_times", "error"]
+    ordering = list(MESSAGE_ORDER)  # as written (provider time), not as they arrived
+    fields = [
+        *("occurred_at", "direction", "type", "short_text", "reactions", "status_times", "error")
+    ]
     readonly_fields = fields
     show_change_link = True
-    verbose_name_plural = f"messages (the latest {INLINE_MESSAGES}, newest first)"
+    verbose_name_plural = f"messages (the latest {INLINE_MESSAGES} written, newest first)"
 
     @admin.display(description="Text")
     def short_text(self, obj: Message) -> str:
-        return Truncator(obj.text).chars(80)
+        return message_text(obj, length=80)
+
+    @admin.display(description="Reactions")
+    def reactions(self, obj: Message) -> str:
+        return reactions_line(getattr(obj, "current_reactions", []))
 
     @admin.display(description="Status")
     def status_times(self, obj: Message) -> str:
@@ -209,6 +221,25 @@ class MessageInline(ReadOnlyInline):
     @admin.display(description="Error")
     def error(self, obj: Message) -> str:
         return message_error(obj)
+
+
+def message_text(message: Message, *, length: int) -> str:
+    text = Truncator(message.text).chars(length)
+    if message.deleted_at is not None:
+        return format_html("<del>{}</del> <em>(deleted by its sender)</em>", text)
+    if message.edited_at is not None:
+        return format_html("{} <em>(edited)</em>", text)
+    return text
+
+
+def reactions_line(reactions: list[MessageReaction]) -> str:
+    """ "👍 customer, ❤️ business": each reactor's current reaction."""
+    if not reactions:
+        return "—"
+    return ", ".join(
+        f"{reaction.emoji} {'business' if reaction.direction == 'outbound' else 'customer'}"
+        for reaction in reactions
+    )
 
 
 def message_status_times(message: Message) -> str:
@@ -359,9 +390,10 @@ class MessageAdmin(HistoryAdminMixin, admin.ModelAdmin):
     """History: viewed, never edited here (statuses come from the provider)."""
 
     list_display = [
-        "created_at",
+        "occurred_at",
         "direction",
         "type",
+        "short_text",
         "status",
         "error",
         "channel",
@@ -369,10 +401,34 @@ class MessageAdmin(HistoryAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["status", "direction", ErrorFilter, "error_code", "type", "channel__provider"]
     search_fields = ["provider_message_id", "text", "error_code"]
+    search_help_text = "Provider message id, text (also a location, contact or order), error."
     list_select_related = ["channel", "conversation__contact", "conversation__channel"]
-    date_hierarchy = "created_at"
-    ordering = ["-created_at", "-id"]
+    date_hierarchy = "occurred_at"
+    ordering = list(MESSAGE_ORDER)
+    readonly_fields = ["reactions", "edit_history", "failures"]
 
     @admin.display(description="Error", ordering="error_code")
     def error(self, obj: Message) -> str:
         return message_error(obj)
+
+    @admin.display(description="Text")
+    def short_text(self, obj: Message) -> str:
+        return message_text(obj, length=60)
+
+    @admin.display(description="Reactions (current, one per reactor)")
+    def reactions(self, obj: Message) -> str:
+        return reactions_line(message_reactions(messages=[obj]).get(obj.pk, []))
+
+    @admin.display(description="Edit history (earlier texts, oldest first)")
+    def edit_history(self, obj: Message) -> str:
+        earlier = obj.revisions[:-1]
+        if not earlier:
+            return "—"
+        return format_html_join("", "<div>{}: {}</div>", ((r["at"], r["text"]) for r in earlier))
+
+    @admin.display(description="Failures reported")
+    def failures(self, obj: Message) -> str:
+        if not obj.error_history:
+            return "—"
+        rows = ((f["at"], f["code"] or "—", f["title"]) for f in obj.error_history)
+        return format_html_join("", "<div>{}: <strong>{}</strong> {}</div>", rows)

@@ -26,7 +26,6 @@ any customer message. An edit or a revoke changes a message already counted (edi
 within 15 minutes, revokes within two days of it, Meta says): it does not move it.
 """
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -125,29 +124,6 @@ def _save_reactions(reactions: list[MessageReaction]) -> None:
     for reaction in reactions:
         reaction.updated_at = now
     rows_update(reactions, ["emoji", "reacted_at", "event_id", "direction", "updated_at"])
-
-
-def reactions_of(messages: Iterable[Message]) -> dict[int, list[MessageReaction]]:
-    """The current reactions (removed ones left out) of these messages, by message id,
-    oldest first: one query for a page of messages."""
-    messages = [m for m in messages if m.provider_message_id]
-    if not messages:
-        return {}
-    by_key = {(m.channel_id, m.provider_message_id): m.pk for m in messages}
-    rows = (
-        MessageReaction.objects.filter(
-            channel_id__in={m.channel_id for m in messages},
-            message_provider_id__in={m.provider_message_id for m in messages},
-        )
-        .exclude(emoji="")
-        .order_by("reacted_at", "id")
-    )
-    reactions: dict[int, list[MessageReaction]] = {}
-    for reaction in rows:
-        message_id = by_key.get((reaction.channel_id, reaction.message_provider_id))
-        if message_id is not None:
-            reactions.setdefault(message_id, []).append(reaction)
-    return reactions
 
 
 # --- edits and revokes --------------------------------------------------------------
