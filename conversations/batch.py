@@ -510,6 +510,11 @@ def _advance(
     if moves:
         if message.status == MessageStatus.FAILED:  # delivered after all
             message.failed_at, message.error_code, message.error_title = None, "", ""
+            # Its errors stay in error_history.
+            message.status_details = {
+                key: value for key, value in message.status_details.items() if key != "errors"
+            }
+            changed.append("status_details")
         elif status == MessageStatus.FAILED:
             message.error_code, message.error_title = error_code, error_title[:500]
         message.status = status

@@ -221,3 +221,13 @@ def message_type_for_mime(mime_type: str) -> MessageType:
     """The message type an attachment makes: by its major MIME type; anything else is
     a file."""
     return _MEDIA_TYPES.get((mime_type or "").split("/")[0], MessageType.DOCUMENT)
+
+
+def location_text(location: dict) -> str:
+    """ "Name, address", or the coordinates of a pin dropped without either."""
+    named = [str(location.get(key) or "").strip() for key in ("name", "label", "address")]
+    text = ", ".join(part for part in dict.fromkeys(named) if part)
+    if text:
+        return text
+    latitude, longitude = location.get("latitude"), location.get("longitude")
+    return f"Location {latitude}, {longitude}" if latitude is not None else "Location"

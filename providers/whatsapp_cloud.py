@@ -41,6 +41,7 @@ from providers.events import (
     TemplateQualityChanged,
     TemplateStatusChanged,
     Unsupported,
+    location_text,
 )
 from providers.phones import InvalidPhoneNumberError, to_e164
 
@@ -369,16 +370,6 @@ def _media(message: dict) -> _Content:
 def _location(message: dict) -> _Content:
     location = _section(message)
     return _Content(text=location_text(location), payload=location)
-
-
-def location_text(location: dict) -> str:
-    """ "Name, address", or the coordinates of a pin dropped without either."""
-    named = [str(location.get(key) or "").strip() for key in ("name", "label", "address")]
-    text = ", ".join(part for part in dict.fromkeys(named) if part)
-    if text:
-        return text
-    latitude, longitude = location.get("latitude"), location.get("longitude")
-    return f"Location {latitude}, {longitude}" if latitude is not None else "Location"
 
 
 def _shared_contacts(message: dict) -> _Content:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from django.contrib.auth import get_user_model
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -189,11 +190,9 @@ class MessageSerializer(serializers.ModelSerializer):
     edit_history = serializers.SerializerMethodField(
         help_text="Its earlier texts, oldest first, when its sender edited it."
     )
-    error_history = FailureSerializer(
-        many=True,
-        read_only=True,
+    error_history = serializers.SerializerMethodField(
         help_text="Every failure the provider reported, including one after delivery or "
-        "read (which does not change `status` or set `failed_at`).",
+        "read (which does not change `status` or set `failed_at`)."
     )
     deleted_at = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="Set when its sender revoked it."
@@ -233,10 +232,18 @@ class MessageSerializer(serializers.ModelSerializer):
         reactions = self.context.get("reactions", {}).get(message.pk, [])
         return ReactionSerializer(reactions, many=True).data
 
+    @extend_schema_field(FailureSerializer(many=True))
+    def get_error_history(self, message: Message) -> list[dict]:
+        failures = [{**f, "at": parse_datetime(f["at"])} for f in message.error_history]
+        return FailureSerializer(failures, many=True).data
+
     @extend_schema_field(RevisionSerializer(many=True))
     def get_edit_history(self, message: Message) -> list[dict]:
-        earlier = message.revisions[:-1]
-        return [{"text": revision["text"], "at": revision["at"]} for revision in earlier]
+        earlier = [
+            {"text": revision["text"], "at": parse_datetime(revision["at"])}
+            for revision in message.revisions[:-1]
+        ]
+        return RevisionSerializer(earlier, many=True).data
 
 
 class AssignSerializer(serializers.Serializer):
