@@ -285,7 +285,50 @@ def _api_message(
         media={"items": attachments} if attachments else {},
         conversation_ref=_string(item.get("chat_id")),
     )
-    return [message, update] if update else [message]
+    amendments = _api_amendments(item, message, account_user_id)
+    return [message, *amendments, update] if update else [message, *amendments]
+
+
+def _api_amendments(
+    item: dict[str, Any], message: InboundMessage, account_user_id: str
+) -> list[Event]:
+    """What the webhooks would have told of a listed message: its current reactions and
+    its deletion. The list gives no time for either: the message's own stands in, so a
+    webhook's (always later) reaction or removal wins over it."""
+    common = {
+        "provider": PROVIDER,
+        "occurred_at": message.occurred_at,
+        "raw": item,
+        "message_id": message.message_id,
+        "contact": message.contact,
+        "conversation_ref": message.conversation_ref,
+    }
+    events: list[Event] = []
+    for reaction in item.get("reactions") or []:
+        if not isinstance(reaction, dict) or not _string(reaction.get("value")):
+            continue
+        reactor = _string(reaction.get("sender_id"))
+        from_me = _flag(reaction.get("is_sender")) or bool(reactor and reactor == account_user_id)
+        emoji = _string(reaction.get("value"))
+        events.append(
+            MessageReaction(
+                **common,
+                event_id=f"unipile:api:{message.message_id}:reaction:{reactor}:{emoji}",
+                reactor=reactor,
+                emoji=emoji,
+                from_me=from_me,
+            )
+        )
+    if _flag(item.get("deleted")):
+        events.append(
+            MessageChanged(
+                **common,
+                event_id=f"unipile:api:{message.message_id}:deleted",
+                kind=ChangeKind.REVOKED,
+                from_me=message.from_me,
+            )
+        )
+    return events
 
 
 def _api_status(

@@ -179,7 +179,8 @@ def _apply(run: ReconciliationRun, batch: Batch) -> None:
         outcomes.update(applied)
         run.fetched += batch.fetched
         run.created += outcomes["created"]
-        run.updated += outcomes["applied"]
+        # A listed message's reactions and deletion, when the webhooks missed them.
+        run.updated += sum(outcomes[name] for name in ("applied", "reacted", "revoked"))
         run.unchanged += outcomes["duplicate"] + outcomes["unchanged"]
         run.errors += outcomes["error"] + sum(1 for e in batch.events if _unusable(e))
         run.cursor, run.progress = batch.cursor, {**run.progress, **batch.progress}
