@@ -428,7 +428,7 @@ def test_batch_yields_every_event_in_payload_order():
         ("MessageStatusUpdate", "wamid.BATCH-OUT-1"),
         ("MessageStatusUpdate", "wamid.BATCH-OUT-2"),
         ("InboundMessage", "wamid.BATCH-IN-1"),
-        ("InboundMessage", "wamid.BATCH-IN-2"),
+        ("MessageReaction", "wamid.BATCH-OUT-2"),  # named by the message it reacts to
         ("InboundMessage", "wamid.BATCH-IN-3"),
         ("MessageStatusUpdate", "wamid.BATCH-OUT-3"),
     ]
