@@ -13,26 +13,28 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.text import Truncator
 
 from conversations.maintenance import windows_backfill
+from conversations.message_admin import (
+    message_error,
+    message_status_times,
+    message_text,
+    reactions_line,
+)
 from conversations.models import (
     Contact,
     ContactIdentity,
     Conversation,
     ConversationStatus,
     Message,
-    MessageReaction,
 )
 from conversations.selectors import MESSAGE_ORDER, message_reactions
 from conversations.services import conversation_status_set
 from conversations.window import WindowState, window_conditions, window_status
-from tenants.admin_ui import AMBER, GREEN, GREY, HistoryAdminMixin, badge
+from tenants.admin_ui import AMBER, GREEN, GREY, badge
 from tenants.models import WindowPolicy
 
 INLINE_MESSAGES = 50
-TIME = "%Y-%m-%d %H:%M:%S"
 
 
 def _span(seconds: int) -> str:
@@ -89,21 +91,6 @@ class AssigneeFilter(admin.RelatedOnlyFieldListFilter):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.empty_value_display = "Unassigned"
-
-
-class ErrorFilter(admin.SimpleListFilter):
-    title = "error code"
-    parameter_name = "has_error"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Has an error code"), ("no", "No error code")]
-
-    def queryset(self, request, queryset: QuerySet) -> QuerySet:
-        if self.value() == "yes":
-            return queryset.exclude(error_code="")
-        if self.value() == "no":
-            return queryset.filter(error_code="")
-        return queryset
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -223,50 +210,6 @@ class MessageInline(ReadOnlyInline):
         return message_error(obj)
 
 
-def message_text(message: Message, *, length: int) -> str:
-    text = Truncator(message.text).chars(length)
-    if message.deleted_at is not None:
-        return format_html("<del>{}</del> <em>(deleted by its sender)</em>", text)
-    if message.edited_at is not None:
-        return format_html("{} <em>(edited)</em>", text)
-    return text
-
-
-def reactions_line(reactions: list[MessageReaction]) -> str:
-    """ "👍 customer, ❤️ business": each reactor's current reaction."""
-    if not reactions:
-        return "—"
-    return ", ".join(
-        f"{reaction.emoji} {'business' if reaction.direction == 'outbound' else 'customer'}"
-        for reaction in reactions
-    )
-
-
-def message_status_times(message: Message) -> str:
-    times = [
-        (label, at)
-        for label, at in [
-            ("sent", message.sent_at),
-            ("delivered", message.delivered_at),
-            ("read", message.read_at),
-            ("failed", message.failed_at),
-        ]
-        if at is not None
-    ]
-    lines = format_html_join(
-        "", "<br>{} {}", ((label, timezone.localtime(at).strftime(TIME)) for label, at in times)
-    )
-    return format_html("<strong>{}</strong>{}", message.status, lines)
-
-
-def message_error(message: Message) -> str:
-    if not message.error_code and not message.error_title:
-        return "—"
-    return format_html(
-        "<strong>{}</strong> {}", message.error_code, Truncator(message.error_title).chars(120)
-    )
-
-
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     list_display = [
@@ -383,52 +326,3 @@ class ConversationAdmin(admin.ModelAdmin):
             f"messages; {progress.open_windows} open now.",
             messages.SUCCESS,
         )
-
-
-@admin.register(Message)
-class MessageAdmin(HistoryAdminMixin, admin.ModelAdmin):
-    """History: viewed, never edited here (statuses come from the provider)."""
-
-    list_display = [
-        "occurred_at",
-        "direction",
-        "type",
-        "short_text",
-        "status",
-        "error",
-        "channel",
-        "conversation",
-    ]
-    list_filter = ["status", "direction", ErrorFilter, "error_code", "type", "channel__provider"]
-    search_fields = ["provider_message_id", "text", "error_code"]
-    search_help_text = "Provider message id, text (also a location, contact or order), error."
-    list_select_related = ["channel", "conversation__contact", "conversation__channel"]
-    date_hierarchy = "occurred_at"
-    ordering = list(MESSAGE_ORDER)
-    readonly_fields = ["reactions", "edit_history", "failures"]
-
-    @admin.display(description="Error", ordering="error_code")
-    def error(self, obj: Message) -> str:
-        return message_error(obj)
-
-    @admin.display(description="Text")
-    def short_text(self, obj: Message) -> str:
-        return message_text(obj, length=60)
-
-    @admin.display(description="Reactions (current, one per reactor)")
-    def reactions(self, obj: Message) -> str:
-        return reactions_line(message_reactions(messages=[obj]).get(obj.pk, []))
-
-    @admin.display(description="Edit history (earlier texts, oldest first)")
-    def edit_history(self, obj: Message) -> str:
-        earlier = obj.revisions[:-1]
-        if not earlier:
-            return "—"
-        return format_html_join("", "<div>{}: {}</div>", ((r["at"], r["text"]) for r in earlier))
-
-    @admin.display(description="Failures reported")
-    def failures(self, obj: Message) -> str:
-        if not obj.error_history:
-            return "—"
-        rows = ((f["at"], f["code"] or "—", f["title"]) for f in obj.error_history)
-        return format_html_join("", "<div>{}: <strong>{}</strong> {}</div>", rows)

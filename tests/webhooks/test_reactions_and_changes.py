@@ -17,7 +17,7 @@ from conversations.models import (
 )
 from providers import Provider
 from tenants.models import Role
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, UserFactory
 from tests.webhooks.delivery import fixture_text
 from webhooks.models import EventStatus, WebhookEvent
 
@@ -246,3 +246,25 @@ def test_unipile_edit_fixture_names_the_received_message():
     received = json.loads(fixture_text(Provider.UNIPILE, "message_received"))
     edited = json.loads(fixture_text(Provider.UNIPILE, "message_edited"))
     assert received["message_id"] == edited["message_id"]
+
+
+# --- the admin ----------------------------------------------------------------------
+
+
+def test_the_admin_shows_reactions_and_edits_on_the_message(client, whatsapp):
+    whatsapp.deliver(client, "text")
+    whatsapp.deliver(client, "edit")
+    reacted = _edited("reaction", **{REACTED: TEXT})  # the customer reacts to their own
+    whatsapp.deliver_text(client, reacted)
+    message = Message.objects.get()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    page = client.get(f"/admin/conversations/message/{message.id}/change/").content.decode()
+    thread = client.get(f"/admin/conversations/conversation/{message.conversation_id}/change/")
+    reactions = client.get("/admin/conversations/messagereaction/").content.decode()
+
+    assert "\U0001f62e customer" in page
+    assert "Does it come in another color?" in page  # the earlier text, in its history
+    assert "\U0001f62e customer" in thread.content.decode()
+    assert "(edited)" in thread.content.decode()
+    assert TEXT in reactions
