@@ -4,7 +4,7 @@ their message. Read-only history: statuses, reactions and edits come from provid
 """
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
@@ -149,11 +149,16 @@ class MessageReactionAdmin(HistoryAdminMixin, admin.ModelAdmin):
     def shown_emoji(self, obj: MessageReaction) -> str:
         return obj.emoji or "(taken back)"
 
-    @admin.display(description="Message filed", boolean=True)
+    def get_queryset(self, request):
+        # One EXISTS per page, not a query per row.
+        filed = Message.objects.filter(
+            channel_id=OuterRef("channel_id"), provider_message_id=OuterRef("message_provider_id")
+        )
+        return super().get_queryset(request).annotate(target_is_filed=Exists(filed))
+
+    @admin.display(description="Message filed", boolean=True, ordering="target_is_filed")
     def target_filed(self, obj: MessageReaction) -> bool:
-        return Message.objects.filter(
-            channel_id=obj.channel_id, provider_message_id=obj.message_provider_id
-        ).exists()
+        return obj.target_is_filed
 
 
 @admin.register(PendingMessageChange)

@@ -70,13 +70,14 @@ def _edited(name: str, **replacements) -> str:
 
 def test_a_reaction_goes_on_the_message_it_reacts_to(client, whatsapp, webhook_org):
     message = _outbound(whatsapp.channel, REACTED)
+    Conversation.objects.update(status=ConversationStatus.CLOSED)
 
     whatsapp.deliver(client, "reaction")
 
     assert Message.objects.count() == 1  # no empty message of its own
     assert WebhookEvent.objects.get().result == {"reacted": 1}
     conversation = Conversation.objects.get()
-    assert conversation.unread_count == 0
+    assert (conversation.unread_count, conversation.status) == (0, "closed")
     assert conversation.last_message_preview == ""  # the thread's last message is unchanged
     shown = _shown(webhook_org, message)
     assert shown["reactions"] == [
