@@ -13,10 +13,14 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.text import Truncator
 
 from conversations.maintenance import windows_backfill
+from conversations.message_admin import (
+    message_error,
+    message_status_times,
+    message_text,
+    reactions_line,
+)
 from conversations.models import (
     Contact,
     ContactIdentity,
@@ -24,14 +28,14 @@ from conversations.models import (
     ConversationStatus,
     Message,
 )
+from conversations.selectors import MESSAGE_ORDER, message_reactions
 from conversations.services import conversation_status_set
 from conversations.window import WindowState, window_conditions, window_status
 from tenants.admin_scope import OrganizationScopedAdmin
-from tenants.admin_ui import AMBER, GREEN, GREY, HistoryAdminMixin, UncountedChangeList, badge
+from tenants.admin_ui import AMBER, GREEN, GREY, UncountedChangeList, badge
 from tenants.models import Role, WindowPolicy
 
 INLINE_MESSAGES = 50
-TIME = "%Y-%m-%d %H:%M:%S"
 
 
 def _span(seconds: int) -> str:
@@ -88,21 +92,6 @@ class AssigneeFilter(admin.RelatedOnlyFieldListFilter):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.empty_value_display = "Unassigned"
-
-
-class ErrorFilter(admin.SimpleListFilter):
-    title = "error code"
-    parameter_name = "has_error"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Has an error code"), ("no", "No error code")]
-
-    def queryset(self, request, queryset: QuerySet) -> QuerySet:
-        if self.value() == "yes":
-            return queryset.exclude(error_code="")
-        if self.value() == "no":
-            return queryset.filter(error_code="")
-        return queryset
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -183,26 +172,36 @@ class ContactAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
 
 
 class LatestMessagesFormSet(BaseInlineFormSet):
-    """Only the newest messages: a long thread would make the page unusable."""
+    """Only the newest messages: a long thread would make the page unusable. Their
+    reactions are read with them, in one query."""
 
     def get_queryset(self):
         if not hasattr(self, "_latest"):
-            self._latest = super().get_queryset()[:INLINE_MESSAGES]
+            self._latest = list(super().get_queryset()[:INLINE_MESSAGES])
+            reactions = message_reactions(messages=self._latest)
+            for message in self._latest:
+                message.current_reactions = reactions.get(message.pk, [])
         return self._latest
 
 
 class MessageInline(ReadOnlyInline):
     model = Message
     formset = LatestMessagesFormSet
-    ordering = ["-created_at", "-id"]
-    fields = ["created_at", "direction", "type", "short_text", "status_times", "error"]
+    ordering = list(MESSAGE_ORDER)  # as written (provider time), not as they arrived
+    fields = [
+        *("occurred_at", "direction", "type", "short_text", "reactions", "status_times", "error")
+    ]
     readonly_fields = fields
     show_change_link = True
-    verbose_name_plural = f"messages (the latest {INLINE_MESSAGES}, newest first)"
+    verbose_name_plural = f"messages (the latest {INLINE_MESSAGES} written, newest first)"
 
     @admin.display(description="Text")
     def short_text(self, obj: Message) -> str:
-        return Truncator(obj.text).chars(80)
+        return message_text(obj, length=80)
+
+    @admin.display(description="Reactions")
+    def reactions(self, obj: Message) -> str:
+        return reactions_line(getattr(obj, "current_reactions", []))
 
     @admin.display(description="Status")
     def status_times(self, obj: Message) -> str:
@@ -211,31 +210,6 @@ class MessageInline(ReadOnlyInline):
     @admin.display(description="Error")
     def error(self, obj: Message) -> str:
         return message_error(obj)
-
-
-def message_status_times(message: Message) -> str:
-    times = [
-        (label, at)
-        for label, at in [
-            ("sent", message.sent_at),
-            ("delivered", message.delivered_at),
-            ("read", message.read_at),
-            ("failed", message.failed_at),
-        ]
-        if at is not None
-    ]
-    lines = format_html_join(
-        "", "<br>{} {}", ((label, timezone.localtime(at).strftime(TIME)) for label, at in times)
-    )
-    return format_html("<strong>{}</strong>{}", message.status, lines)
-
-
-def message_error(message: Message) -> str:
-    if not message.error_code and not message.error_title:
-        return "—"
-    return format_html(
-        "<strong>{}</strong> {}", message.error_code, Truncator(message.error_title).chars(120)
-    )
 
 
 @admin.register(Conversation)
@@ -359,28 +333,3 @@ class ConversationAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
             f"messages; {progress.open_windows} open now.",
             messages.SUCCESS,
         )
-
-
-@admin.register(Message)
-class MessageAdmin(HistoryAdminMixin, OrganizationScopedAdmin, admin.ModelAdmin):
-    """History: viewed, never edited here (statuses come from the provider)."""
-
-    member_roles = {"view": Role.VIEWER}
-    list_display = [
-        "created_at",
-        "direction",
-        "type",
-        "status",
-        "error",
-        "channel",
-        "conversation",
-    ]
-    list_filter = ["status", "direction", ErrorFilter, "error_code", "type", "channel__provider"]
-    search_fields = ["provider_message_id", "text", "error_code"]
-    list_select_related = ["channel", "conversation__contact", "conversation__channel"]
-    date_hierarchy = "created_at"
-    ordering = ["-created_at", "-id"]
-
-    @admin.display(description="Error", ordering="error_code")
-    def error(self, obj: Message) -> str:
-        return message_error(obj)

@@ -20,6 +20,12 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from conversations.amendments import (
+    PREVIEW_LENGTH,
+    changes_apply,
+    changes_apply_pending,
+    reactions_apply,
+)
 from conversations.models import (
     Contact,
     ContactIdentity,
@@ -38,6 +44,8 @@ from conversations.window import (
 from providers.events import (
     ContactRef,
     InboundMessage,
+    MessageChanged,
+    MessageReaction,
     MessageStatus,
     MessageStatusUpdate,
     MessageType,
@@ -61,7 +69,6 @@ _STATUS_TIME_FIELD = {
 # System notices (number changes...) are not the customer writing.
 _NOT_CUSTOMER_WRITING = {MessageType.SYSTEM}
 WINDOW_CLOSED_ERROR = "131047"
-PREVIEW_LENGTH = 200
 _CONVERSATION_FIELDS = [
     "last_activity_at",
     "last_message_at",
@@ -94,10 +101,15 @@ class MissingContactError(ValueError):
     """A message named no one we could file it under."""
 
 
+# What happens in a conversation: a message, or a reaction to, edit or revoke of one
+# (`message_id` names the message in every case).
+ConversationEvent = InboundMessage | MessageReaction | MessageChanged
+
+
 @dataclass(frozen=True)
 class Inbound:
     channel: Channel
-    message: InboundMessage
+    message: ConversationEvent
     webhook_event_id: int | None = None
 
 
@@ -121,7 +133,9 @@ def events_apply(*, inbound: list[Inbound], statuses: list[Status]) -> tuple[lis
     """File inbound messages and apply status updates, each exactly once.
 
     Returns the outcome of each item, in order: "created" or "duplicate" for messages;
-    "applied", "unchanged" or "pending" (the message is not known yet) for statuses.
+    "reacted" or "unchanged" for reactions; "edited", "revoked", "unchanged" or
+    "pending" for changes (see conversations.amendments); "applied", "unchanged" or
+    "pending" (the message is not known yet) for statuses.
     """
     _lock_message_keys(
         [(i.channel.id, i.message.message_id) for i in inbound]
@@ -140,10 +154,19 @@ def events_apply(*, inbound: list[Inbound], statuses: list[Status]) -> tuple[lis
     batch = _Batch()
     _lock_conversations(batch, pairs, {m.conversation_id for m in known.values()}, channels)
     batch.messages.update(known)
-    inbound_outcomes = _file_messages(batch, inbound, contacts)
+    by_pair = {(c.channel_id, c.contact_id): c for c in batch.conversations.values()}
+    kinds: dict[type, list] = {InboundMessage: [], MessageReaction: [], MessageChanged: []}
+    for position, (item, contact) in enumerate(zip(inbound, contacts, strict=True)):
+        conversation = by_pair[(item.channel.id, contact.pk)]
+        kinds[type(item.message)].append((position, item, conversation))
+    outcomes = {
+        **_file_messages(batch, kinds[InboundMessage]),
+        **reactions_apply(batch, kinds[MessageReaction]),
+        **changes_apply(batch, kinds[MessageChanged]),
+    }
     status_outcomes = [_apply_status(batch, item) for item in statuses]
     _save(batch)
-    return inbound_outcomes, status_outcomes
+    return [outcomes[position] for position in range(len(inbound))], status_outcomes
 
 
 def contacts_resolve(*, refs: list[tuple[Channel, ContactRef]]) -> list[Contact]:
@@ -369,26 +392,25 @@ def _lock_conversations(
         batch.conversations[conversation.pk] = conversation
 
 
-def _file_messages(batch: _Batch, inbound: list[Inbound], contacts: list[Contact]) -> list[str]:
-    by_pair = {(c.channel_id, c.contact_id): c for c in batch.conversations.values()}
-    outcomes, created = [], []
-    for item, contact in zip(inbound, contacts, strict=True):
+def _file_messages(batch: _Batch, items: list[tuple[int, Inbound, Conversation]]) -> dict:
+    outcomes, created = {}, []
+    for position, item, conversation in items:
         key = (item.channel.id, item.message.message_id)
         if key in batch.messages:
             if item.message.from_me and item.webhook_event_id is not None:
                 _confirm_by_webhook(batch, batch.messages[key])  # the provider's echo
-            outcomes.append("duplicate")
+            outcomes[position] = "duplicate"
             continue
-        conversation = by_pair[(item.channel.id, contact.pk)]
         message = _new_message(item, conversation)
         batch.messages[key] = message
         created.append(message)
         _note_in_conversation(conversation, item.message)
         batch.changed_conversations.add(conversation.pk)
-        outcomes.append("created")
+        outcomes[position] = "created"
     if created:
         Message.objects.bulk_create(created)
         _apply_pending_statuses(batch, created)
+        changes_apply_pending(batch, created)
     return outcomes
 
 
@@ -408,6 +430,7 @@ def _new_message(item: Inbound, conversation: Conversation) -> Message:
         status=MessageStatus.SENT if from_me else MessageStatus.RECEIVED,
         sent_at=message.occurred_at if from_me else None,
         provider_timestamp=message.occurred_at,
+        occurred_at=message.occurred_at,
         webhook_event_id=item.webhook_event_id,
     )
 
@@ -435,7 +458,8 @@ def _apply_status(batch: _Batch, item: Status) -> str:
     changed = _record_status(batch, message, item.update)
     if item.from_webhook:
         _confirm_by_webhook(batch, message)
-    return "applied" if {"status", *_STATUS_TIME_FIELD.values()} & set(changed) else "unchanged"
+    moved = {"status", "error_history", *_STATUS_TIME_FIELD.values()} & set(changed)
+    return "applied" if moved else "unchanged"
 
 
 def _confirm_by_webhook(batch: _Batch, message: Message) -> None:
@@ -467,23 +491,48 @@ def _advance(
     message: Message, *, status, at, error_code="", error_title="", details=None
 ) -> list[str]:
     """Move a message to a later status; record each status's time either way. Returns
-    the fields changed (not saved)."""
+    the fields changed (not saved).
+
+    One consistent record: `failed_at`, `error_code` and `error_title` describe a
+    failure only while the message is `failed`. A failure reported once it was
+    delivered or read (Meta sends these, out of order or late) does not undo that
+    status and sets none of them: it goes to `error_history` with every other failure,
+    so nothing the provider said is lost and no failed-looking fields sit on a read
+    message. A delivery reported after a failure moves it on the same way.
+    """
     status = MessageStatus(status)
-    changed = []
+    moves = status.rank > MessageStatus(message.status).rank
+    changed = _note_failure(message, error_code, error_title, at) if status == "failed" else []
     time_field = _STATUS_TIME_FIELD.get(status)
-    if time_field and getattr(message, time_field) is None:
+    if time_field and getattr(message, time_field) is None and (moves or status != "failed"):
         setattr(message, time_field, at)
         changed.append(time_field)
-    if status.rank > MessageStatus(message.status).rank:
-        message.status = status
-        changed.append("status")
-        if status == MessageStatus.FAILED:
+    if moves:
+        if message.status == MessageStatus.FAILED:  # delivered after all
+            message.failed_at, message.error_code, message.error_title = None, "", ""
+            # Its errors stay in error_history.
+            message.status_details = {
+                key: value for key, value in message.status_details.items() if key != "errors"
+            }
+            changed.append("status_details")
+        elif status == MessageStatus.FAILED:
             message.error_code, message.error_title = error_code, error_title[:500]
-            changed += ["error_code", "error_title"]
+        message.status = status
+        changed += ["status", "failed_at", "error_code", "error_title"]
+    if details and not moves and status == MessageStatus.FAILED:
+        details = {key: value for key, value in details.items() if key != "errors"}
     if details:
         message.status_details = {**message.status_details, **details}
         changed.append("status_details")
     return changed
+
+
+def _note_failure(message: Message, code: str, title: str, at: datetime) -> list[str]:
+    entry = {"code": code, "title": title[:500], "at": at.isoformat()}
+    if entry in message.error_history:
+        return []  # a redelivery
+    message.error_history = [*message.error_history, entry]
+    return ["error_history"]
 
 
 def _keep_pending(channel: Channel, update: MessageStatusUpdate) -> None:
@@ -569,11 +618,12 @@ def outbound_create(
             payload=payload or {},
             context=context or {},
             status=MessageStatus.QUEUED,
+            occurred_at=timezone.now(),  # the thread's order: when we wrote it
         )
-        locked.last_message_at = locked.last_activity_at = message.created_at
+        locked.last_message_at = locked.last_activity_at = message.occurred_at
         locked.last_message_preview = (text or f"[{type}]")[:PREVIEW_LENGTH]
         if type == MessageType.TEMPLATE:
-            window_note_template(locked, at=message.created_at)
+            window_note_template(locked, at=message.occurred_at)
         locked.save(update_fields=_OUTBOUND_CONVERSATION_FIELDS)
     return message
 

@@ -31,7 +31,13 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from conversations.models import Conversation, ConversationStatus, Direction, Message
+from conversations.models import (
+    Conversation,
+    ConversationStatus,
+    Direction,
+    Message,
+    MessageReaction,
+)
 from conversations.window import WINDOW
 from providers.events import MessageType
 from tenants.models import WindowPolicy
@@ -201,8 +207,20 @@ def _backfill_range(conversations: QuerySet, now: datetime) -> None:
 
     inbound = Message.objects.filter(direction=Direction.INBOUND).exclude(type=MessageType.SYSTEM)
     templates = Message.objects.filter(direction=Direction.OUTBOUND, type=MessageType.TEMPLATE)
+    # A customer's reaction moves the window like a message (conversations.amendments).
+    reactions = Subquery(
+        MessageReaction.objects.filter(conversation=OuterRef("pk"), direction=Direction.INBOUND)
+        .order_by()
+        .values("conversation")
+        .annotate(at=Max("reacted_at"))
+        .values("at")
+    )
     conversations.update(
-        last_user_message_at=latest(inbound), last_template_message_at=latest(templates)
+        # Greatest() is NULL on SQLite when either is: coalesce each with the other.
+        last_user_message_at=Greatest(
+            Coalesce(latest(inbound), reactions), Coalesce(reactions, latest(inbound))
+        ),
+        last_template_message_at=latest(templates),
     )
     by_policy = {
         WindowPolicy.META: F("last_user_message_at") + WINDOW,

@@ -173,6 +173,16 @@ class Message(models.Model):
         max_length=16, choices=[(s.value, s.value) for s in MessageStatus], default="queued"
     )
     provider_timestamp = models.DateTimeField(null=True, blank=True)
+    # When it was written: the provider's timestamp for what came from the provider,
+    # the time we queued it for what we send. The thread's order (with id to break
+    # ties): webhooks arrive in any order, so arrival (`created_at`) is not it.
+    occurred_at = models.DateTimeField(default=timezone.now)
+    # Edits by its sender: every text it had, oldest first ([{"text", "at", "id"}]),
+    # the last being `text`; empty while it was never edited.
+    revisions = models.JSONField(default=list, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # Revoked ("deleted for everyone") by its sender: kept for the record, marked.
+    deleted_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
@@ -180,6 +190,10 @@ class Message(models.Model):
     error_code = models.CharField(max_length=32, blank=True)
     error_title = models.CharField(max_length=500, blank=True)
     status_details = models.JSONField(default=dict, blank=True)
+    # Every failure the provider reported, applied or not ([{"code", "title", "at"}]):
+    # a failure reported after the message was delivered or read does not undo that
+    # status, but is not lost either.
+    error_history = models.JSONField(default=list, blank=True)
     # The id of the webhooks.WebhookEvent it came from. A plain column, not a foreign
     # key: conversations sits below webhooks and must not import it.
     webhook_event_id = models.BigIntegerField(null=True, blank=True, db_index=True)
@@ -204,7 +218,10 @@ class Message(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["conversation", "-created_at"], name="message_conv_created"),
+            # The thread, in the order its messages were written (API, admin, preview).
+            models.Index(
+                fields=["conversation", "-occurred_at", "-id"], name="message_conv_occurred"
+            ),
             # Outbound messages still waiting for their provider: the send sweep's, and
             # the admin's "failed" and "queued" filters stay small.
             models.Index(
@@ -239,3 +256,61 @@ class PendingStatusUpdate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} for {self.provider_message_id} (waiting)"
+
+
+class MessageReaction(models.Model):
+    """The current reaction of one reactor to one message: an emoji, or "" once taken
+    back (kept, so that an older reaction arriving late cannot bring it back).
+
+    Keyed by the reacted message's provider id, not a foreign key: a reaction may come
+    before the message it reacts to (webhooks arrive in any order), and is shown on it
+    as soon as that message is filed.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="reactions"
+    )
+    message_provider_id = models.CharField(max_length=255, help_text="The message reacted to.")
+    reactor = models.CharField(max_length=255, help_text="The provider's id of who reacted.")
+    direction = models.CharField(max_length=16, choices=Direction.choices)
+    emoji = models.CharField(max_length=64, blank=True, help_text="Empty: taken back.")
+    reacted_at = models.DateTimeField()
+    # The provider event of the reaction in force: with `reacted_at`, decides which of
+    # two reactions is the later one, whatever order they arrive in.
+    event_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "message_provider_id", "reactor"],
+                name="reaction_one_per_reactor",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji or '(removed)'} on {self.message_provider_id}"
+
+
+class PendingMessageChange(models.Model):
+    """An edit or revoke of a message we have not seen yet; applied, then deleted,
+    when the message is filed."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    provider_message_id = models.CharField(max_length=255)
+    event_id = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=16)
+    text = models.TextField(blank=True)
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["channel", "provider_message_id"], name="pending_change_lookup")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.provider_message_id} (waiting)"

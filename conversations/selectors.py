@@ -7,6 +7,7 @@ stored `is_window_open` flag (it lags by up to one close-expired run).
 """
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -22,6 +23,7 @@ from conversations.models import (
     Conversation,
     ConversationStatus,
     Message,
+    MessageReaction,
 )
 from conversations.window import EXPIRING_WITHIN, window_conditions
 from tenants.errors import ApplicationError, ErrorCode
@@ -91,9 +93,38 @@ def conversation_get(*, organization: Organization, conversation_id: int) -> Con
     return conversation
 
 
+# A thread's order: when each message was written (the provider's time), the id
+# breaking ties, so that shuffled deliveries read in order (index message_conv_occurred).
+MESSAGE_ORDER = ("-occurred_at", "-id")
+
+
 def message_list(*, conversation: Conversation) -> QuerySet[Message]:
-    """A conversation's messages; the caller orders them (cursor pagination does)."""
+    """A conversation's messages; the caller orders them (cursor pagination does, by
+    MESSAGE_ORDER or its reverse)."""
     return Message.objects.filter(conversation=conversation)
+
+
+def message_reactions(*, messages: Iterable[Message]) -> dict[int, list[MessageReaction]]:
+    """The current reactions (removed ones left out) of these messages, by message id,
+    oldest first: one query for a page of messages."""
+    messages = [m for m in messages if m.provider_message_id]
+    if not messages:
+        return {}
+    by_key = {(m.channel_id, m.provider_message_id): m.pk for m in messages}
+    rows = (
+        MessageReaction.objects.filter(
+            channel_id__in={m.channel_id for m in messages},
+            message_provider_id__in={m.provider_message_id for m in messages},
+        )
+        .exclude(emoji="")
+        .order_by("reacted_at", "id")
+    )
+    reactions: dict[int, list[MessageReaction]] = {}
+    for reaction in rows:
+        message_id = by_key.get((reaction.channel_id, reaction.message_provider_id))
+        if message_id is not None:
+            reactions.setdefault(message_id, []).append(reaction)
+    return reactions
 
 
 def contact_list(*, organization: Organization, search: str = "") -> QuerySet[Contact]:

@@ -109,6 +109,43 @@ class InboundMessage(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MessageReaction(Event):
+    """Someone reacted to a message (or took the reaction back: `emoji` is "").
+
+    Not a message of the thread: it belongs on `message_id`, the message reacted to,
+    one current reaction per `reactor`. `reaction_id` is the provider's id of the
+    reaction itself, when it has one.
+    """
+
+    message_id: str
+    contact: ContactRef  # whom the conversation is with
+    reactor: str  # who reacted: the provider's id of the person (or account)
+    emoji: str = ""
+    reaction_id: str = ""
+    from_me: bool = False
+    conversation_ref: str = ""
+
+
+class ChangeKind(StrEnum):
+    EDITED = "edited"
+    REVOKED = "revoked"  # deleted for everyone by its sender
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageChanged(Event):
+    """A message was edited (new `text`) or revoked by its sender. `message_id` is the
+    message changed; `change_id` the provider's id of the change itself."""
+
+    message_id: str
+    contact: ContactRef
+    kind: ChangeKind
+    change_id: str = ""
+    text: str = ""
+    from_me: bool = False
+    conversation_ref: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class MessageStatusUpdate(Event):
     message_id: str
     status: MessageStatus
@@ -184,3 +221,13 @@ def message_type_for_mime(mime_type: str) -> MessageType:
     """The message type an attachment makes: by its major MIME type; anything else is
     a file."""
     return _MEDIA_TYPES.get((mime_type or "").split("/")[0], MessageType.DOCUMENT)
+
+
+def location_text(location: dict) -> str:
+    """ "Name, address", or the coordinates of a pin dropped without either."""
+    named = [str(location.get(key) or "").strip() for key in ("name", "label", "address")]
+    text = ", ".join(part for part in dict.fromkeys(named) if part)
+    if text:
+        return text
+    latitude, longitude = location.get("latitude"), location.get("longitude")
+    return f"Location {latitude}, {longitude}" if latitude is not None else "Location"

@@ -28,6 +28,7 @@ from providers.events import (
     MessageStatusUpdate,
     MessageType,
     Unsupported,
+    location_text,
     message_type_for_mime,
 )
 from providers.http import text_value
@@ -143,7 +144,9 @@ def _inbound(fields: dict[str, str], request: SignedRequest) -> InboundMessage:
             fields.get("From", ""), name=fields.get("ProfileName", ""), wa_id=fields.get("WaId", "")
         ),
         type=message_type,
-        text=fields.get("Body", ""),
+        # A shared location comes with no Body: its place and address are its text.
+        text=fields.get("Body", "")
+        or (location_text(payload) if message_type == MessageType.LOCATION else ""),
         media={"items": media} if media else {},
         payload=payload,
     )

@@ -6,6 +6,7 @@ creating it (`Unipile-Auth`), and no timestamp, so redeliveries are recognised o
 too and are told apart by comparing the sender with the connected account's user id.
 """
 
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,9 +23,12 @@ from providers.base import (
     refused,
 )
 from providers.events import (
+    ChangeKind,
     ContactRef,
     Event,
     InboundMessage,
+    MessageChanged,
+    MessageReaction,
     MessageStatus,
     MessageStatusUpdate,
     MessageType,
@@ -115,21 +119,40 @@ def _message_received(body: dict[str, Any], request: SignedRequest) -> InboundMe
     )
 
 
-def _message_reaction(body: dict[str, Any], request: SignedRequest) -> InboundMessage:
+def _message_reaction(body: dict[str, Any], request: SignedRequest) -> MessageReaction:
     message_id = _message_id(body)
     reactor = body.get("reaction_sender") or {}
-    emoji = body.get("reaction") or ""
+    emoji = body.get("reaction") or ""  # empty: taken back
     reactor_id = reactor.get("attendee_provider_id") or reactor.get("attendee_id") or ""
     # A reaction has no id of its own: the reacted message, emoji and reactor name it.
     reaction_id = f"{message_id}:message_reaction:{emoji}:{reactor_id}"
     from_me = _is_us(body, reactor)
-    return InboundMessage(
+    return MessageReaction(
         **_common(body, request, f"unipile:{reaction_id}"),
-        message_id=reaction_id,
+        message_id=message_id,
         contact=_counterpart(body) if from_me else _attendee(reactor),
-        type=MessageType.REACTION,
+        reactor=reactor_id,
+        emoji=emoji,
         from_me=from_me,
-        payload={"message_id": message_id, "emoji": emoji},
+        conversation_ref=body.get("chat_id") or "",
+    )
+
+
+def _message_changed(body: dict[str, Any], request: SignedRequest) -> MessageChanged:
+    """message_edited (the new text in `message`) and message_deleted."""
+    message_id = _message_id(body)
+    event = body["event"]
+    kind = ChangeKind.EDITED if event == "message_edited" else ChangeKind.REVOKED
+    text = body.get("message") or ""
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]  # two edits, two events
+    from_me = _is_us(body, body.get("sender"))
+    return MessageChanged(
+        **_common(body, request, f"unipile:{message_id}:{event}:{body.get('timestamp')}:{digest}"),
+        message_id=message_id,
+        contact=_counterpart(body) if from_me else _attendee(body.get("sender")),
+        kind=kind,
+        text=text,
+        from_me=from_me,
         conversation_ref=body.get("chat_id") or "",
     )
 
@@ -164,6 +187,8 @@ def _v2(body: dict[str, Any], request: SignedRequest) -> Unsupported:
 _PARSERS: dict[str, Callable[[dict[str, Any], SignedRequest], Event]] = {
     "message_received": _message_received,
     "message_reaction": _message_reaction,
+    "message_edited": _message_changed,
+    "message_deleted": _message_changed,
     "message_read": _status,
     "message_delivered": _status,
 }
@@ -260,7 +285,50 @@ def _api_message(
         media={"items": attachments} if attachments else {},
         conversation_ref=_string(item.get("chat_id")),
     )
-    return [message, update] if update else [message]
+    amendments = _api_amendments(item, message, account_user_id)
+    return [message, *amendments, update] if update else [message, *amendments]
+
+
+def _api_amendments(
+    item: dict[str, Any], message: InboundMessage, account_user_id: str
+) -> list[Event]:
+    """What the webhooks would have told of a listed message: its current reactions and
+    its deletion. The list gives no time for either: the message's own stands in, so a
+    webhook's (always later) reaction or removal wins over it."""
+    common = {
+        "provider": PROVIDER,
+        "occurred_at": message.occurred_at,
+        "raw": item,
+        "message_id": message.message_id,
+        "contact": message.contact,
+        "conversation_ref": message.conversation_ref,
+    }
+    events: list[Event] = []
+    for reaction in item.get("reactions") or []:
+        if not isinstance(reaction, dict) or not _string(reaction.get("value")):
+            continue
+        reactor = _string(reaction.get("sender_id"))
+        from_me = _flag(reaction.get("is_sender")) or bool(reactor and reactor == account_user_id)
+        emoji = _string(reaction.get("value"))
+        events.append(
+            MessageReaction(
+                **common,
+                event_id=f"unipile:api:{message.message_id}:reaction:{reactor}:{emoji}",
+                reactor=reactor,
+                emoji=emoji,
+                from_me=from_me,
+            )
+        )
+    if _flag(item.get("deleted")):
+        events.append(
+            MessageChanged(
+                **common,
+                event_id=f"unipile:api:{message.message_id}:deleted",
+                kind=ChangeKind.REVOKED,
+                from_me=message.from_me,
+            )
+        )
+    return events
 
 
 def _api_status(

@@ -28,9 +28,12 @@ from providers.base import (
 )
 from providers.events import (
     AccountEvent,
+    ChangeKind,
     ContactRef,
     Event,
     InboundMessage,
+    MessageChanged,
+    MessageReaction,
     MessageStatus,
     MessageStatusUpdate,
     MessageType,
@@ -38,6 +41,7 @@ from providers.events import (
     TemplateQualityChanged,
     TemplateStatusChanged,
     Unsupported,
+    location_text,
 )
 from providers.phones import InvalidPhoneNumberError, to_e164
 
@@ -216,6 +220,15 @@ def _messages(change: _Change) -> list[Event]:
     ]
 
 
+def _echoes(change: _Change) -> list[Event]:
+    """smb_message_echoes: what the business sent from the WhatsApp Business app (or a
+    linked device) on a coexistence number. Each echo is a message like a customer's,
+    `from` the business and `to` the customer: ours, filed as outbound."""
+    return [
+        _inbound(change, echo, [], from_me=True) for echo in _dicts(change.value, "message_echoes")
+    ]
+
+
 @dataclass(frozen=True)
 class _Content:
     text: str = ""
@@ -223,23 +236,84 @@ class _Content:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-def _inbound(change: _Change, message: dict, contacts: list[dict]) -> InboundMessage:
+def _inbound(
+    change: _Change, message: dict, contacts: list[dict], *, from_me: bool = False
+) -> Event:
+    """A message; or a reaction to, edit or revoke of one (they arrive as messages but
+    belong on the message they name)."""
     message_id = _required(message, "id")
-    message_type, extract = _MESSAGE_TYPES.get(
-        str(message.get("type") or ""), (MessageType.UNSUPPORTED, _unknown_type)
-    )
+    kind = str(message.get("type") or "")
+    common = {
+        **change.common(message),
+        "event_id": f"whatsapp:message:{message_id}",
+        "occurred_at": from_unix(_required(message, "timestamp")),
+        "contact": _recipient_of(message) if from_me else _sender(message, contacts),
+        "from_me": from_me,
+    }
+    if kind in _AMENDMENTS:
+        return _AMENDMENTS[kind](message, message_id, common)
+    message_type, extract = _MESSAGE_TYPES.get(kind, (MessageType.UNSUPPORTED, _unknown_type))
     content = extract(message)
     return InboundMessage(
-        **change.common(message),
-        event_id=f"whatsapp:message:{message_id}",
-        occurred_at=from_unix(_required(message, "timestamp")),
+        **common,
         message_id=message_id,
-        contact=_sender(message, contacts),
         type=message_type,
         text=content.text,
         media=content.media,
         payload=content.payload,
         context=_context(message),
+    )
+
+
+def _reaction_event(message: dict, message_id: str, common: dict) -> MessageReaction:
+    reaction = _section(message)
+    contact: ContactRef = common["contact"]
+    return MessageReaction(
+        **common,
+        message_id=_required(reaction, "message_id"),
+        # No emoji (missing or "") means the user took the reaction back.
+        emoji=str(reaction.get("emoji") or ""),
+        reaction_id=message_id,
+        # 1:1 chats: the customer, or the business (an echo of its own reaction).
+        reactor="business" if common["from_me"] else (contact.wa_id or contact.user_id),
+    )
+
+
+def _edit_event(message: dict, message_id: str, common: dict) -> MessageChanged:
+    """`edit.message` is the message as it now reads (text, or media with caption)."""
+    edit = _section(message)
+    edited = edit.get("message") if isinstance(edit.get("message"), dict) else {}
+    _, extract = _MESSAGE_TYPES.get(str(edited.get("type") or ""), (None, _unknown_type))
+    return MessageChanged(
+        **common,
+        message_id=_required(edit, "original_message_id"),
+        kind=ChangeKind.EDITED,
+        change_id=message_id,
+        text=extract(edited).text,
+    )
+
+
+def _revoke_event(message: dict, message_id: str, common: dict) -> MessageChanged:
+    return MessageChanged(
+        **common,
+        message_id=_required(_section(message), "original_message_id"),
+        kind=ChangeKind.REVOKED,
+        change_id=message_id,
+    )
+
+
+_AMENDMENTS: dict[str, Callable[[dict, str, dict], Event]] = {
+    "reaction": _reaction_event,
+    "edit": _edit_event,
+    "revoke": _revoke_event,
+}
+
+
+def _recipient_of(echo: dict) -> ContactRef:
+    """Whom an echo went to: the customer the business wrote to."""
+    to = str(echo.get("to") or "")
+    return ContactRef(
+        phone=_phone(to) if to else "", wa_id=to, user_id=str(echo.get("to_user_id") or "")
     )
 
 
@@ -294,12 +368,22 @@ def _media(message: dict) -> _Content:
 
 
 def _location(message: dict) -> _Content:
-    return _Content(payload=_section(message))
+    location = _section(message)
+    return _Content(text=location_text(location), payload=location)
 
 
 def _shared_contacts(message: dict) -> _Content:
     # The only type whose section is a list (vCards), not an object.
-    return _Content(payload={"contacts": message.get("contacts") or []})
+    cards = [card for card in message.get("contacts") or [] if isinstance(card, dict)]
+    names = [_card_name(card) for card in cards]
+    text = f"Contact: {', '.join(name for name in names if name) or 'no name'}" if cards else ""
+    return _Content(text=text, payload={"contacts": message.get("contacts") or []})
+
+
+def _card_name(card: dict) -> str:
+    name = card.get("name") if isinstance(card.get("name"), dict) else {}
+    parts = (name.get("first_name"), name.get("last_name"))
+    return str(name.get("formatted_name") or " ".join(str(p) for p in parts if p)).strip()
 
 
 def _interactive(message: dict) -> _Content:
@@ -315,20 +399,31 @@ def _button(message: dict) -> _Content:
     return _Content(text=str(button.get("text") or ""), payload=button)
 
 
-def _reaction(message: dict) -> _Content:
-    reaction = _section(message)
-    # No emoji (missing or "") means the user took the reaction back.
-    return _Content(
-        payload={
-            "message_id": str(reaction.get("message_id") or ""),
-            "emoji": str(reaction.get("emoji") or ""),
-        }
-    )
-
-
 def _order(message: dict) -> _Content:
     order = _section(message)
-    return _Content(text=str(order.get("text") or ""), payload=order)
+    return _Content(text=_order_text(order), payload=order)
+
+
+def _order_text(order: dict) -> str:
+    """ "Order: 3 items, 2 products (25.98 USD)", then the customer's note if any."""
+    items = [item for item in order.get("product_items") or [] if isinstance(item, dict)]
+    quantity = sum(_number(item.get("quantity")) for item in items)
+    total = sum(_number(item.get("quantity")) * _number(item.get("item_price")) for item in items)
+    currencies = {str(item.get("currency") or "") for item in items} - {""}
+    summary = f"Order: {quantity:g} item{'s' if quantity != 1 else ''}"
+    if len(items) > 1:
+        summary += f", {len(items)} products"
+    if len(currencies) == 1:
+        summary += f" ({total:.2f} {currencies.pop()})"
+    note = str(order.get("text") or "").strip()
+    return f"{summary}. {note}" if note else summary
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _system(message: dict) -> _Content:
@@ -364,7 +459,6 @@ _MESSAGE_TYPES: dict[str, tuple[MessageType, Callable[[dict], _Content]]] = {
     "contacts": (MessageType.CONTACTS, _shared_contacts),
     "interactive": (MessageType.INTERACTIVE, _interactive),
     "button": (MessageType.BUTTON, _button),
-    "reaction": (MessageType.REACTION, _reaction),
     "order": (MessageType.ORDER, _order),
     "system": (MessageType.SYSTEM, _system),
     "unsupported": (MessageType.UNSUPPORTED, _unsupported),
@@ -559,4 +653,5 @@ _FIELDS: dict[str, Callable[[_Change], list[Event]]] = {
     "phone_number_quality_update": _account_event,
     "account_update": _account_event,
     "business_capability_update": _account_event,
+    "smb_message_echoes": _echoes,
 }

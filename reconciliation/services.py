@@ -23,7 +23,13 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from conversations.batch import Inbound, MissingContactError, Status, events_apply
+from conversations.batch import (
+    ConversationEvent,
+    Inbound,
+    MissingContactError,
+    Status,
+    events_apply,
+)
 from providers import Provider
 from providers.events import AccountEvent, InboundMessage, MessageStatusUpdate
 from providers.http import ProviderError
@@ -157,7 +163,7 @@ def _fetch(run: ReconciliationRun, cursor: dict) -> Batch:
 def _apply(run: ReconciliationRun, batch: Batch) -> None:
     """Apply one page and move the cursor, in one transaction: a crash between the
     two never skips a page (it is read again and applies nothing twice)."""
-    inbound = [Inbound(run.channel, e) for e in batch.events if isinstance(e, InboundMessage)]
+    inbound = [Inbound(run.channel, e) for e in batch.events if isinstance(e, ConversationEvent)]
     statuses = [
         Status(run.channel, e, from_webhook=False)
         for e in batch.events
@@ -173,7 +179,8 @@ def _apply(run: ReconciliationRun, batch: Batch) -> None:
         outcomes.update(applied)
         run.fetched += batch.fetched
         run.created += outcomes["created"]
-        run.updated += outcomes["applied"]
+        # A listed message's reactions and deletion, when the webhooks missed them.
+        run.updated += sum(outcomes[name] for name in ("applied", "reacted", "revoked"))
         run.unchanged += outcomes["duplicate"] + outcomes["unchanged"]
         run.errors += outcomes["error"] + sum(1 for e in batch.events if _unusable(e))
         run.cursor, run.progress = batch.cursor, {**run.progress, **batch.progress}
@@ -195,7 +202,7 @@ def _one_by_one(run, inbound, statuses, first_error) -> tuple[list[str], list[st
 
 
 def _unusable(event) -> bool:
-    return not isinstance(event, InboundMessage | MessageStatusUpdate)
+    return not isinstance(event, ConversationEvent | MessageStatusUpdate)
 
 
 def _note_error(run: ReconciliationRun, text: str) -> None:

@@ -35,11 +35,15 @@ class WebhookEventAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
         "age",
         "attempts",
         "next_attempt",
+        "outcomes",
         "error_summary",
     ]
     list_filter = ["status", "provider", "organization", "channel", "received_at"]
     search_fields = ["refs", "last_error", "=id"]
-    search_help_text = "Provider message or template id, error text, or event id."
+    search_help_text = (
+        "Provider message or template id, error text, event id, or what was not handled "
+        '("unsupported:history", "unsupported:calls"...).'
+    )
     list_select_related = ["channel", "organization"]
     date_hierarchy = "received_at"
     ordering = ["-received_at"]
@@ -109,6 +113,12 @@ class WebhookEventAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
         if obj.next_attempt_at <= timezone.now():
             return "due"
         return f"in {timesince(timezone.now(), obj.next_attempt_at)}"
+
+    @admin.display(description="Result")
+    def outcomes(self, obj: WebhookEvent) -> str:
+        """What processing did, by outcome; "unsupported:<kind>" names a webhook field
+        or event type that is recorded but not handled."""
+        return ", ".join(f"{name} {count}" for name, count in sorted(obj.result.items())) or "—"
 
     @admin.display(description="Error")
     def error_summary(self, obj: WebhookEvent) -> str:

@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
-from conversations.batch import Inbound, Status
+from conversations.batch import ConversationEvent, Inbound, Status
 from conversations.batch import events_apply as apply_conversation_events
 from providers import Provider
 from providers.base import PayloadError, SignedRequest
 from providers.events import (
     AccountEvent,
     Event,
-    InboundMessage,
     MessageStatusUpdate,
     TemplateCategoryChanged,
     TemplateQualityChanged,
@@ -70,7 +69,9 @@ def _template_category(
 
 
 def _unsupported(channel: Channel, event: Unsupported, webhook: WebhookEvent) -> str:
-    return "unsupported"
+    # Named by kind (a webhook field, an event type): what came that we do not handle
+    # shows in the event's result and is found by searching the events for it.
+    return f"unsupported:{event.kind}"
 
 
 # Everything but messages and statuses, which are applied in batches (see above).
@@ -162,6 +163,8 @@ def _refs(events: list[Event]) -> str:
 
 
 def _ref(event: Event) -> str:
+    if isinstance(event, Unsupported):
+        return f"unsupported:{event.kind}"
     return getattr(event, "message_id", "") or getattr(event, "template_id", "")
 
 
@@ -175,7 +178,7 @@ def _apply(parsed: list[_Parsed]) -> None:
             channels = router.channels_for(event)
             if not channels:
                 item.outcomes["unroutable"] += 1
-            elif isinstance(event, InboundMessage):
+            elif isinstance(event, ConversationEvent):
                 inbound.append((Inbound(channels[0], event, item.webhook.pk), item.outcomes))
             elif isinstance(event, MessageStatusUpdate):
                 statuses.append((Status(channels[0], event), item.outcomes))

@@ -85,7 +85,8 @@ class MessageOrder(StrEnum):
 class MessageFilter(filters.FilterSet):
     order = filters.ChoiceFilter(
         choices=[(order.value, order.value) for order in MessageOrder],
-        help_text="newest (default): latest first; oldest: in the order they came.",
+        help_text="newest (default): latest written first; oldest: in the order they were "
+        "written (the provider's time, not the order the webhooks arrived in).",
     )
 
     class Meta:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from django.contrib.auth import get_user_model
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -14,6 +15,7 @@ from conversations.models import (
     Conversation,
     ConversationStatus,
     Message,
+    MessageReaction,
 )
 from conversations.window import WindowState, WindowStatus, window_status
 from providers.events import MessageStatus
@@ -144,11 +146,56 @@ def _window(status: WindowStatus) -> dict:
     }
 
 
+class ReactionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MessageReaction
+        fields = ["emoji", "direction", "reactor", "reacted_at"]
+        read_only_fields = fields
+
+
+class RevisionSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class FailureSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    title = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
 class MessageSerializer(serializers.ModelSerializer):
+    """A message of a thread. Needs `reactions` in its context (message id -> the
+    message's current reactions, `selectors.message_reactions`): one query a page."""
+
     # A plain string in the schema: an enum here would collide with the conversation's
     # `status` enum (drf-spectacular would name both by hash).
     status = serializers.CharField(
         read_only=True, help_text=f"One of: {', '.join(s.value for s in MessageStatus)}."
+    )
+    text = serializers.CharField(
+        read_only=True,
+        help_text="Readable text of every kind of message (a location's place and address, "
+        "shared contacts' names, an order's summary, the chosen reply); `payload` keeps "
+        "the structured content.",
+    )
+    occurred_at = serializers.DateTimeField(
+        read_only=True,
+        help_text="When it was written (the provider's time): the thread's order, "
+        "ties broken by id.",
+    )
+    reactions = serializers.SerializerMethodField(
+        help_text="Current reactions, one per reactor (removed ones are not listed)."
+    )
+    edit_history = serializers.SerializerMethodField(
+        help_text="Its earlier texts, oldest first, when its sender edited it."
+    )
+    error_history = serializers.SerializerMethodField(
+        help_text="Every failure the provider reported, including one after delivery or "
+        "read (which does not change `status` or set `failed_at`)."
+    )
+    deleted_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Set when its sender revoked it."
     )
 
     class Meta:
@@ -159,19 +206,44 @@ class MessageSerializer(serializers.ModelSerializer):
             "type",
             "text",
             "media",
+            "payload",
             "context",
             "status",
             "provider_message_id",
             "provider_timestamp",
+            "occurred_at",
             "sent_at",
             "delivered_at",
             "read_at",
             "failed_at",
             "error_code",
             "error_title",
+            "error_history",
+            "reactions",
+            "edited_at",
+            "edit_history",
+            "deleted_at",
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(ReactionSerializer(many=True))
+    def get_reactions(self, message: Message) -> list[dict]:
+        reactions = self.context.get("reactions", {}).get(message.pk, [])
+        return ReactionSerializer(reactions, many=True).data
+
+    @extend_schema_field(FailureSerializer(many=True))
+    def get_error_history(self, message: Message) -> list[dict]:
+        failures = [{**f, "at": parse_datetime(f["at"])} for f in message.error_history]
+        return FailureSerializer(failures, many=True).data
+
+    @extend_schema_field(RevisionSerializer(many=True))
+    def get_edit_history(self, message: Message) -> list[dict]:
+        earlier = [
+            {"text": revision["text"], "at": parse_datetime(revision["at"])}
+            for revision in message.revisions[:-1]
+        ]
+        return RevisionSerializer(earlier, many=True).data
 
 
 class AssignSerializer(serializers.Serializer):

@@ -85,12 +85,12 @@ class ConversationPagination(CursorPagination):
 
 
 class MessagePagination(CursorPagination):
-    ordering = ("-created_at", "-id")  # index message_conv_created
+    ordering = selectors.MESSAGE_ORDER  # index message_conv_occurred
 
 
 MESSAGE_ORDERING = {
-    MessageOrder.NEWEST: ("-created_at", "-id"),
-    MessageOrder.OLDEST: ("created_at", "id"),
+    MessageOrder.NEWEST: selectors.MESSAGE_ORDER,
+    MessageOrder.OLDEST: tuple(field.removeprefix("-") for field in selectors.MESSAGE_ORDER),
 }
 
 
@@ -238,7 +238,8 @@ class ConversationMessageViewSet(OrganizationScopedMixin, viewsets.GenericViewSe
 
     @extend_schema(
         summary="List a conversation's messages",
-        description=f"Cursor-paginated, newest first unless order=oldest. {READ_ERRORS} "
+        description="Cursor-paginated, in the order they were written (the provider's "
+        f"time, then id): newest first unless order=oldest. {READ_ERRORS} "
         "400 VALIDATION_ERROR for a bad `order`.",
         parameters=[OpenApiParameter("conversation_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
     )
@@ -250,7 +251,8 @@ class ConversationMessageViewSet(OrganizationScopedMixin, viewsets.GenericViewSe
         # Cursor pagination orders the rows itself; it must know the order asked for.
         self.paginator.ordering = MESSAGE_ORDERING[arguments["order"]]
         page = self.paginate_queryset(selectors.message_list(conversation=conversation))
-        return self.get_paginated_response(MessageSerializer(page, many=True).data)
+        context = {"reactions": selectors.message_reactions(messages=page)}
+        return self.get_paginated_response(MessageSerializer(page, many=True, context=context).data)
 
 
 class ContactViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):

@@ -16,6 +16,7 @@ from conversations.models import (
     ConversationStatus,
     Direction,
     Message,
+    MessageReaction,
 )
 from conversations.tasks import windows_close_expired_task
 from providers import Provider
@@ -175,6 +176,29 @@ def test_backfill_recomputes_windows_from_stored_messages(whatsapp):
     assert conversation.is_window_open
     assert conversation.window_status_last_checked_at == NOW
     assert (progress.conversations, progress.open_windows) == (1, 1)
+
+
+def test_backfill_counts_a_customers_reaction_as_the_live_path_does(whatsapp):
+    conversation = _conversation(whatsapp, expires=None, flag=False)
+    _message(conversation, direction=Direction.INBOUND, at=NOW - timedelta(hours=30))
+    for direction, hours in ((Direction.INBOUND, 3), (Direction.OUTBOUND, 1)):
+        MessageReaction.objects.create(
+            organization=whatsapp.organization,
+            channel=whatsapp,
+            conversation=conversation,
+            message_provider_id="wamid.reacted",
+            reactor=str(direction),
+            direction=direction,
+            emoji="👍",
+            reacted_at=NOW - timedelta(hours=hours),
+            event_id=f"test:{direction}",
+        )
+
+    maintenance.windows_backfill(now=NOW)
+
+    conversation.refresh_from_db()
+    assert conversation.last_user_message_at == NOW - timedelta(hours=3)  # not ours at -1 h
+    assert conversation.window_expires_at == NOW + timedelta(hours=21)
 
 
 def test_backfill_follows_each_channels_policy(whatsapp):

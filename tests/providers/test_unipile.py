@@ -7,8 +7,11 @@ import pytest
 from providers import Provider, unipile
 from providers.base import PayloadError, SignedRequest
 from providers.events import (
+    ChangeKind,
     ContactRef,
     InboundMessage,
+    MessageChanged,
+    MessageReaction,
     MessageStatus,
     MessageStatusUpdate,
     MessageType,
@@ -98,15 +101,14 @@ def test_reaction_names_the_reacted_message_and_the_reactor():
     event = _parse_one("message_reaction")
 
     # then it is a reaction from Kim, pointing at the message, with its own id
-    assert isinstance(event, InboundMessage)
-    assert event.type == MessageType.REACTION
-    assert event.payload == {"message_id": "Qm2xT8vKQ4C3p1Zs0fYw9A", "emoji": "😄"}
+    assert isinstance(event, MessageReaction)
+    assert (event.message_id, event.emoji) == ("Qm2xT8vKQ4C3p1Zs0fYw9A", "😄")
+    assert event.reactor == "ACoAAAcDMMQBODyLwZrRcgYhrkCafURGqva0U4E"
     assert event.contact == KIM
     assert event.from_me is False
     assert event.event_id == (
         "unipile:Qm2xT8vKQ4C3p1Zs0fYw9A:message_reaction:😄:ACoAAAcDMMQBODyLwZrRcgYhrkCafURGqva0U4E"
     )
-    assert event.message_id != "Qm2xT8vKQ4C3p1Zs0fYw9A"  # never mistaken for the message
 
 
 def test_message_read_is_a_read_status():
@@ -133,15 +135,32 @@ def test_message_delivered_is_a_delivered_status():
     assert event.event_id == "unipile:Qm2xT8vKQ4C3p1Zs0fYw9A:message_delivered"
 
 
-@pytest.mark.parametrize("event_name", ["message_edited", "message_deleted", "chat_archived"])
-def test_edits_deletions_and_unknown_events_are_unsupported(event_name):
-    payload = json.loads(_body("message_edited")) | {"event": event_name}
+def test_an_edit_names_the_message_and_its_new_text():
+    event = _parse_one("message_edited")
+
+    assert isinstance(event, MessageChanged)
+    assert (event.kind, event.message_id) == (ChangeKind.EDITED, "ykmhfXlRW0W_cqReJYrfBw")
+    assert event.text == "Hello World! (edited)"
+    assert event.contact == KIM
+
+
+def test_a_deletion_revokes_the_message():
+    payload = json.loads(_body("message_deleted"))
+
+    [event] = unipile.parse(SignedRequest(body=json.dumps(payload).encode()))
+
+    assert isinstance(event, MessageChanged)
+    assert (event.kind, event.message_id) == (ChangeKind.REVOKED, "ykmhfXlRW0W_cqReJYrfBw")
+
+
+def test_unknown_events_are_unsupported():
+    payload = json.loads(_body("message_edited")) | {"event": "chat_archived"}
 
     [event] = unipile.parse(SignedRequest(body=json.dumps(payload).encode()))
 
     assert isinstance(event, Unsupported)
-    assert event.kind == event_name
-    assert event.event_id == f"unipile:ykmhfXlRW0W_cqReJYrfBw:{event_name}"
+    assert event.kind == "chat_archived"
+    assert event.event_id == "unipile:ykmhfXlRW0W_cqReJYrfBw:chat_archived"
 
 
 def test_v2_envelope_is_unsupported_with_a_reason():

@@ -10,6 +10,7 @@ from providers.base import PayloadError, SignedRequest
 from providers.events import (
     AccountEvent,
     InboundMessage,
+    MessageReaction,
     MessageStatus,
     MessageStatusUpdate,
     MessageType,
@@ -193,31 +194,30 @@ def test_template_quick_reply_button():
     assert event.payload == {"payload": "STOP_PROMOTIONS", "text": "Stop promotions"}
 
 
-def test_reaction():
+def test_reaction_belongs_on_the_message_it_reacts_to():
     event = parse_one("reaction")
 
-    assert event.type == MessageType.REACTION
-    assert event.payload == {
-        "message_id": "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI3QzE2RjZDQ0I3QTFEMzY2RUMA",
-        "emoji": "\U0001f62e",
-    }
+    assert isinstance(event, MessageReaction)
+    assert event.message_id == "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI3QzE2RjZDQ0I3QTFEMzY2RUMA"
+    assert event.emoji == "\U0001f62e"
+    assert event.reactor == "16505551234"
+    assert event.reaction_id.startswith("wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzMzhE")
 
 
 def test_removed_reaction_has_empty_emoji():
     event = parse_one("reaction_removed")
 
-    assert event.type == MessageType.REACTION
-    assert event.payload == {
-        "message_id": "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI3QzE2RjZDQ0I3QTFEMzY2RUMA",
-        "emoji": "",
-    }
+    assert isinstance(event, MessageReaction)
+    assert event.message_id == "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI3QzE2RjZDQ0I3QTFEMzY2RUMA"
+    assert event.emoji == ""
 
 
 def test_order():
     event = parse_one("order")
 
     assert event.type == MessageType.ORDER
-    assert event.text == "Please deliver before Friday"
+    # a readable summary for the inbox, the customer's note after it
+    assert event.text == "Order: 3 items, 2 products (85.00 USD). Please deliver before Friday"
     assert event.payload["catalog_id"] == "194836987003835"
     assert [item["product_retailer_id"] for item in event.payload["product_items"]] == [
         "di9ozbzfi4",
@@ -428,7 +428,7 @@ def test_batch_yields_every_event_in_payload_order():
         ("MessageStatusUpdate", "wamid.BATCH-OUT-1"),
         ("MessageStatusUpdate", "wamid.BATCH-OUT-2"),
         ("InboundMessage", "wamid.BATCH-IN-1"),
-        ("InboundMessage", "wamid.BATCH-IN-2"),
+        ("MessageReaction", "wamid.BATCH-OUT-2"),  # named by the message it reacts to
         ("InboundMessage", "wamid.BATCH-IN-3"),
         ("MessageStatusUpdate", "wamid.BATCH-OUT-3"),
     ]

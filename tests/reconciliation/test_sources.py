@@ -7,7 +7,13 @@ import httpx
 import pytest
 import respx
 
-from conversations.models import ContactIdentity, Conversation, IdentityKind, Message
+from conversations.models import (
+    ContactIdentity,
+    Conversation,
+    IdentityKind,
+    Message,
+    MessageReaction,
+)
 from providers import Provider
 from reconciliation import services, sources
 from reconciliation.models import RunStatus, RunTrigger
@@ -126,3 +132,52 @@ def test_unipile_files_our_own_message_in_its_chat(organization):
     assert (message.direction, message.conversation.contact) == ("outbound", kim)
     assert Conversation.objects.filter(channel=channel).count() == 1
     assert run.created == 1
+
+
+def _unipile_channel(organization):
+    return make_channel(
+        organization,
+        Provider.UNIPILE,
+        access_token="unipile-key",
+        account_id="dfXlh46vQYCsMbVarumWlg",
+        api_base_url=DSN,
+    )
+
+
+def _kims(n: int, minutes_before: int, **fields) -> dict:
+    return {
+        "id": f"kim-{n}",
+        "chat_id": CHAT,
+        "text": f"Kim {n}",
+        "timestamp": _iso(minutes_before),
+        "sender_id": "ACoAAAcDMMQ",
+        "is_sender": 0,
+        **fields,
+    }
+
+
+@respx.mock
+def test_unipile_files_reactions_and_deletions_as_the_webhooks_would(organization):
+    channel = _unipile_channel(organization)
+    listed = [
+        _kims(2, 5, reactions=[{"value": "👍", "sender_id": "ACoSELF", "is_sender": 1}]),
+        _kims(1, 30, deleted=1),
+    ]  # newest first, as the list gives them
+    respx.get(f"{DSN}/api/v1/messages").mock(
+        return_value=httpx.Response(200, json={"items": listed, "cursor": None})
+    )
+
+    first, second = _run(channel), _run(channel)
+
+    thread = Message.objects.order_by("occurred_at", "id")
+    assert [m.text for m in thread] == ["Kim 1", "Kim 2"]  # in the order written
+    assert thread[0].deleted_at is not None
+    reaction = MessageReaction.objects.get()
+    assert (reaction.message_provider_id, reaction.emoji, reaction.direction) == (
+        "kim-2",
+        "👍",
+        "outbound",
+    )
+    assert Message.objects.count() == 2  # the reaction is no message
+    assert (first.created, first.updated) == (2, 2)
+    assert (second.created, second.updated) == (0, 0)  # nothing twice

@@ -13,7 +13,12 @@ from django.contrib.auth.models import Permission
 from django.db.models import Model
 from django.urls import reverse
 
-from conversations.models import Conversation, ConversationStatus
+from conversations.models import (
+    Conversation,
+    ConversationStatus,
+    MessageReaction,
+    PendingMessageChange,
+)
 from messaging.models import IdempotencyKey, SendLimit
 from reconciliation.models import (
     HealthCheckResult,
@@ -62,6 +67,25 @@ def _world(tag: str) -> dict[type[Model], Model]:
         type(template): template,
         TemplateEvent: TemplateEvent.objects.create(
             template=template, kind=EventKind.CREATED, source=EventSource.SYNC, occurred_at=NOW
+        ),
+        MessageReaction: MessageReaction.objects.create(
+            organization=organization,
+            channel=channel,
+            conversation=conversation,
+            message_provider_id=f"wamid.{tag}",
+            reactor=f"{tag}-reactor",
+            direction="inbound",
+            emoji="👍",
+            reacted_at=NOW,
+            event_id=f"{tag}-reaction",
+        ),
+        PendingMessageChange: PendingMessageChange.objects.create(
+            channel=channel,
+            provider_message_id=f"wamid.{tag}.later",
+            event_id=f"{tag}-edit",
+            kind="edited",
+            text=f"{tag} edited",
+            occurred_at=NOW,
         ),
         SendLimit: SendLimit.objects.create(channel=channel, per_second=5),
         IdempotencyKey: IdempotencyKey.objects.create(
