@@ -17,6 +17,7 @@ from conversations.models import (
 )
 from conversations.window import WindowState, WindowStatus, window_status
 from providers.events import MessageStatus
+from tenants.api.fields import MomentField
 from tenants.models import Channel
 
 
@@ -182,7 +183,7 @@ class AssignSerializer(serializers.Serializer):
 
 class StatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConversationStatus.choices)
-    until = serializers.DateTimeField(
+    until = MomentField(
         required=False,
         allow_null=True,
         help_text="Required for snoozed, in the future; rejected for any other status.",

@@ -17,7 +17,7 @@ from messaging import services
 from messaging.api.serializers import SendSerializer, SendToPhoneSerializer
 from messaging.idempotency import HEADER, Answer, idempotent, request_fingerprint
 from tenants.api.base import OrganizationScopedMixin, url_object_id, validated
-from tenants.errors import ApplicationError, ErrorCode
+from tenants.errors import field_error
 from tenants.models import Channel, Role
 
 SEND_ERRORS = (
@@ -106,11 +106,7 @@ class MessageSendView(OrganizationScopedMixin, APIView):
         data = validated(SendToPhoneSerializer, request.data)
         channel = Channel.objects.filter(organization=self.organization, pk=data["channel"]).first()
         if channel is None:
-            raise ApplicationError(
-                ErrorCode.VALIDATION_ERROR,
-                "Invalid input.",
-                details={"channel": ["Not one of this organization's channels."]},
-            )
+            raise field_error("channel", "Not one of this organization's channels.")
         return _answered(request, self.organization, lambda: _send_to_phone(channel, data))
 
 

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from conversations.api.serializers import ChannelSummarySerializer
 from reconciliation.models import ReconciliationRun, RunKind
+from tenants.api.fields import MomentField
 
 
 class ReconciliationRunSerializer(serializers.ModelSerializer):
@@ -39,5 +40,5 @@ class RunRequestSerializer(serializers.Serializer):
         required=False,
         help_text="Default: messages where the provider lists them, templates on WhatsApp.",
     )
-    since = serializers.DateTimeField(required=False, help_text="Default: 48 hours ago.")
-    until = serializers.DateTimeField(required=False, help_text="Default: now.")
+    since = MomentField(required=False, help_text="Default: 48 hours ago.")
+    until = MomentField(required=False, help_text="Default: now.")

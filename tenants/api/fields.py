@@ -1,0 +1,37 @@
+"""Serializer and filter fields the API's inputs share."""
+
+from django import forms
+from django_filters import fields as filter_fields
+from django_filters import rest_framework as filters
+from rest_framework import serializers
+
+from tenants.moments import OUT_OF_RANGE, moment_in_range
+
+
+class MomentField(serializers.DateTimeField):
+    """An ISO 8601 date-time within tenants.moments' range (year 1 was a 500)."""
+
+    default_error_messages = {"out_of_range": OUT_OF_RANGE}
+
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)
+        if not moment_in_range(moment):
+            self.fail("out_of_range")
+        return moment
+
+
+class IsoMomentField(filter_fields.IsoDateTimeField):
+    def to_python(self, value):
+        try:
+            moment = super().to_python(value)
+        except OverflowError:
+            raise forms.ValidationError(OUT_OF_RANGE, code="out_of_range") from None
+        if moment is not None and not moment_in_range(moment):
+            raise forms.ValidationError(OUT_OF_RANGE, code="out_of_range")
+        return moment
+
+
+class MomentFilter(filters.IsoDateTimeFilter):
+    """IsoDateTimeFilter within tenants.moments' range."""
+
+    field_class = IsoMomentField
