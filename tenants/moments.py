@@ -7,6 +7,8 @@ conversion to UTC) overflows Python's datetime: year 1 used to be a 500.
 
 from datetime import UTC, datetime
 
+from django.core.management.base import CommandError
+
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 OUT_OF_RANGE = f"Must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}."
@@ -27,7 +29,18 @@ def moment_parse(text: str) -> datetime:
     try:
         moment = moment.astimezone(UTC)
     except OverflowError:
-        raise ValueError(f"{text!r}: {OUT_OF_RANGE}") from None
+        raise ValueError(f"{OUT_OF_RANGE[:-1]}: {text!r}.") from None
     if not moment_in_range(moment):
-        raise ValueError(f"{text!r}: {OUT_OF_RANGE}")
+        raise ValueError(f"{OUT_OF_RANGE[:-1]}: {text!r}.")
     return moment
+
+
+def moment_option(value: str | None, *, option: str) -> datetime | None:
+    """A command's date-time option, or CommandError: one line, not a traceback (an
+    argparse `type` that raises CommandError escapes the parser with one)."""
+    if value is None:
+        return None
+    try:
+        return moment_parse(value)
+    except ValueError as exc:
+        raise CommandError(f"{option}: {exc}") from None
