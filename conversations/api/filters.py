@@ -14,13 +14,9 @@ from django_filters.utils import translate_validation
 
 from conversations.models import Contact, Conversation, ConversationStatus, Message
 from conversations.selectors import WindowFilter
-from tenants.api.fields import MomentFilter
+from tenants.api.fields import IdFilter, MomentFilter
 
 SEARCH_HELP = "Contact name, phone number (punctuation ignored) or provider id (wa_id, ...)."
-
-
-class IdFilter(filters.NumberFilter):
-    field_class = forms.IntegerField  # ids are integers, not the decimals NumberFilter takes
 
 
 class StrictBooleanField(forms.NullBooleanField):

@@ -17,7 +17,7 @@ from conversations.models import (
 )
 from conversations.window import WindowState, WindowStatus, window_status
 from providers.events import MessageStatus
-from tenants.api.fields import MomentField
+from tenants.api.fields import IdField, MomentField
 from tenants.models import Channel
 
 
@@ -176,9 +176,7 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class AssignSerializer(serializers.Serializer):
-    assignee = serializers.IntegerField(
-        allow_null=True, help_text="A member's user id, or null to unassign."
-    )
+    assignee = IdField(allow_null=True, help_text="A member's user id, or null to unassign.")
 
 
 class StatusSerializer(serializers.Serializer):

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from conversations.api.serializers import ChannelSummarySerializer
 from reconciliation.models import ReconciliationRun, RunKind
-from tenants.api.fields import MomentField
+from tenants.api.fields import IdField, MomentField
 
 
 class ReconciliationRunSerializer(serializers.ModelSerializer):
@@ -34,7 +34,7 @@ class ReconciliationRunSerializer(serializers.ModelSerializer):
 
 
 class RunRequestSerializer(serializers.Serializer):
-    channel = serializers.IntegerField(help_text="One of the organization's channel ids.")
+    channel = IdField(help_text="One of the organization's channel ids.")
     kind = serializers.ChoiceField(
         choices=[(k.value, k.label) for k in RunKind],
         required=False,

@@ -5,6 +5,7 @@ from django_filters import fields as filter_fields
 from django_filters import rest_framework as filters
 from rest_framework import serializers
 
+from tenants.ids import MAX_ID
 from tenants.moments import OUT_OF_RANGE, moment_in_range
 
 
@@ -35,3 +36,26 @@ class MomentFilter(filters.IsoDateTimeFilter):
     """IsoDateTimeFilter within tenants.moments' range."""
 
     field_class = IsoMomentField
+
+
+class IdField(serializers.IntegerField):
+    """An object's id in a body: a positive integer that fits the database's bigint (a
+    larger one overflowed SQLite's integer: a 500)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+class IdFormField(forms.IntegerField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+class IdFilter(filters.NumberFilter):
+    """An id in the query string, as IdField (not the decimals NumberFilter takes)."""
+
+    field_class = IdFormField

@@ -173,3 +173,13 @@ def test_a_year_one_filter_or_snooze_is_a_400(client, organization):
 
     assert _house_error(listed, 400, "VALIDATION_ERROR")["details"]["updated_since"]
     assert _house_error(snoozed, 400, "VALIDATION_ERROR")["details"]["until"]
+
+
+def test_an_id_past_bigint_in_a_filter_or_body_is_a_400(client):
+    too_big = 2**63
+
+    listed = client.get("/api/v1/templates/", {"channel": too_big})
+    run = client.post("/api/v1/reconciliation-runs/", {"channel": too_big}, format="json")
+
+    assert _house_error(listed, 400, "VALIDATION_ERROR")["details"]["channel"]
+    assert _house_error(run, 400, "VALIDATION_ERROR")["details"]["channel"]
