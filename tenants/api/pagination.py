@@ -21,7 +21,7 @@ class CursorPagination(pagination.CursorPagination):
     invalid_cursor_message = "Invalid cursor: use a `next` or `previous` link as given."
 
     def paginate_queryset(self, queryset, request, view=None):
-        self._model = queryset.model
+        self._queryset = queryset
         return super().paginate_queryset(queryset, request, view)
 
     def decode_cursor(self, request):
@@ -38,9 +38,15 @@ class CursorPagination(pagination.CursorPagination):
 
     def _valid(self, position: str) -> bool:
         """Whether `position` is a value the ordering's first field can be compared to."""
+        name = self.ordering[0].lstrip("-")
+        annotation = self._queryset.query.annotations.get(name)
         try:
-            field = self._model._meta.get_field(self.ordering[0].lstrip("-"))
-        except FieldDoesNotExist:  # an annotation: the database will judge
+            field = (
+                annotation.output_field
+                if annotation
+                else self._queryset.model._meta.get_field(name)
+            )
+        except FieldDoesNotExist:
             return "\x00" not in position
         try:
             value = field.to_python(position)

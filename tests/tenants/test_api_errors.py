@@ -8,7 +8,13 @@ import base64
 import json
 
 import pytest
+from django.db.models.functions import Coalesce
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
 
+from conversations.models import Message
+from tenants.api.pagination import CursorPagination
 from tests.factories import ChannelFactory, ConversationFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -86,8 +92,6 @@ def test_a_unicode_digit_organization_header_names_no_organization(client, hint)
 def test_the_organization_header_still_takes_an_id(organization):
     membership = MembershipFactory(organization=organization)
     MembershipFactory(user=membership.user)  # a second organization: the header decides
-    from rest_framework.test import APIClient
-
     client = APIClient()
     client.force_authenticate(membership.user)
 
@@ -183,3 +187,14 @@ def test_an_id_past_bigint_in_a_filter_or_body_is_a_400(client):
 
     assert _house_error(listed, 400, "VALIDATION_ERROR")["details"]["channel"]
     assert _house_error(run, 400, "VALIDATION_ERROR")["details"]["channel"]
+
+
+def test_a_cursor_over_an_annotated_ordering_is_checked_by_its_type(organization):
+    class ByWhen(CursorPagination):
+        ordering = ("-when", "-id")
+
+    messages = Message.objects.annotate(when=Coalesce("created_at", "created_at"))
+    request = Request(APIRequestFactory().get("/", {"cursor": _cursor("p=notadate")}))
+
+    with pytest.raises(ValidationError):
+        ByWhen().paginate_queryset(messages, request)
