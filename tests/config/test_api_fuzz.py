@@ -59,6 +59,18 @@ def no_server_error_but_a_provider_502(ctx, response, case):
     raise AssertionError(f"{response.status_code}: {response.text[:300]}")
 
 
+@schemathesis.check
+def field_errors_are_message_and_code(ctx, response, case):
+    """Field errors have one shape everywhere: {field: [{message, code}, ...]}."""
+    error = _json(response) if response.status_code == 400 else {}
+    if error.get("code") != "VALIDATION_ERROR":
+        return True
+    for field, problems in error["details"].items():
+        if isinstance(problems, list):
+            assert all(set(p) == {"message", "code"} for p in problems), (field, problems)
+    return True
+
+
 def _json(response) -> dict:
     try:
         return response.json()
@@ -131,7 +143,10 @@ def _with_known_ids(case, ids: dict[str, int]) -> None:
 def _fuzz(case, world, role: Role) -> None:
     _with_known_ids(case, world["ids"])
     headers = {"Authorization": f"Token {world['tokens'][role].key}"}
-    case.call_and_validate(headers=headers, checks=[no_server_error_but_a_provider_502, *CHECKS])
+    case.call_and_validate(
+        headers=headers,
+        checks=[no_server_error_but_a_provider_502, field_errors_are_message_and_code, *CHECKS],
+    )
 
 
 COMMON = {
