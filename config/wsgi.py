@@ -5,9 +5,11 @@ from importlib import import_module
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
+from config.chunked import ChunkedBodyMiddleware
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_wsgi_application()
+application = ChunkedBodyMiddleware(get_wsgi_application())
 
 # Everything imported by now (every view, through the URLconf, which Django would
 # otherwise import on the first request) lives as long as the process. Frozen, the

@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 
 from messaging.models import IdempotencyKey
-from tenants.errors import ApplicationError, ErrorCode
+from tenants.errors import ApplicationError, ErrorCode, field_error
 from tenants.models import Organization
 
 HEADER = "Idempotency-Key"
@@ -45,11 +45,7 @@ def idempotent(
 ) -> Answer:
     """`perform()` once per (organization, key); its answer for every repeat."""
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise ApplicationError(
-            ErrorCode.VALIDATION_ERROR,
-            "Invalid input.",
-            details={HEADER: [f"1 to {MAX_KEY_LENGTH} characters."]},
-        )
+        raise field_error(HEADER, f"1 to {MAX_KEY_LENGTH} characters.")
     with transaction.atomic():
         record, first = _claim(organization, key, fingerprint)
         if not first:

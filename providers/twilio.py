@@ -33,6 +33,7 @@ from providers.events import (
 )
 from providers.http import text_value
 from providers.phones import contact_for_address
+from providers.text import storable
 
 PROVIDER = Provider.TWILIO
 
@@ -113,7 +114,7 @@ def parse(request: SignedRequest) -> list[Event]:
     except UnicodeDecodeError as exc:
         raise PayloadError(f"Twilio body is not form-encoded text: {exc}") from exc
     # Twilio never repeats a name in its webhooks: one value per name is the whole event.
-    fields = {name: values[0] for name, values in form.items() if values}
+    fields = storable({name: values[0] for name, values in form.items() if values})
     if not fields.get("MessageSid"):
         raise PayloadError("Twilio webhook without a MessageSid.")
     status = fields.get("MessageStatus", "")

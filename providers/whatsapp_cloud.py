@@ -81,6 +81,8 @@ def handshake(params: Mapping[str, str]) -> tuple[str, str] | None:
     challenge = params.get("hub.challenge") or ""
     if params.get("hub.mode") != "subscribe" or not token or not challenge:
         return None
+    if not (token.isascii() and token.isprintable()):
+        return None  # ours are URL-safe; a NUL byte used to reach the database
     return token, challenge
 
 

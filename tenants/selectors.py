@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from providers import Provider
 from tenants.errors import ApplicationError, ErrorCode
 from tenants.fields import decrypt
+from tenants.ids import object_id
 from tenants.models import WEBHOOK_SECRET_FIELD, Channel, Membership
 
 
@@ -32,8 +33,8 @@ def membership_resolve(*, user: AbstractBaseUser, organization_hint: str | None)
     memberships = membership_list(user=user)
     if organization_hint:
         lookup = Q(organization__slug=organization_hint)
-        if organization_hint.isdigit():
-            lookup |= Q(organization_id=int(organization_hint))
+        if (hinted_id := object_id(organization_hint)) is not None:
+            lookup |= Q(organization_id=hinted_id)
         membership = memberships.filter(lookup).first()
         if membership is None:
             raise ApplicationError(ErrorCode.NOT_FOUND, "No such organization.")
@@ -165,6 +166,6 @@ def channel_named(hint: str, *, through: str = "") -> Q:
     """The channel an operator names on a command line: its id, or its webhook key.
     `through` reaches it from another model (e.g. "channel__")."""
     named = Q(**{f"{through}key": hint})
-    if hint.isdigit():
-        named |= Q(**{f"{through}pk": int(hint)})
+    if (hinted_id := object_id(hint)) is not None:
+        named |= Q(**{f"{through}pk": hinted_id})
     return named

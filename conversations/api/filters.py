@@ -14,12 +14,9 @@ from django_filters.utils import translate_validation
 
 from conversations.models import Contact, Conversation, ConversationStatus, Message
 from conversations.selectors import WindowFilter
+from tenants.api.fields import IdFilter, MomentFilter
 
 SEARCH_HELP = "Contact name, phone number (punctuation ignored) or provider id (wa_id, ...)."
-
-
-class IdFilter(filters.NumberFilter):
-    field_class = forms.IntegerField  # ids are integers, not the decimals NumberFilter takes
 
 
 class StrictBooleanField(forms.NullBooleanField):
@@ -56,7 +53,7 @@ class ConversationFilter(filters.FilterSet):
         "only templates. Decided from the clock, not the stored flag.",
     )
     unread = BooleanFilter(help_text="true: unread_count > 0; false: all read.")
-    updated_since = filters.IsoDateTimeFilter(help_text="Changed at or after (ISO 8601).")
+    updated_since = MomentFilter(help_text="Changed at or after (ISO 8601).")
     q = filters.CharFilter(help_text=SEARCH_HELP)
 
     class Meta:

@@ -19,6 +19,7 @@ from conversations.models import (
 )
 from conversations.window import WindowState, WindowStatus, window_status
 from providers.events import MessageStatus
+from tenants.api.fields import IdField, MomentField
 from tenants.models import Channel
 
 
@@ -247,14 +248,12 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class AssignSerializer(serializers.Serializer):
-    assignee = serializers.IntegerField(
-        allow_null=True, help_text="A member's user id, or null to unassign."
-    )
+    assignee = IdField(allow_null=True, help_text="A member's user id, or null to unassign.")
 
 
 class StatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConversationStatus.choices)
-    until = serializers.DateTimeField(
+    until = MomentField(
         required=False,
         allow_null=True,
         help_text="Required for snoozed, in the future; rejected for any other status.",

@@ -7,11 +7,12 @@ from conversations.api.views import (
     InboxCountersView,
 )
 from tenants.api.routers import OptionalSlashRouter
+from tenants.ids import ID_PATTERN
 
 router = OptionalSlashRouter()
 router.register("conversations", ConversationViewSet, basename="conversation")
 router.register(
-    r"conversations/(?P<conversation_id>[^/.]+)/messages",
+    rf"conversations/(?P<conversation_id>{ID_PATTERN})/messages",
     ConversationMessageViewSet,
     basename="conversation-message",
 )

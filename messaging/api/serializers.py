@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from tenants.api.fields import IdField
+
 
 class TemplateSendSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=512)
@@ -36,5 +38,5 @@ class SendSerializer(serializers.Serializer):
 
 
 class SendToPhoneSerializer(SendSerializer):
-    channel = serializers.IntegerField(help_text="One of the organization's channel ids.")
+    channel = IdField(help_text="One of the organization's channel ids.")
     to = serializers.CharField(max_length=32, help_text="Phone number, E.164 (+15550100).")

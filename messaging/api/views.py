@@ -17,9 +17,17 @@ from messaging import services
 from messaging.api.serializers import SendSerializer, SendToPhoneSerializer
 from messaging.idempotency import HEADER, Answer, idempotent, request_fingerprint
 from tenants.api.base import OrganizationScopedMixin, url_object_id, validated
-from tenants.errors import ApplicationError, ErrorCode
+from tenants.errors import ErrorCode, field_error
 from tenants.models import Channel, Role
 
+# What a send can answer besides any write's errors (tenants.api.schema documents them).
+SEND_ERROR_CODES = (
+    ErrorCode.TEMPLATE_PARAMS_MISMATCH,
+    ErrorCode.IDEMPOTENCY_CONFLICT,
+    ErrorCode.WINDOW_EXPIRED,
+    ErrorCode.TEMPLATE_NOT_APPROVED,
+    ErrorCode.RATE_LIMITED,
+)
 SEND_ERRORS = (
     "Needs the agent role. A repeated request with the same Idempotency-Key and body "
     "returns the first answer and sends once. Errors: 400 VALIDATION_ERROR (field "
@@ -56,6 +64,7 @@ class ConversationMessagesView(ConversationMessageViewSet):
     """A conversation's messages: anyone reads them (the inbox), agents send."""
 
     write_role = Role.AGENT
+    error_codes = {"create": SEND_ERROR_CODES}
 
     @extend_schema(
         summary="Send a message in this conversation",
@@ -82,6 +91,7 @@ class MessageSendView(OrganizationScopedMixin, APIView):
     """Send to a phone number; its contact and conversation are found or created."""
 
     write_role = Role.AGENT
+    error_codes = {"post": SEND_ERROR_CODES}
 
     @extend_schema(
         summary="Send a message to a phone number on a channel",
@@ -106,11 +116,7 @@ class MessageSendView(OrganizationScopedMixin, APIView):
         data = validated(SendToPhoneSerializer, request.data)
         channel = Channel.objects.filter(organization=self.organization, pk=data["channel"]).first()
         if channel is None:
-            raise ApplicationError(
-                ErrorCode.VALIDATION_ERROR,
-                "Invalid input.",
-                details={"channel": ["Not one of this organization's channels."]},
-            )
+            raise field_error("channel", "Not one of this organization's channels.")
         return _answered(request, self.organization, lambda: _send_to_phone(channel, data))
 
 

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from conversations.api.serializers import ChannelSummarySerializer
 from reconciliation.models import ReconciliationRun, RunKind
+from tenants.api.fields import IdField, MomentField
 
 
 class ReconciliationRunSerializer(serializers.ModelSerializer):
@@ -33,11 +34,11 @@ class ReconciliationRunSerializer(serializers.ModelSerializer):
 
 
 class RunRequestSerializer(serializers.Serializer):
-    channel = serializers.IntegerField(help_text="One of the organization's channel ids.")
+    channel = IdField(help_text="One of the organization's channel ids.")
     kind = serializers.ChoiceField(
         choices=[(k.value, k.label) for k in RunKind],
         required=False,
         help_text="Default: messages where the provider lists them, templates on WhatsApp.",
     )
-    since = serializers.DateTimeField(required=False, help_text="Default: 48 hours ago.")
-    until = serializers.DateTimeField(required=False, help_text="Default: now.")
+    since = MomentField(required=False, help_text="Default: 48 hours ago.")
+    until = MomentField(required=False, help_text="Default: now.")

@@ -4,8 +4,9 @@ conversations.api.filters)."""
 
 from django_filters import rest_framework as filters
 
-from conversations.api.filters import BooleanFilter, IdFilter
+from conversations.api.filters import BooleanFilter
 from templates.models import MessageTemplate, QualityScore, TemplateCategory, TemplateStatus
+from tenants.api.fields import IdFilter
 
 
 class TemplateFilter(filters.FilterSet):

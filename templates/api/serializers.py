@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from conversations.api.serializers import ChannelSummarySerializer
 from templates.models import EventKind, EventSource, MessageTemplate, TemplateEvent
+from tenants.api.fields import IdField
 
 # Plain strings in the schema, not enums: `kind`, `source` and `status` enums would
 # collide with other models' fields of the same names.
@@ -87,7 +88,7 @@ class TemplateDetailSerializer(TemplateSerializer):
 class TemplateSubmitSerializer(serializers.Serializer):
     """A channel id, and the template as Meta's create call takes it (contract A5)."""
 
-    channel = serializers.IntegerField(help_text="A WhatsApp channel with a WABA id.")
+    channel = IdField(help_text="A WhatsApp channel with a WABA id.")
     name = serializers.CharField(
         max_length=512, help_text="Lowercase letters, digits and underscores."
     )
@@ -104,7 +105,7 @@ class TemplateSubmitSerializer(serializers.Serializer):
 
 
 class TemplateSyncSerializer(serializers.Serializer):
-    channel = serializers.IntegerField(
+    channel = IdField(
         required=False,
         allow_null=True,
         help_text="One channel; left out, every WhatsApp channel of the organization.",

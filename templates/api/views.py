@@ -25,7 +25,7 @@ from templates.models import MessageTemplate
 from templates.tasks import templates_sync_task
 from tenants.api.base import OrganizationScopedMixin, url_object_id, validated
 from tenants.api.pagination import CursorPagination
-from tenants.errors import field_error
+from tenants.errors import ErrorCode, field_error
 from tenants.models import Role
 
 READ_ERRORS = (
@@ -125,6 +125,11 @@ class TemplateViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
     # hands them to the selector.
     filter_backends = [DjangoFilterBackend]
     filterset_class = TemplateFilter
+    # Submitting and deleting call Meta (tenants.api.schema documents these).
+    error_codes = {
+        "create": (ErrorCode.RATE_LIMITED, ErrorCode.PROVIDER_ERROR),
+        "destroy": (ErrorCode.RATE_LIMITED, ErrorCode.PROVIDER_ERROR),
+    }
 
     def get_base_queryset(self):
         return MessageTemplate.objects.all()

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 
 from tenants.errors import ApplicationError, ErrorCode
+from tenants.ids import ID_PATTERN, object_id
 from tenants.models import Membership, Organization, Role
 from tenants.selectors import membership_resolve
 
@@ -32,6 +33,8 @@ class OrganizationScopedMixin:
     # Per-action overrides, e.g. {"assign": Role.AGENT}.
     action_roles: dict[str, Role] = {}
     organization_field = "organization"
+    # A URL id is ASCII digits; anything else ("1.5", "²") matches no route: 404.
+    lookup_value_regex = ID_PATTERN
 
     @cached_property
     def membership(self) -> Membership:
@@ -67,7 +70,8 @@ def validated(serializer_class, data) -> dict:
 
 
 def url_object_id(value) -> int:
-    """A URL's id; anything but digits names nothing (404, like an unknown id)."""
-    if not str(value).isdigit():
+    """A URL's id; anything but an id names nothing (404, like an unknown id)."""
+    found = object_id(value)
+    if found is None:
         raise ApplicationError(ErrorCode.NOT_FOUND, "Not found.")
-    return int(value)
+    return found

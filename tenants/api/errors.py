@@ -3,7 +3,9 @@
 import logging
 import math
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -29,6 +31,12 @@ _CODE_BY_DRF_EXCEPTION = (
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):  # raised by Django when DRF reads the body
+        exc = ApplicationError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+            {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+        )
     if isinstance(exc, ApplicationError):
         set_rollback()
         response = Response(exc.as_dict(), status=exc.status)

@@ -42,3 +42,33 @@ def test_swagger_ui_is_served_to_a_signed_in_person(client):
     client.force_login(UserFactory())
 
     assert client.get("/api/v1/docs/").status_code == 200
+
+
+def _responses(schema, path: str, method: str) -> set[str]:
+    return set(schema["paths"][path][method]["responses"])
+
+
+def test_every_operation_documents_the_errors_it_can_answer(schema):
+    send = {"400", "401", "403", "404", "409", "413", "415", "422", "429"}
+    assert send <= _responses(schema, "/api/v1/conversations/{conversation_id}/messages/", "post")
+    assert send <= _responses(schema, "/api/v1/messages/", "post")
+    meta = {"429", "502"}
+    assert meta <= _responses(schema, "/api/v1/templates/", "post")
+    assert meta <= _responses(schema, "/api/v1/templates/{id}/", "delete")
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            documented = set(operation["responses"])
+            assert "401" in documented, (method, path)
+            if "requestBody" in operation:  # every body is read, so may be too big or not JSON
+                assert {"400", "413", "415"} <= documented, (method, path)
+                assert set(operation["requestBody"]["content"]) == {"application/json"}
+
+
+def test_each_documented_error_names_its_codes(schema):
+    responses = schema["paths"]["/api/v1/messages/"]["post"]["responses"]
+
+    assert "WINDOW_EXPIRED" in responses["422"]["description"]
+    assert "IDEMPOTENCY_CONFLICT" in responses["409"]["description"]
+    assert responses["413"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }

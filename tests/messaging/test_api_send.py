@@ -147,7 +147,21 @@ def test_a_send_to_a_number_names_a_channel_of_the_organization(agent_client, ot
     )
 
     assert response.status_code == 400
-    assert "channel" in response.json()["details"]
+    # Field errors have one shape everywhere: a list of {message, code}.
+    assert response.json()["details"]["channel"] == [
+        {"message": "Not one of this organization's channels.", "code": "invalid"}
+    ]
+
+
+def test_an_idempotency_key_too_long_is_a_field_error_of_the_same_shape(agent_client, conversation):
+    response = _post(
+        agent_client, _url(conversation), {"text": "Hi"}, **{"Idempotency-Key": "k" * 256}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["details"]["Idempotency-Key"] == [
+        {"message": "1 to 255 characters.", "code": "invalid"}
+    ]
 
 
 def test_a_send_to_an_impossible_number_is_a_field_error(agent_client, organization):

@@ -75,12 +75,23 @@ def test_whatsapp_handshake_echoes_the_challenge(client, whatsapp):
     "params",
     [
         {"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"},
+        # A NUL byte reached PostgreSQL as a DataError (a 500).
+        {"hub.mode": "subscribe", "hub.verify_token": "a\x00b", "hub.challenge": "1"},
         {"hub.mode": "unsubscribe", "hub.challenge": "1"},
         {},
     ],
 )
 def test_whatsapp_handshake_with_a_wrong_token_is_403(client, whatsapp, params):
     assert client.get("/webhooks/whatsapp/", params).status_code == 403
+
+
+@pytest.mark.parametrize("key", ["a%00b", "%00", "k%C2%B2", "a.b"])
+def test_a_channel_key_that_cannot_be_one_is_a_404(client, endpoints, key):
+    client.raise_request_exception = False  # what the provider would get
+    response = client.post(f"/webhooks/openphone/{key}/", b"{}", content_type="application/json")
+
+    assert response.status_code == 404
+    assert not WebhookEvent.objects.exists()
 
 
 def test_whatsapp_routes_by_phone_number_id_across_tenants(client, whatsapp):

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
 from conversations.maintenance import BackfillProgress, windows_backfill
+from tenants.ids import object_id
 from tenants.models import Channel, Organization
 from tenants.selectors import channel_named
 
@@ -39,7 +40,8 @@ class Command(BaseCommand):
 
 
 def _organization_id(hint: str) -> int:
-    lookup = Q(slug=hint) | (Q(pk=int(hint)) if hint.isdigit() else Q())
+    hinted_id = object_id(hint)
+    lookup = Q(slug=hint) | (Q(pk=hinted_id) if hinted_id is not None else Q())
     found = Organization.objects.filter(lookup).values_list("pk", flat=True).first()
     if found is None:
         raise CommandError(f"No organization {hint!r}.")

@@ -1,11 +1,10 @@
-from datetime import datetime
-
 from django.core.management.base import BaseCommand, CommandError
 
 from reconciliation import services
 from reconciliation.models import ReconciliationRun, RunKind, RunStatus, RunTrigger
 from tenants.errors import ApplicationError
 from tenants.models import Channel
+from tenants.moments import moment_option
 from tenants.selectors import channel_named
 
 BAR_WIDTH = 30
@@ -19,14 +18,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--channel", help="Channel id or webhook key.")
-        parser.add_argument("--since", type=_moment, help="ISO 8601 (default: 48 hours ago).")
-        parser.add_argument("--until", type=_moment, help="ISO 8601 (default: now).")
+        parser.add_argument("--since", help="ISO 8601 with a zone (default: 48 hours ago).")
+        parser.add_argument("--until", help="ISO 8601 with a zone (default: now).")
         parser.add_argument("--kind", choices=[k.value for k in RunKind])
         parser.add_argument("--resume", type=int, metavar="RUN_ID", help="Resume a failed run.")
 
     def handle(self, *args, channel, since, until, kind, resume, **options):
         if bool(channel) == bool(resume):
             raise CommandError("Give --channel, or --resume with a run id.")
+        since = moment_option(since, option="--since")
+        until = moment_option(until, option="--until")
         run = _resumable(resume) if resume else self._created(channel, since, until, kind)
         self.stdout.write(
             f"Run {run.pk}: {run.get_kind_display()} of {run.channel} "
@@ -94,13 +95,3 @@ def _resumable(run_id: int) -> ReconciliationRun:
     if run is None:
         raise CommandError(f"No run {run_id}.")
     return run
-
-
-def _moment(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise CommandError(f"Not an ISO 8601 time: {value!r}") from exc
-    if moment.tzinfo is None:
-        raise CommandError(f"Give a time zone (Z or +00:00): {value!r}")
-    return moment

@@ -1,10 +1,9 @@
 from collections import Counter
-from datetime import datetime
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils.dateparse import parse_datetime
+from django.core.management.base import BaseCommand
 
 from providers import Provider
+from tenants.moments import moment_option
 from tenants.selectors import channel_named
 from webhooks.models import EventStatus, WebhookEvent
 from webhooks.processing import webhook_event_process
@@ -29,8 +28,8 @@ class Command(BaseCommand):
         )
         parser.add_argument("--provider", choices=[p.value for p in Provider])
         parser.add_argument("--channel", help="Channel id or webhook key.")
-        parser.add_argument("--since", type=_datetime, help="Received at or after (ISO 8601).")
-        parser.add_argument("--until", type=_datetime, help="Received before (ISO 8601).")
+        parser.add_argument("--since", help="Received at or after (ISO 8601 with a zone).")
+        parser.add_argument("--until", help="Received before (ISO 8601 with a zone).")
         parser.add_argument("--dry-run", action="store_true", help="Only count what matches.")
         parser.add_argument(
             "--sync",
@@ -57,10 +56,10 @@ class Command(BaseCommand):
             events = events.filter(provider=options["provider"])
         if options["channel"]:
             events = events.filter(channel_named(options["channel"], through="channel__"))
-        if options["since"]:
-            events = events.filter(received_at__gte=options["since"])
-        if options["until"]:
-            events = events.filter(received_at__lt=options["until"])
+        if since := moment_option(options["since"], option="--since"):
+            events = events.filter(received_at__gte=since)
+        if until := moment_option(options["until"], option="--until"):
+            events = events.filter(received_at__lt=until)
         return events
 
     def _replay(self, ids: list[int], sync: bool, total: int) -> Counter:
@@ -85,10 +84,3 @@ class Command(BaseCommand):
             )
         results = ", ".join(f"{count} {status}" for status, count in sorted(outcomes.items()))
         return f"Replayed {replayed} of {total} event(s) here: {results}."
-
-
-def _datetime(value: str) -> datetime:
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise CommandError(f"Not an ISO 8601 date-time: {value!r}")
-    return parsed
