@@ -136,7 +136,7 @@ def parse(request: SignedRequest) -> list[Event]:
     if not isinstance(event_type, str):
         raise PayloadError("OpenPhone event without a type.")
     parser = _PARSERS.get(event_type, _unsupported)
-    return [parser(envelope, request)]
+    return parser(envelope, request)
 
 
 def _common(
@@ -174,13 +174,22 @@ def _message(envelope: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-def _message_received(envelope: dict[str, Any], request: SignedRequest) -> InboundMessage:
+def _message_received(envelope: dict[str, Any], request: SignedRequest) -> list[Event]:
+    return [_message_event(envelope, request)]
+
+
+def _message_event(
+    envelope: dict[str, Any], request: SignedRequest, *, delivered: bool = False
+) -> InboundMessage:
     message = _message(envelope)
     # Messages sent from the Quo app arrive too, as "outgoing": the customer is then `to`.
-    from_me = message.get("direction") == "outgoing"
+    # Only our own messages are ever delivered.
+    from_me = delivered or message.get("direction") == "outgoing"
     media = [item for item in message.get("media") or [] if isinstance(item, dict)]
+    common = _common(envelope, request, occurred_in=message)
     return InboundMessage(
-        **_common(envelope, request, occurred_in=message),
+        # A delivery's envelope id names its status; the message it carries is another event.
+        **(common | {"event_id": common["event_id"] + (":message" if delivered else "")}),
         message_id=message["id"],
         contact=contact_for_address(_first(message.get("to")) if from_me else message.get("from")),
         type=_media_type(media),
@@ -191,21 +200,25 @@ def _message_received(envelope: dict[str, Any], request: SignedRequest) -> Inbou
     )
 
 
-def _message_delivered(envelope: dict[str, Any], request: SignedRequest) -> MessageStatusUpdate:
+def _message_delivered(envelope: dict[str, Any], request: SignedRequest) -> list[Event]:
+    """The delivered message itself, then its delivery. A message sent from the Quo app
+    (not through us) is first heard of here: it is filed as ours with its text, and
+    delivered. One we sent is known already, and only its status moves."""
     message = _message(envelope)
-    return MessageStatusUpdate(
+    update = MessageStatusUpdate(
         **_common(envelope, request),
         message_id=message["id"],
         status=MessageStatus.DELIVERED,
         recipient=contact_for_address(_first(message.get("to"))),
     )
+    return [_message_event(envelope, request, delivered=True), update]
 
 
-def _unsupported(envelope: dict[str, Any], request: SignedRequest) -> Unsupported:
-    return Unsupported(**_common(envelope, request), kind=envelope["type"])
+def _unsupported(envelope: dict[str, Any], request: SignedRequest) -> list[Event]:
+    return [Unsupported(**_common(envelope, request), kind=envelope["type"])]
 
 
-_PARSERS: dict[str, Callable[[dict[str, Any], SignedRequest], Event]] = {
+_PARSERS: dict[str, Callable[[dict[str, Any], SignedRequest], list[Event]]] = {
     "message.received": _message_received,
     "message.delivered": _message_delivered,
 }

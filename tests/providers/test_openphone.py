@@ -85,12 +85,20 @@ def test_outgoing_message_received_is_ours_and_names_the_customer_it_went_to():
     assert event.event_id == "openphone:EV0a1b2c3d4e5f40718293a4b5c6d7e8f9"
 
 
-def test_message_delivered_is_a_delivered_status_for_the_recipient():
-    # given a message.delivered
+def test_message_delivered_is_our_message_then_its_delivered_status():
+    # given a message.delivered (the message may have been sent from the Quo app)
     # when it is parsed
-    event = _parse_one("message_delivered")
+    message, event = openphone.parse(SignedRequest(body=_body("message_delivered")))
 
-    # then the sent message is delivered, at the time of the delivery event
+    # then the message itself comes first, ours, with its text and its own time
+    assert isinstance(message, InboundMessage)
+    assert message.from_me is True
+    assert message.message_id == "AC3c2b1a0f9e8d4c7b6a5f4e3d2c1b0a9f"
+    assert message.contact == ContactRef(phone="+18005550100")
+    assert message.text == "Your order has shipped"
+    assert message.event_id == "openphone:EV5d4c3b2a19084f7e6d5c4b3a29180f7e:message"
+    assert message.occurred_at == datetime(2022, 1, 23, 17, 20, 28, 412000, tzinfo=UTC)
+    # and the sent message is delivered, at the time of the delivery event
     assert isinstance(event, MessageStatusUpdate)
     assert event.message_id == "AC3c2b1a0f9e8d4c7b6a5f4e3d2c1b0a9f"
     assert event.status == MessageStatus.DELIVERED
