@@ -200,7 +200,7 @@ class MessageInline(ReadOnlyInline):
 
     @admin.display(description="Text")
     def short_text(self, obj: Message) -> str:
-        return Truncator(obj.text).chars(80)
+        return message_short_text(obj)
 
     @admin.display(description="Status")
     def status_times(self, obj: Message) -> str:
@@ -209,6 +209,20 @@ class MessageInline(ReadOnlyInline):
     @admin.display(description="Error")
     def error(self, obj: Message) -> str:
         return message_error(obj)
+
+
+def message_short_text(message: Message) -> str:
+    """The text, and for a call its voicemail and recordings to listen to."""
+    text = Truncator(message.text).chars(80)
+    call = message.payload.get("call") if message.type == "call" else None
+    if not call:
+        return text
+    media = [("voicemail", call.get("voicemail", {}).get("url"))]
+    media += [("recording", r.get("url")) for r in call.get("recordings", [])]
+    links = format_html_join(
+        "", ' · <a href="{}" target="_blank" rel="noopener">{}</a>', ((u, n) for n, u in media if u)
+    )
+    return format_html("{}{}", text, links)
 
 
 def message_status_times(message: Message) -> str:

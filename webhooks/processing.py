@@ -1,7 +1,7 @@
 """Apply stored webhooks: parse their bodies into normalized events and hand them to
 the domain services that own them.
 
-Conversation events (messages and statuses) of every webhook a worker claimed are
+Conversation events (messages, calls and statuses) of every webhook a worker claimed are
 applied together by `conversations.batch`, in one transaction with the webhooks'
 "processed" marks; the rest go through one dispatch table. If a batch fails, its
 webhooks are applied one at a time, so one bad event never holds back the others and
@@ -23,6 +23,7 @@ from providers import Provider
 from providers.base import PayloadError, SignedRequest
 from providers.events import (
     AccountEvent,
+    CallEvent,
     Event,
     InboundMessage,
     MessageStatusUpdate,
@@ -73,7 +74,7 @@ def _unsupported(channel: Channel, event: Unsupported, webhook: WebhookEvent) ->
     return "unsupported"
 
 
-# Everything but messages and statuses, which are applied in batches (see above).
+# Everything but messages, calls and statuses, which are applied in batches (see above).
 HANDLERS: dict[type[Event], Handler] = {
     AccountEvent: _account,
     TemplateStatusChanged: _template_status,
@@ -162,7 +163,11 @@ def _refs(events: list[Event]) -> str:
 
 
 def _ref(event: Event) -> str:
-    return getattr(event, "message_id", "") or getattr(event, "template_id", "")
+    return (
+        getattr(event, "message_id", "")
+        or getattr(event, "call_id", "")
+        or getattr(event, "template_id", "")
+    )
 
 
 def _apply(parsed: list[_Parsed]) -> None:
@@ -175,7 +180,7 @@ def _apply(parsed: list[_Parsed]) -> None:
             channel = router.channel_for(event)
             if channel is None:
                 item.outcomes["unroutable"] += 1
-            elif isinstance(event, InboundMessage):
+            elif isinstance(event, InboundMessage | CallEvent):
                 inbound.append((Inbound(channel, event, item.webhook.pk), item.outcomes))
             elif isinstance(event, MessageStatusUpdate):
                 statuses.append((Status(channel, event), item.outcomes))

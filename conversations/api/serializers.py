@@ -144,11 +144,41 @@ def _window(status: WindowStatus) -> dict:
     }
 
 
+class CallSerializer(serializers.Serializer):
+    """A call's facts (messages of type "call"); each appears once an event told it."""
+
+    status = serializers.ChoiceField(
+        choices=["ringing", "answered", "missed", "failed", "completed"], required=False
+    )
+    direction = serializers.ChoiceField(choices=["inbound", "outbound"], required=False)
+    started_at = serializers.CharField(required=False, help_text="ISO 8601.")
+    answered_at = serializers.CharField(required=False, help_text="ISO 8601; none if missed.")
+    ended_at = serializers.CharField(required=False, help_text="ISO 8601.")
+    duration = serializers.IntegerField(required=False, help_text="Seconds of conversation.")
+    voicemail = serializers.DictField(required=False, help_text="url, type, duration.")
+    recordings = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="Each: url, type, duration."
+    )
+    summary = serializers.ListField(child=serializers.CharField(), required=False)
+    next_steps = serializers.ListField(child=serializers.CharField(), required=False)
+    transcript = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="Each line: identifier, userId, start, end, content.",
+    )
+
+
 class MessageSerializer(serializers.ModelSerializer):
     # A plain string in the schema: an enum here would collide with the conversation's
     # `status` enum (drf-spectacular would name both by hash).
     status = serializers.CharField(
         read_only=True, help_text=f"One of: {', '.join(s.value for s in MessageStatus)}."
+    )
+    call = CallSerializer(
+        source="payload.call",
+        read_only=True,
+        allow_null=True,
+        help_text='Messages of type "call": what is known of the call; null otherwise.',
     )
 
     class Meta:
@@ -160,6 +190,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "text",
             "media",
             "context",
+            "call",
             "status",
             "provider_message_id",
             "provider_timestamp",

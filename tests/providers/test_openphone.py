@@ -126,11 +126,10 @@ def test_new_envelope_message_comes_from_data_resource():
 @pytest.mark.parametrize(
     ("name", "kind", "event_id"),
     [
-        ("call_completed", "call.completed", "openphone:EV9f8e7d6c5b4a40392817f6e5d4c3b2a1"),
         ("contact_updated", "contact.updated", "openphone:EV1a2b3c4d5e6f47089a1b2c3d4e5f6a7b"),
     ],
 )
-def test_calls_and_contacts_are_unsupported(name, kind, event_id):
+def test_contacts_are_unsupported(name, kind, event_id):
     # given an event we do not handle
     # when it is parsed
     event = _parse_one(name)
