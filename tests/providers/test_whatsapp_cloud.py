@@ -566,11 +566,11 @@ def test_unknown_field_is_unsupported():
     event = parse_one("unknown_field")
 
     assert isinstance(event, Unsupported)
-    assert event.kind == "calls"
+    assert event.kind == "user_preferences"
     assert event.phone_number_id == PHONE_NUMBER_ID
     assert event.waba_id == WABA
     assert event.occurred_at == at(1751760001)
-    assert event.raw["calls"][0]["event"] == "connect"
+    assert event.raw["user_preferences"][0]["value"] == "stop"
 
 
 # --- Signature ----------------------------------------------------------------------------------
