@@ -2,12 +2,18 @@
 type "call" in the customer's thread, and a customer's call opens the 24-hour window
 (Meta: the customer service window starts or refreshes for calls as for messages)."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from conversations.models import Conversation, ConversationStatus, Message
+from providers import Provider
+from tests.webhooks.delivery import fixture_text
 from webhooks.models import WebhookEvent
+from webhooks.processing import webhook_event_process
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +81,28 @@ def test_a_customer_accepting_the_business_s_call_opens_the_window(client, whats
     assert conversation.contact.phone == "+16505551234"
     assert conversation.unread_count == 0
     assert conversation.window_expires_at == _at(1751770012) + timedelta(hours=24)
+
+
+def _connect(call_id: str, wa_id: str, at: int) -> str:
+    payload = json.loads(fixture_text(Provider.WHATSAPP_CLOUD, "call_connect"))
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["contacts"][0].update({"wa_id": wa_id, "user_id": f"US.{wa_id}"})
+    value["calls"][0].update({"id": call_id, "from": wa_id, "timestamp": str(at)})
+    return json.dumps(payload)
+
+
+def _queries_to_apply(client, whatsapp, count: int) -> int:
+    WebhookEvent.objects.all().delete()
+    for i in range(count):
+        payload = _connect(f"wacid.Q{count}-{i}", f"1650555{count:02d}{i:02d}", 1751760000 + i)
+        whatsapp.post(client, *whatsapp.request_text(payload))  # stored, not processed
+    first = WebhookEvent.objects.order_by("id").first()
+    with CaptureQueriesContext(connection) as queries:
+        webhook_event_process(event_id=first.pk)
+    assert all(r == {"created": 1} for r in WebhookEvent.objects.values_list("result", flat=True))
+    return len(queries)
+
+
+def test_calls_are_applied_in_batches_not_a_query_each(client, whatsapp):
+    assert _queries_to_apply(client, whatsapp, 3) == _queries_to_apply(client, whatsapp, 12)
+    assert Message.objects.filter(type="call").count() == 15
