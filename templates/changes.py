@@ -99,7 +99,8 @@ def template_for(
         # Known by name and language under another id: deleted on Meta and made again,
         # a new template there whose lifecycle starts over. Unless what we hold is newer
         # than the event: then the event is about the one it replaced (a late retry).
-        if _state_newer_than(template, occurred_at):
+        # The sync and a submission speak of now: what they find is the current one.
+        if source == EventSource.WEBHOOK and _state_newer_than(template, occurred_at):
             raise TemplateSupersededError(ref.template_id, template.provider_template_id)
         replaced = template.provider_template_id
         template.provider_template_id = ref.template_id
