@@ -460,6 +460,10 @@ def _add_call_facts(batch: _Batch, message: Message, facts: dict) -> bool:
     message.payload = {**message.payload, "call": merged}
     message.text = call_text(merged)
     batch.changed_messages.setdefault(message.pk, set()).update({"payload", "text"})
+    conversation = batch.conversations[message.conversation_id]
+    if conversation.last_message_at == message.provider_timestamp:  # the call is the latest
+        conversation.last_message_preview = message.text[:PREVIEW_LENGTH]
+        batch.changed_conversations.add(conversation.pk)
     return True
 
 

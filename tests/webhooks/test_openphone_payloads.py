@@ -171,7 +171,9 @@ def test_a_summary_before_its_call_waits_for_it_then_applies(client, openphone):
     openphone.deliver(client, "call_completed_answered")
 
     # then the call carries the summary, and nothing waits any more
-    assert _call().text.startswith("Call, 4 min 2 s: The customer asked")
+    call = _call()
+    assert call.text.startswith("Call, 4 min 2 s: The customer asked")
+    assert call.conversation.last_message_preview == call.text
     assert PendingStatusUpdate.objects.count() == 0
 
 
