@@ -20,13 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conversations.calls import (
-    call_customer_reached_out_at,
-    call_facts,
-    call_merge,
-    call_started_at,
-    call_text,
-)
+from conversations.calls import PENDING_CALL_FACTS, call_facts_add, call_file
 from conversations.models import (
     Contact,
     ContactIdentity,
@@ -69,8 +63,6 @@ _STATUS_TIME_FIELD = {
 # System notices (number changes...) are not the customer writing.
 _NOT_CUSTOMER_WRITING = {MessageType.SYSTEM}
 WINDOW_CLOSED_ERROR = "131047"
-# What a call's sequel that outran its call waits as (a PendingStatusUpdate's status).
-PENDING_CALL_FACTS = "call"
 PREVIEW_LENGTH = 200
 _CONVERSATION_FIELDS = [
     "last_activity_at",
@@ -410,7 +402,7 @@ def _file_messages(
     for item, contact in zip(inbound, contacts, strict=True):
         key = (item.channel.id, item.key)
         if isinstance(item.message, CallEvent):
-            outcomes.append(_file_call(batch, item, contact, by_pair, created))
+            outcomes.append(call_file(batch, item, contact, by_pair, created))
             continue
         if key in batch.messages:
             if item.message.from_me and item.webhook_event_id is not None:
@@ -428,97 +420,6 @@ def _file_messages(
         Message.objects.bulk_create(created)
         _apply_pending_statuses(batch, created)
     return outcomes
-
-
-def _file_call(batch: _Batch, item: Inbound, contact, by_pair, created: list[Message]) -> str:
-    """File a call (its first event) or add what a later event tells about it."""
-    call = item.message
-    message = batch.messages.get((item.channel.id, call.call_id))
-    if message is None and contact is None:
-        _keep_pending_call(item.channel, call)  # it outran its call: applied when it comes
-        return "pending"
-    if message is None:
-        conversation = by_pair[(item.channel.id, contact.pk)]
-        message = _new_call(item, conversation)
-        batch.messages[(item.channel.id, call.call_id)] = message
-        created.append(message)
-        outcome = "created"
-    else:
-        conversation = batch.conversations[message.conversation_id]
-        if not _add_call_facts(batch, message, call_facts(call)):
-            return "duplicate"
-        outcome = "updated"
-    _note_call(conversation, call, message, new=outcome == "created")
-    batch.changed_conversations.add(conversation.pk)
-    return outcome
-
-
-def _add_call_facts(batch: _Batch, message: Message, facts: dict) -> bool:
-    merged = call_merge(message.payload.get("call", {}), facts)
-    if merged == message.payload.get("call"):
-        return False
-    message.payload = {**message.payload, "call": merged}
-    message.text = call_text(merged)
-    batch.changed_messages.setdefault(message.pk, set()).update({"payload", "text"})
-    conversation = batch.conversations[message.conversation_id]
-    if conversation.last_message_at == message.provider_timestamp:  # the call is the latest
-        conversation.last_message_preview = message.text[:PREVIEW_LENGTH]
-        batch.changed_conversations.add(conversation.pk)
-    return True
-
-
-def _keep_pending_call(channel: Channel, call: CallEvent) -> None:
-    PendingStatusUpdate.objects.bulk_create(
-        [
-            PendingStatusUpdate(
-                event_id=call.event_id,
-                channel=channel,
-                provider_message_id=call.call_id,
-                status=PENDING_CALL_FACTS,
-                occurred_at=call.occurred_at,
-                details=call_facts(call),
-            )
-        ],
-        ignore_conflicts=True,  # a redelivered sequel is kept once
-    )
-
-
-def _new_call(item: Inbound, conversation: Conversation) -> Message:
-    call, facts = item.message, call_facts(item.message)
-    return Message(
-        organization_id=item.channel.organization_id,
-        channel=item.channel,
-        conversation=conversation,
-        direction=Direction.OUTBOUND if call.from_me else Direction.INBOUND,
-        type=MessageType.CALL,
-        text=call_text(facts),
-        payload={"call": facts},
-        provider_message_id=call.call_id,
-        status=MessageStatus.SENT if call.from_me else MessageStatus.RECEIVED,
-        sent_at=call_started_at(call) if call.from_me else None,
-        provider_timestamp=call_started_at(call),
-        webhook_event_id=item.webhook_event_id,
-    )
-
-
-def _note_call(conversation: Conversation, call: CallEvent, message: Message, *, new: bool) -> None:
-    """A call in its conversation: the latest activity (and preview) when it is, one
-    unread item when the customer called, and the window where the customer reached out
-    (Meta: a call opens it like a message does; SMS channels have none)."""
-    at = message.provider_timestamp
-    if conversation.last_message_at is None or at >= conversation.last_message_at:
-        conversation.last_message_at = conversation.last_activity_at = at
-        conversation.last_message_preview = message.text[:PREVIEW_LENGTH]
-    if new and not call.from_me:
-        conversation.unread_count += 1
-        if conversation.status in (ConversationStatus.SNOOZED, ConversationStatus.CLOSED):
-            conversation.status = ConversationStatus.OPEN  # the customer called
-            conversation.snoozed_until = None
-    reached_out_at = call_customer_reached_out_at(call)
-    if reached_out_at is not None:
-        window_note_customer_message(conversation, at=reached_out_at)
-    if call.conversation_ref and not conversation.provider_conversation_ref:
-        conversation.provider_conversation_ref = call.conversation_ref
 
 
 def _new_message(item: Inbound, conversation: Conversation) -> Message:
@@ -649,7 +550,7 @@ def _apply_pending_statuses(batch: _Batch, created: list[Message]) -> None:
     for update in pending:
         message = batch.messages[(update.channel_id, update.provider_message_id)]
         if update.status == PENDING_CALL_FACTS:
-            _add_call_facts(batch, message, update.details)
+            call_facts_add(batch, message, update.details)
             continue
         _record_status(batch, message, update)
         # Statuses wait here for a message we did not know yet: webhooks' (a

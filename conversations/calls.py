@@ -8,14 +8,138 @@ same row. Its facts live in `payload["call"]`; every later event of the call (it
 voicemail, recording, summary, transcript) adds to them, and `text` is redrawn from
 them so the inbox reads "Missed call", "Call, 4 min 2 s", "Voicemail (24 s)".
 
-Pure functions on unsaved rows: `conversations.batch` applies them inside its batch
-(same locks, same queries as messages).
+`call_file` is how `conversations.batch` files a call inside its batch: the same locks
+and the same few queries per batch as messages, nothing per call. A summary or
+transcript names only its call; one that outruns the call waits as a pending status
+(`PENDING_CALL_FACTS`) and is added when the call is filed.
 """
 
-from datetime import datetime
-from typing import Any
+from __future__ import annotations
 
-from providers.events import CallEvent, CallStatus
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from conversations.models import (
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    Message,
+    PendingStatusUpdate,
+)
+from conversations.window import window_note_customer_message
+from providers.events import CallEvent, CallStatus, MessageStatus, MessageType
+from tenants.models import Channel
+
+if TYPE_CHECKING:
+    from conversations.batch import Inbound, _Batch
+
+# What a call's sequel that outran its call waits as (a PendingStatusUpdate's status).
+PENDING_CALL_FACTS = "call"
+_PREVIEW_LENGTH = Conversation._meta.get_field("last_message_preview").max_length
+
+
+def call_file(
+    batch: _Batch,
+    item: Inbound,
+    contact: Contact | None,
+    by_pair: dict[tuple[int, int], Conversation],
+    created: list[Message],
+) -> str:
+    """File a call (its first event) or add what a later event tells about it; a new
+    row goes to `created` for the batch to insert. Returns "created", "updated",
+    "duplicate" or "pending" (a sequel before its call)."""
+    call = item.message
+    message = batch.messages.get((item.channel.id, call.call_id))
+    if message is None and contact is None:
+        _keep_pending(item.channel, call)
+        return "pending"
+    if message is None:
+        conversation = by_pair[(item.channel.id, contact.pk)]
+        message = _new_call(item, conversation)
+        batch.messages[(item.channel.id, call.call_id)] = message
+        created.append(message)
+        outcome = "created"
+    else:
+        conversation = batch.conversations[message.conversation_id]
+        if not call_facts_add(batch, message, call_facts(call)):
+            return "duplicate"
+        outcome = "updated"
+    _note_in_conversation(conversation, call, message, new=outcome == "created")
+    batch.changed_conversations.add(conversation.pk)
+    return outcome
+
+
+def call_facts_add(batch: _Batch, message: Message, facts: dict[str, Any]) -> bool:
+    """Add facts to a filed call (its text and, if it is the latest item, the
+    conversation's preview redrawn). False if they told nothing new."""
+    merged = call_merge(message.payload.get("call", {}), facts)
+    if merged == message.payload.get("call"):
+        return False
+    message.payload = {**message.payload, "call": merged}
+    message.text = call_text(merged)
+    batch.changed_messages.setdefault(message.pk, set()).update({"payload", "text"})
+    conversation = batch.conversations[message.conversation_id]
+    if conversation.last_message_at == message.provider_timestamp:
+        conversation.last_message_preview = message.text[:_PREVIEW_LENGTH]
+        batch.changed_conversations.add(conversation.pk)
+    return True
+
+
+def _keep_pending(channel: Channel, call: CallEvent) -> None:
+    PendingStatusUpdate.objects.bulk_create(
+        [
+            PendingStatusUpdate(
+                event_id=call.event_id,
+                channel=channel,
+                provider_message_id=call.call_id,
+                status=PENDING_CALL_FACTS,
+                occurred_at=call.occurred_at,
+                details=call_facts(call),
+            )
+        ],
+        ignore_conflicts=True,  # a redelivered sequel is kept once
+    )
+
+
+def _new_call(item: Inbound, conversation: Conversation) -> Message:
+    call, facts = item.message, call_facts(item.message)
+    return Message(
+        organization_id=item.channel.organization_id,
+        channel=item.channel,
+        conversation=conversation,
+        direction=Direction.OUTBOUND if call.from_me else Direction.INBOUND,
+        type=MessageType.CALL,
+        text=call_text(facts),
+        payload={"call": facts},
+        provider_message_id=call.call_id,
+        status=MessageStatus.SENT if call.from_me else MessageStatus.RECEIVED,
+        sent_at=call_started_at(call) if call.from_me else None,
+        provider_timestamp=call_started_at(call),
+        webhook_event_id=item.webhook_event_id,
+    )
+
+
+def _note_in_conversation(
+    conversation: Conversation, call: CallEvent, message: Message, *, new: bool
+) -> None:
+    """A call in its conversation: the latest activity (and preview) when it is, one
+    unread item when the customer called, and the window where the customer reached out
+    (Meta: a call opens it like a message does; SMS channels have none)."""
+    at = message.provider_timestamp
+    if conversation.last_message_at is None or at >= conversation.last_message_at:
+        conversation.last_message_at = conversation.last_activity_at = at
+        conversation.last_message_preview = message.text[:_PREVIEW_LENGTH]
+    if new and not call.from_me:
+        conversation.unread_count += 1
+        if conversation.status in (ConversationStatus.SNOOZED, ConversationStatus.CLOSED):
+            conversation.status = ConversationStatus.OPEN  # the customer called
+            conversation.snoozed_until = None
+    reached_out_at = call_customer_reached_out_at(call)
+    if reached_out_at is not None:
+        window_note_customer_message(conversation, at=reached_out_at)
+    if call.conversation_ref and not conversation.provider_conversation_ref:
+        conversation.provider_conversation_ref = call.conversation_ref
 
 
 def call_facts(event: CallEvent) -> dict[str, Any]:
