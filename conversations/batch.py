@@ -26,6 +26,7 @@ from conversations.amendments import (
     changes_apply_pending,
     reactions_apply,
 )
+from conversations.calls import PENDING_CALL_FACTS, call_facts_add, call_file
 from conversations.models import (
     Contact,
     ContactIdentity,
@@ -42,6 +43,7 @@ from conversations.window import (
     window_note_template,
 )
 from providers.events import (
+    CallEvent,
     ContactRef,
     InboundMessage,
     MessageChanged,
@@ -102,15 +104,29 @@ class MissingContactError(ValueError):
 
 
 # What happens in a conversation: a message, or a reaction to, edit or revoke of one
-# (`message_id` names the message in every case).
-ConversationEvent = InboundMessage | MessageReaction | MessageChanged
+# (`message_id` names the message in every case), or a call (`call_id` names it).
+ConversationEvent = InboundMessage | MessageReaction | MessageChanged | CallEvent
 
 
 @dataclass(frozen=True)
 class Inbound:
+    """A message, or a call (filed as a message of type "call", see calls.py)."""
+
     channel: Channel
     message: ConversationEvent
     webhook_event_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        """The provider's id of the message or call: unique per channel."""
+        if isinstance(self.message, CallEvent):
+            return self.message.call_id
+        return self.message.message_id
+
+    @property
+    def names_someone(self) -> bool:
+        """False only for a call's sequel (summary, transcript), which names no one."""
+        return isinstance(self.message, InboundMessage) or self.message.contact != ContactRef()
 
 
 @dataclass(frozen=True)
@@ -138,14 +154,15 @@ def events_apply(*, inbound: list[Inbound], statuses: list[Status]) -> tuple[lis
     "pending" (the message is not known yet) for statuses.
     """
     _lock_message_keys(
-        [(i.channel.id, i.message.message_id) for i in inbound]
+        [(i.channel.id, i.key) for i in inbound]
         + [(s.channel.id, s.update.message_id) for s in statuses]
     )
-    contacts = contacts_resolve(refs=[(i.channel, i.message.contact) for i in inbound])
+    contacts = _contacts_of(inbound)
     pairs = sorted(
         {
             (i.channel.id, c.id, i.channel.organization_id)
             for i, c in zip(inbound, contacts, strict=True)
+            if c is not None
         }
     )
     channels = {item.channel.id: item.channel for item in [*inbound, *statuses]}
@@ -155,18 +172,37 @@ def events_apply(*, inbound: list[Inbound], statuses: list[Status]) -> tuple[lis
     _lock_conversations(batch, pairs, {m.conversation_id for m in known.values()}, channels)
     batch.messages.update(known)
     by_pair = {(c.channel_id, c.contact_id): c for c in batch.conversations.values()}
-    kinds: dict[type, list] = {InboundMessage: [], MessageReaction: [], MessageChanged: []}
+    kinds: dict[type, list] = {
+        InboundMessage: [],
+        CallEvent: [],
+        MessageReaction: [],
+        MessageChanged: [],
+    }
     for position, (item, contact) in enumerate(zip(inbound, contacts, strict=True)):
-        conversation = by_pair[(item.channel.id, contact.pk)]
-        kinds[type(item.message)].append((position, item, conversation))
+        kinds[type(item.message)].append((position, item, contact))
     outcomes = {
-        **_file_messages(batch, kinds[InboundMessage]),
-        **reactions_apply(batch, kinds[MessageReaction]),
-        **changes_apply(batch, kinds[MessageChanged]),
+        **_file_messages(batch, sorted(kinds[InboundMessage] + kinds[CallEvent]), by_pair),
+        **reactions_apply(batch, _in_conversations(kinds[MessageReaction], by_pair)),
+        **changes_apply(batch, _in_conversations(kinds[MessageChanged], by_pair)),
     }
     status_outcomes = [_apply_status(batch, item) for item in statuses]
     _save(batch)
     return [outcomes[position] for position in range(len(inbound))], status_outcomes
+
+
+def _in_conversations(items: list, by_pair: dict) -> list[tuple[int, Inbound, Conversation]]:
+    return [
+        (position, item, by_pair[(item.channel.id, contact.pk)])
+        for position, item, contact in items
+    ]
+
+
+def _contacts_of(inbound: list[Inbound]) -> list[Contact | None]:
+    """Each item's contact; None for a call's sequel that names no one (it completes a
+    call filed before, whose conversation it finds by the call's id)."""
+    named = [item for item in inbound if item.names_someone]
+    found = iter(contacts_resolve(refs=[(i.channel, i.message.contact) for i in named]))
+    return [next(found) if item.names_someone else None for item in inbound]
 
 
 def contacts_resolve(*, refs: list[tuple[Channel, ContactRef]]) -> list[Contact]:
@@ -347,7 +383,7 @@ def _existing_conversations(pairs: list[tuple[int, int, int]]) -> set[tuple[int,
 def _known_messages(
     inbound: list[Inbound], statuses: list[Status]
 ) -> dict[tuple[int, str], Message]:
-    keys = {(i.channel.id, i.message.message_id) for i in inbound}
+    keys = {(i.channel.id, i.key) for i in inbound}
     keys |= {(s.channel.id, s.update.message_id) for s in statuses}
     if not keys:
         return {}
@@ -392,15 +428,24 @@ def _lock_conversations(
         batch.conversations[conversation.pk] = conversation
 
 
-def _file_messages(batch: _Batch, items: list[tuple[int, Inbound, Conversation]]) -> dict:
+def _file_messages(
+    batch: _Batch,
+    items: list[tuple[int, Inbound, Contact | None]],
+    by_pair: dict[tuple[int, int], Conversation],
+) -> dict[int, str]:
+    """Messages and calls, in the batch's order: each position's outcome."""
     outcomes, created = {}, []
-    for position, item, conversation in items:
-        key = (item.channel.id, item.message.message_id)
+    for position, item, contact in items:
+        if isinstance(item.message, CallEvent):
+            outcomes[position] = call_file(batch, item, contact, by_pair, created)
+            continue
+        key = (item.channel.id, item.key)
         if key in batch.messages:
             if item.message.from_me and item.webhook_event_id is not None:
                 _confirm_by_webhook(batch, batch.messages[key])  # the provider's echo
             outcomes[position] = "duplicate"
             continue
+        conversation = by_pair[(item.channel.id, contact.pk)]
         message = _new_message(item, conversation)
         batch.messages[key] = message
         created.append(message)
@@ -568,6 +613,9 @@ def _apply_pending_statuses(batch: _Batch, created: list[Message]) -> None:
     ]
     for update in pending:
         message = batch.messages[(update.channel_id, update.provider_message_id)]
+        if update.status == PENDING_CALL_FACTS:
+            call_facts_add(batch, message, update.details)
+            continue
         _record_status(batch, message, update)
         # Statuses wait here for a message we did not know yet: webhooks' (a
         # reconciliation files its messages before their statuses).

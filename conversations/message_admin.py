@@ -39,7 +39,21 @@ def message_text(message: Message, *, length: int) -> str:
         return format_html("<del>{}</del> <em>(deleted by its sender)</em>", text)
     if message.edited_at is not None:
         return format_html("{} <em>(edited)</em>", text)
-    return text
+    return format_html("{}{}", text, call_media_links(message))
+
+
+def call_media_links(message: Message) -> str:
+    """For a call, its voicemail and recordings to listen to."""
+    call = message.payload.get("call") if message.type == "call" else None
+    if not call:
+        return ""
+    media = [("voicemail", (call.get("voicemail") or {}).get("url"))]
+    media += [("recording", recording.get("url")) for recording in call.get("recordings", [])]
+    return format_html_join(
+        "",
+        ' · <a href="{}" target="_blank" rel="noopener">{}</a>',
+        ((url, name) for name, url in media if url),
+    )
 
 
 def reactions_line(reactions: list[MessageReaction]) -> str:

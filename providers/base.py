@@ -47,6 +47,9 @@ class SignedRequest:
     # Form fields for form-encoded bodies (Twilio), every value of every name.
     form: dict[str, list[str]] = field(default_factory=dict)
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Not received: who the channel itself is at the provider (Unipile: the connected
+    # account's user id), for payloads that do not always say which party is us.
+    own_ids: tuple[str, ...] = ()
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")

@@ -31,6 +31,7 @@ class MessageType(StrEnum):
     ORDER = "order"
     SYSTEM = "system"
     TEMPLATE = "template"
+    CALL = "call"  # a phone or WhatsApp call, filed in the thread like a message
     UNSUPPORTED = "unsupported"
 
 
@@ -156,6 +157,53 @@ class MessageStatusUpdate(Event):
     details: dict[str, Any] = field(default_factory=dict)
 
 
+class CallStatus(StrEnum):
+    """Where a call got to. Ordered (see `rank`): a late "ringing" never undoes an end."""
+
+    RINGING = "ringing"
+    ANSWERED = "answered"  # connected, not ended yet
+    MISSED = "missed"  # rang, nobody answered (a voicemail may have been left)
+    FAILED = "failed"  # rejected, or never connected
+    COMPLETED = "completed"  # answered, then ended
+
+    @property
+    def rank(self) -> int:
+        return _CALL_RANK[self]
+
+
+_CALL_RANK = {
+    CallStatus.RINGING: 0,
+    CallStatus.ANSWERED: 1,
+    CallStatus.MISSED: 2,
+    CallStatus.FAILED: 2,
+    CallStatus.COMPLETED: 3,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallEvent(Event):
+    """A call of a conversation, or something learnt about one: that it rings, how it
+    ended (answered and for how long, or missed), its voicemail, recording, summary or
+    transcript. Every event of one call names it by `call_id`. Those that come once it
+    is over (summary, transcript) may name no contact: they complete a call filed before.
+    Empty fields are facts this event does not tell."""
+
+    call_id: str
+    contact: ContactRef = field(default_factory=ContactRef)
+    from_me: bool = False  # the business called the customer
+    status: CallStatus | None = None
+    started_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration: int | None = None  # seconds of conversation
+    voicemail: dict[str, Any] = field(default_factory=dict)  # url, type, duration
+    recordings: list[dict[str, Any]] = field(default_factory=list)  # url, type, duration
+    summary: list[str] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    conversation_ref: str = ""
+
+
 @dataclass(frozen=True, kw_only=True)
 class TemplateStatusChanged(Event):
     template_id: str
@@ -203,7 +251,7 @@ class AccountEvent(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Unsupported(Event):
-    """Anything we do not handle (calls, unknown fields): recorded, acknowledged, never
+    """Anything we do not handle (contacts, unknown fields): recorded, acknowledged, never
     an exception."""
 
     kind: str

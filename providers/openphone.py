@@ -30,6 +30,8 @@ from providers.base import (
     refused,
 )
 from providers.events import (
+    CallEvent,
+    CallStatus,
     ContactRef,
     Event,
     InboundMessage,
@@ -136,7 +138,7 @@ def parse(request: SignedRequest) -> list[Event]:
     if not isinstance(event_type, str):
         raise PayloadError("OpenPhone event without a type.")
     parser = _PARSERS.get(event_type, _unsupported)
-    return [parser(envelope, request)]
+    return parser(envelope, request)
 
 
 def _common(
@@ -174,13 +176,22 @@ def _message(envelope: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-def _message_received(envelope: dict[str, Any], request: SignedRequest) -> InboundMessage:
+def _message_received(envelope: dict[str, Any], request: SignedRequest) -> list[Event]:
+    return [_message_event(envelope, request)]
+
+
+def _message_event(
+    envelope: dict[str, Any], request: SignedRequest, *, delivered: bool = False
+) -> InboundMessage:
     message = _message(envelope)
     # Messages sent from the Quo app arrive too, as "outgoing": the customer is then `to`.
-    from_me = message.get("direction") == "outgoing"
+    # Only our own messages are ever delivered.
+    from_me = delivered or message.get("direction") == "outgoing"
     media = [item for item in message.get("media") or [] if isinstance(item, dict)]
+    common = _common(envelope, request, occurred_in=message)
     return InboundMessage(
-        **_common(envelope, request, occurred_in=message),
+        # A delivery's envelope id names its status; the message it carries is another event.
+        **(common | {"event_id": common["event_id"] + (":message" if delivered else "")}),
         message_id=message["id"],
         contact=contact_for_address(_first(message.get("to")) if from_me else message.get("from")),
         type=_media_type(media),
@@ -191,23 +202,141 @@ def _message_received(envelope: dict[str, Any], request: SignedRequest) -> Inbou
     )
 
 
-def _message_delivered(envelope: dict[str, Any], request: SignedRequest) -> MessageStatusUpdate:
+def _message_delivered(envelope: dict[str, Any], request: SignedRequest) -> list[Event]:
+    """The delivered message itself, then its delivery. A message sent from the Quo app
+    (not through us) is first heard of here: it is filed as ours with its text, and
+    delivered. One we sent is known already, and only its status moves."""
     message = _message(envelope)
-    return MessageStatusUpdate(
+    update = MessageStatusUpdate(
         **_common(envelope, request),
         message_id=message["id"],
         status=MessageStatus.DELIVERED,
         recipient=contact_for_address(_first(message.get("to"))),
     )
+    return [_message_event(envelope, request, delivered=True), update]
 
 
-def _unsupported(envelope: dict[str, Any], request: SignedRequest) -> Unsupported:
-    return Unsupported(**_common(envelope, request), kind=envelope["type"])
+def _unsupported(envelope: dict[str, Any], request: SignedRequest) -> list[Event]:
+    return [Unsupported(**_common(envelope, request), kind=envelope["type"])]
 
 
-_PARSERS: dict[str, Callable[[dict[str, Any], SignedRequest], Event]] = {
+# --- calls ------------------------------------------------------------------------------
+
+
+def _call(envelope: dict[str, Any], request: SignedRequest, **facts: Any) -> list[Event]:
+    """A call object's event (ringing, completed, recording): who, which way, when."""
+    call = _message(envelope)
+    from_me = call.get("direction") == "outgoing"
+    participants = [p for p in call.get("participants") or [] if isinstance(p, str)]
+    other = _first(call.get("to")) if from_me else _string(call.get("from"))
+    started_at = _optional_time(call.get("createdAt"))
+    return [
+        CallEvent(
+            **_common(envelope, request),
+            call_id=call["id"],
+            contact=contact_for_address(other or _first(participants)),
+            from_me=from_me,
+            started_at=started_at,
+            answered_at=_optional_time(call.get("answeredAt")),
+            ended_at=_optional_time(call.get("completedAt")),
+            conversation_ref=_string(call.get("conversationId")),
+            **facts,
+        )
+    ]
+
+
+def _call_ringing(envelope: dict[str, Any], request: SignedRequest) -> list[Event]:
+    return _call(envelope, request, status=CallStatus.RINGING)
+
+
+def _call_completed(envelope: dict[str, Any], request: SignedRequest) -> list[Event]:
+    """Missed calls end too: with `answeredAt` null, and a voicemail if one was left."""
+    call = _message(envelope)
+    answered_at = _optional_time(call.get("answeredAt"))
+    voicemail = call.get("voicemail") if isinstance(call.get("voicemail"), dict) else {}
+    return _call(
+        envelope,
+        request,
+        status=CallStatus.COMPLETED if answered_at else CallStatus.MISSED,
+        duration=_talk_seconds(call, answered_at),
+        voicemail=_present(voicemail, ("url", "type", "duration")),
+    )
+
+
+def _call_recording(envelope: dict[str, Any], request: SignedRequest) -> list[Event]:
+    media = [item for item in _message(envelope).get("media") or [] if isinstance(item, dict)]
+    recordings = [_present(item, ("url", "type", "duration")) for item in media]
+    return _call(envelope, request, recordings=[r for r in recordings if r.get("url")])
+
+
+def _call_summary(envelope: dict[str, Any], request: SignedRequest) -> list[Event]:
+    summary = _call_sequel(envelope)
+    return [
+        CallEvent(
+            **_common(envelope, request),
+            call_id=summary["callId"],
+            summary=_strings(summary.get("summary")),
+            next_steps=_strings(summary.get("nextSteps")),
+        )
+    ]
+
+
+def _call_transcript(envelope: dict[str, Any], request: SignedRequest) -> list[Event]:
+    transcript = _call_sequel(envelope)
+    dialogue = [line for line in transcript.get("dialogue") or [] if isinstance(line, dict)]
+    return [
+        CallEvent(
+            **_common(envelope, request),
+            call_id=transcript["callId"],
+            transcript=[
+                _present(line, ("identifier", "userId", "start", "end", "content"))
+                for line in dialogue
+            ],
+        )
+    ]
+
+
+def _call_sequel(envelope: dict[str, Any]) -> dict[str, Any]:
+    """A summary or transcript object: it names its call by `callId` only."""
+    data = envelope.get("data")
+    item = (data.get("object") or data.get("resource")) if isinstance(data, dict) else None
+    if not isinstance(item, dict) or not _string(item.get("callId")):
+        raise PayloadError(f"OpenPhone {envelope.get('type')} without a callId.")
+    return item
+
+
+def _talk_seconds(call: dict[str, Any], answered_at: datetime | None) -> int | None:
+    duration = call.get("duration")
+    if isinstance(duration, int | float):
+        return int(duration)
+    ended_at = _optional_time(call.get("completedAt"))
+    if answered_at and ended_at:
+        return max(0, int((ended_at - answered_at).total_seconds()))
+    return None
+
+
+def _optional_time(value: Any) -> datetime | None:
+    return from_iso(value) if isinstance(value, str) and value else None
+
+
+def _present(item: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {key: item[key] for key in keys if item.get(key) not in (None, "")}
+
+
+def _strings(value: Any) -> list[str]:
+    """Summaries are lists of sentences; a single string is one."""
+    items = value if isinstance(value, list) else [value]
+    return [item for item in items if isinstance(item, str) and item]
+
+
+_PARSERS: dict[str, Callable[[dict[str, Any], SignedRequest], list[Event]]] = {
     "message.received": _message_received,
     "message.delivered": _message_delivered,
+    "call.ringing": _call_ringing,
+    "call.completed": _call_completed,
+    "call.recording.completed": _call_recording,
+    "call.summary.completed": _call_summary,
+    "call.transcript.completed": _call_transcript,
 }
 
 

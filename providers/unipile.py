@@ -3,7 +3,9 @@
 Unipile signs nothing: the webhook carries a shared-secret header that we chose when
 creating it (`Unipile-Auth`), and no timestamp, so redeliveries are recognised only by
 `event_id`. Our own messages (sent from another device) arrive as `message_received`
-too and are told apart by comparing the sender with the connected account's user id.
+too and are told apart by comparing the sender with the connected account's user id:
+the payload's `account_info.user_id`, or when a payload lacks it, the one the channel
+knows (`SignedRequest.own_ids`, learnt from earlier payloads by `account_user_id`).
 """
 
 import hashlib
@@ -103,14 +105,26 @@ def _message_id(body: dict[str, Any]) -> str:
     return message_id
 
 
+def account_user_id(request: SignedRequest) -> str:
+    """The connected account's own user id, when the payload names it."""
+    try:
+        body = json_object(request.body, provider="Unipile")
+    except PayloadError:
+        return ""
+    info = body.get("account_info")
+    user_id = info.get("user_id") if isinstance(info, dict) else None
+    return user_id if isinstance(user_id, str) else ""
+
+
 def _message_received(body: dict[str, Any], request: SignedRequest) -> InboundMessage:
     message_id = _message_id(body)
-    from_me = _is_us(body, body.get("sender"))
+    ours = _own_ids(body, request)
+    from_me = _is_us(ours, body.get("sender"))
     attachments = _attachments(body.get("attachments"))
     return InboundMessage(
         **_common(body, request, f"unipile:{message_id}:message_received"),
         message_id=message_id,
-        contact=_counterpart(body) if from_me else _attendee(body.get("sender")),
+        contact=_counterpart(body, ours) if from_me else _attendee(body.get("sender")),
         type=_attachment_type(attachments),
         text=body.get("message") or "",
         from_me=from_me,
@@ -126,11 +140,12 @@ def _message_reaction(body: dict[str, Any], request: SignedRequest) -> MessageRe
     reactor_id = reactor.get("attendee_provider_id") or reactor.get("attendee_id") or ""
     # A reaction has no id of its own: the reacted message, emoji and reactor name it.
     reaction_id = f"{message_id}:message_reaction:{emoji}:{reactor_id}"
-    from_me = _is_us(body, reactor)
+    ours = _own_ids(body, request)
+    from_me = _is_us(ours, reactor)
     return MessageReaction(
         **_common(body, request, f"unipile:{reaction_id}"),
         message_id=message_id,
-        contact=_counterpart(body) if from_me else _attendee(reactor),
+        contact=_counterpart(body, ours) if from_me else _attendee(reactor),
         reactor=reactor_id,
         emoji=emoji,
         from_me=from_me,
@@ -145,11 +160,12 @@ def _message_changed(body: dict[str, Any], request: SignedRequest) -> MessageCha
     kind = ChangeKind.EDITED if event == "message_edited" else ChangeKind.REVOKED
     text = body.get("message") or ""
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]  # two edits, two events
-    from_me = _is_us(body, body.get("sender"))
+    ours = _own_ids(body, request)
+    from_me = _is_us(ours, body.get("sender"))
     return MessageChanged(
         **_common(body, request, f"unipile:{message_id}:{event}:{body.get('timestamp')}:{digest}"),
         message_id=message_id,
-        contact=_counterpart(body) if from_me else _attendee(body.get("sender")),
+        contact=_counterpart(body, ours) if from_me else _attendee(body.get("sender")),
         kind=kind,
         text=text,
         from_me=from_me,
@@ -163,7 +179,7 @@ def _status(body: dict[str, Any], request: SignedRequest) -> MessageStatusUpdate
         **_common(body, request, f"unipile:{message_id}:{body['event']}"),
         message_id=message_id,
         status=_STATUSES[body["event"]],
-        recipient=_counterpart(body),
+        recipient=_counterpart(body, _own_ids(body, request)),
     )
 
 
@@ -194,15 +210,22 @@ _PARSERS: dict[str, Callable[[dict[str, Any], SignedRequest], Event]] = {
 }
 
 
-def _is_us(body: dict[str, Any], attendee: dict[str, Any] | None) -> bool:
+def _own_ids(body: dict[str, Any], request: SignedRequest) -> frozenset[str]:
+    """The connected account's ids: the payload's `account_info.user_id`, and the ones
+    the channel knows (a payload may come without account_info)."""
+    info = body.get("account_info")
+    ids = {info.get("user_id") if isinstance(info, dict) else None, *request.own_ids}
+    return frozenset(i for i in ids if isinstance(i, str) and i)
+
+
+def _is_us(ours: frozenset[str], attendee: dict[str, Any] | None) -> bool:
     # The webhook has no from-me flag; the connected account's own id is the tell.
-    user_id = (body.get("account_info") or {}).get("user_id")
-    return bool(user_id) and (attendee or {}).get("attendee_provider_id") == user_id
+    return (attendee or {}).get("attendee_provider_id") in ours
 
 
-def _counterpart(body: dict[str, Any]) -> ContactRef:
+def _counterpart(body: dict[str, Any], ours: frozenset[str]) -> ContactRef:
     """The first attendee who is not the connected account: whom we talk to."""
-    others = (a for a in body.get("attendees") or [] if not _is_us(body, a))
+    others = (a for a in body.get("attendees") or [] if not _is_us(ours, a))
     return _attendee(next(others, None))
 
 

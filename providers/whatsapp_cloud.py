@@ -28,6 +28,8 @@ from providers.base import (
 )
 from providers.events import (
     AccountEvent,
+    CallEvent,
+    CallStatus,
     ChangeKind,
     ContactRef,
     Event,
@@ -630,8 +632,89 @@ def _account_event(change: _Change) -> list[Event]:
     ]
 
 
+# --- field = "calls" (Calling API) ---------------------------------------------------
+
+
+def _calls(change: _Change) -> list[Event]:
+    """Calls a customer makes (connect, then terminate) and the statuses of the calls
+    the business makes (ringing, accepted, rejected)."""
+    contacts = _dicts(change.value, "contacts")
+    return [
+        *(_call(change, call, contacts) for call in _dicts(change.value, "calls")),
+        *(_call_status(change, status) for status in _dicts(change.value, "statuses")),
+    ]
+
+
+def _call(change: _Change, call: dict, contacts: list[dict]) -> CallEvent:
+    call_id = _required(call, "id")
+    event = str(call.get("event") or "")
+    from_me = str(call.get("direction") or "").upper() == "BUSINESS_INITIATED"
+    customer = str((call.get("to") if from_me else call.get("from")) or "")
+    contact = _matching_contact(contacts, customer, "")
+    profile = contact.get("profile")
+    started = call.get("start_time") or (call.get("timestamp") if event == "connect" else None)
+    return CallEvent(
+        **change.common(call),
+        event_id=f"whatsapp:call:{call_id}:{event}",
+        occurred_at=from_unix(_required(call, "timestamp")),
+        call_id=call_id,
+        contact=ContactRef(
+            phone=_phone(customer) if customer else "",
+            wa_id=customer,
+            user_id=str(contact.get("user_id") or ""),
+            name=str(profile.get("name") or "") if isinstance(profile, dict) else "",
+        ),
+        from_me=from_me,
+        status=_call_end(call, from_me) if event == "terminate" else CallStatus.RINGING,
+        started_at=from_unix(started) if started else None,
+        ended_at=from_unix(call["end_time"]) if call.get("end_time") else None,
+        duration=int(call["duration"]) if call.get("duration") else None,
+    )
+
+
+def _call_end(call: dict, from_me: bool) -> CallStatus:
+    """Meta ends every call with `terminate`: COMPLETED once it was connected (it has a
+    duration), FAILED otherwise; a customer's call nobody took is a missed call."""
+    if str(call.get("status") or "").upper() == "COMPLETED" and call.get("duration"):
+        return CallStatus.COMPLETED
+    return CallStatus.FAILED if from_me else CallStatus.MISSED
+
+
+_CALL_STATUSES = {
+    "RINGING": CallStatus.RINGING,
+    "ACCEPTED": CallStatus.ANSWERED,
+    "REJECTED": CallStatus.FAILED,
+}
+
+
+def _call_status(change: _Change, status: dict) -> Event:
+    """A call the business placed: the customer's phone rings, they accept or reject."""
+    call_id = _required(status, "id")
+    raw_status = str(status.get("status") or "").upper()
+    occurred_at = from_unix(_required(status, "timestamp"))
+    mapped = _CALL_STATUSES.get(raw_status)
+    if mapped is None:
+        return Unsupported(
+            **change.common(status),
+            event_id=f"whatsapp:call:{call_id}:{raw_status}",
+            occurred_at=occurred_at,
+            kind="call_status",
+            reason=f"unknown call status {raw_status!r}",
+        )
+    return CallEvent(
+        **change.common(status),
+        event_id=f"whatsapp:call:{call_id}:{raw_status}",
+        occurred_at=occurred_at,
+        call_id=call_id,
+        contact=_recipient(status),
+        from_me=True,
+        status=mapped,
+        answered_at=occurred_at if mapped == CallStatus.ANSWERED else None,
+    )
+
+
 def _unknown_field(change: _Change) -> list[Event]:
-    # Calls, user preferences, echoes...: recorded and acknowledged, handled elsewhere
+    # User preferences, echoes...: recorded and acknowledged, handled elsewhere
     # if ever.
     return [
         Unsupported(
@@ -656,4 +739,5 @@ _FIELDS: dict[str, Callable[[_Change], list[Event]]] = {
     "account_update": _account_event,
     "business_capability_update": _account_event,
     "smb_message_echoes": _echoes,
+    "calls": _calls,
 }

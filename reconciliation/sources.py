@@ -69,7 +69,9 @@ def _unipile(channel: Channel, cursor: dict, start: datetime, end: datetime) -> 
             event
             for item in page.items
             for event in unipile.events_from_api_message(
-                item, counterpart=counterparts.get(item.get("chat_id"))
+                item,
+                account_user_id=channel.account_user_id,
+                counterpart=counterparts.get(item.get("chat_id")),
             )
         ],
         start,

@@ -97,7 +97,11 @@ def template_for(
         _record_created(template, source=source, occurred_at=occurred_at, details=details)
     elif ref.template_id and template.provider_template_id != ref.template_id:
         # Known by name and language under another id: deleted on Meta and made again,
-        # a new template there whose lifecycle starts over.
+        # a new template there whose lifecycle starts over. Unless what we hold is newer
+        # than the event: then the event is about the one it replaced (a late retry).
+        # The sync and a submission speak of now: what they find is the current one.
+        if source == EventSource.WEBHOOK and _state_newer_than(template, occurred_at):
+            raise TemplateSupersededError(ref.template_id, template.provider_template_id)
         replaced = template.provider_template_id
         template.provider_template_id = ref.template_id
         template.status, template.rejection_reason = "", ""
@@ -109,6 +113,19 @@ def template_for(
         )
     template.channel = channel  # the caller's, with what it has loaded
     return template, created
+
+
+class TemplateSupersededError(Exception):
+    """An event names a template id that a newer template of the same name and language
+    has replaced: it must not undo the newer one's state."""
+
+    def __init__(self, old_id: str, current_id: str) -> None:
+        super().__init__(f"Template {old_id} was replaced by {current_id}.")
+
+
+def _state_newer_than(template: MessageTemplate, occurred_at: datetime) -> bool:
+    times = (template.status_updated_at, template.quality_updated_at, template.category_updated_at)
+    return any(at is not None and at > occurred_at for at in times)
 
 
 def _template_locked(*, channel: Channel, ref: TemplateRef) -> MessageTemplate | None:

@@ -6,7 +6,9 @@ Every write to a template happens under its row lock, so a webhook and a sync ne
 interleave on one template. A `TemplateEvent` is recorded only for a real change, and
 a webhook's at most once (by its event id), so redeliveries and replays change nothing.
 Status, quality and category each remember when the value we hold was true: a webhook
-older than that (applied out of order, after a retry) is not applied over it.
+older than that (applied out of order, after a retry) is not applied over it; nor is
+a late event about a template that a newer one of the same name and language has
+replaced on Meta (deleted and made again): it is "stale" and changes nothing.
 
 A change after which sends fail or cost more (paused, disabled, rejected, red quality,
 a new category) emails the organization once, after the change commits.
@@ -29,6 +31,7 @@ from providers.whatsapp_templates import template_problems
 from templates.changes import (
     TRACKED,
     TemplateRef,
+    TemplateSupersededError,
     check_template_channel,
     is_rate_limit,
     meta_reason,
@@ -72,13 +75,9 @@ def template_status_apply(*, channel: Channel, event: TemplateStatusChanged) -> 
     """Apply Meta's status webhook. Returns "applied", "unchanged", "duplicate" or
     "stale" (older than the status we hold)."""
     category = event.category.upper()
-    template, _ = template_for(
-        channel=channel,
-        ref=TemplateRef.of(template_id=event.template_id, name=event.name, language=event.language),
-        source=EventSource.WEBHOOK,
-        occurred_at=event.occurred_at,
-        defaults={"category": category},
-    )
+    template = _webhook_template(channel, event, defaults={"category": category})
+    if template is None:
+        return "stale"
     template.category = template.category or category
     return _webhook_change(
         template,
@@ -95,12 +94,9 @@ def template_status_apply(*, channel: Channel, event: TemplateStatusChanged) -> 
 def template_quality_apply(*, channel: Channel, event: TemplateQualityChanged) -> str:
     """Apply Meta's quality webhook. Returns "applied", "unchanged", "duplicate" or
     "stale"."""
-    template, _ = template_for(
-        channel=channel,
-        ref=TemplateRef.of(template_id=event.template_id, name=event.name, language=event.language),
-        source=EventSource.WEBHOOK,
-        occurred_at=event.occurred_at,
-    )
+    template = _webhook_template(channel, event)
+    if template is None:
+        return "stale"
     return _webhook_change(
         template,
         EventKind.QUALITY,
@@ -119,13 +115,9 @@ def template_category_apply(*, channel: Channel, event: TemplateCategoryChanged)
     # A notice names the current category `new_category` and the coming one
     # `correct_category`; a completed change names the old one `previous_category`.
     current = (event.new_category if event.is_notice else event.previous_category).upper()
-    template, _ = template_for(
-        channel=channel,
-        ref=TemplateRef.of(template_id=event.template_id, name=event.name, language=event.language),
-        source=EventSource.WEBHOOK,
-        occurred_at=event.occurred_at,
-        defaults={"category": current},
-    )
+    template = _webhook_template(channel, event, defaults={"category": current})
+    if template is None:
+        return "stale"
     template.category = template.category or current
     if not event.is_notice:
         return _webhook_change(
@@ -150,6 +142,28 @@ def template_category_apply(*, channel: Channel, event: TemplateCategoryChanged)
     )
     template.save()
     return "notice"
+
+
+def _webhook_template(
+    channel: Channel,
+    event: TemplateStatusChanged | TemplateQualityChanged | TemplateCategoryChanged,
+    *,
+    defaults: dict[str, Any] | None = None,
+) -> MessageTemplate | None:
+    """The template a webhook is about, locked; None when the event is older than a
+    template that has since replaced the one it names (nothing to apply)."""
+    ref = TemplateRef.of(template_id=event.template_id, name=event.name, language=event.language)
+    try:
+        template, _ = template_for(
+            channel=channel,
+            ref=ref,
+            source=EventSource.WEBHOOK,
+            occurred_at=event.occurred_at,
+            defaults=defaults,
+        )
+    except TemplateSupersededError:
+        return None
+    return template
 
 
 def _webhook_change(

@@ -121,6 +121,7 @@ ACCOUNT_FIELDS = (
     "phone_number_id",
     "waba_id",
     "account_id",
+    "account_user_id",
     "api_base_url",
     "window_policy",
 )
@@ -158,6 +159,14 @@ class Channel(models.Model):
     )
     account_id = models.CharField(
         max_length=64, blank=True, help_text="Twilio AccountSid (AC…); Unipile account_id."
+    )
+    account_user_id = models.CharField(
+        "Account user id",
+        max_length=255,
+        blank=True,
+        help_text="Unipile: the connected account's own id at its provider (LinkedIn: "
+        "ACoAA…), which tells our own messages apart when a webhook lacks account_info. "
+        "Learnt from the first webhook that names it; may be set by hand.",
     )
     api_base_url = models.URLField(
         "API base URL",

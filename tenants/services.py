@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from providers import Provider
 from providers.events import AccountEvent
@@ -246,6 +247,18 @@ def _validate(instance, *, fields: bool = True, constraints: bool = True) -> Non
             instance.validate_constraints()
     except ValidationError as exc:
         raise from_django_validation_error(exc) from exc
+
+
+def channel_account_user_id_learn(*, channel: Channel, user_id: str) -> bool:
+    """Keep the account's own id at its provider the first time a webhook names it
+    (Unipile: account_info.user_id); one set by hand is never overwritten. True if
+    it was learnt now."""
+    learnt = Channel.objects.filter(pk=channel.pk, account_user_id="").update(
+        account_user_id=user_id[:255], updated_at=timezone.now()
+    )
+    if learnt:
+        channel.account_user_id = user_id[:255]
+    return bool(learnt)
 
 
 def channel_event_record(*, channel: Channel, event: AccountEvent) -> str:

@@ -1,7 +1,7 @@
 """Apply stored webhooks: parse their bodies into normalized events and hand them to
 the domain services that own them.
 
-Conversation events (messages and statuses) of every webhook a worker claimed are
+Conversation events (messages, calls and statuses) of every webhook a worker claimed are
 applied together by `conversations.batch`, in one transaction with the webhooks'
 "processed" marks; the rest go through one dispatch table. If a batch fails, its
 webhooks are applied one at a time, so one bad event never holds back the others and
@@ -74,7 +74,7 @@ def _unsupported(channel: Channel, event: Unsupported, webhook: WebhookEvent) ->
     return f"unsupported:{event.kind}"
 
 
-# Everything but messages and statuses, which are applied in batches (see above).
+# Everything but messages, calls and statuses, which are applied in batches (see above).
 HANDLERS: dict[type[Event], Handler] = {
     AccountEvent: _account,
     TemplateStatusChanged: _template_status,
@@ -120,12 +120,26 @@ def _process_batch(claimed: list[WebhookEvent]) -> list[WebhookEvent]:
 
 
 def _parse(webhook: WebhookEvent) -> _Parsed | None:
+    module = provider_module(webhook.provider)
+    _learn_own_account(webhook, module)
     try:
-        events = provider_module(webhook.provider).parse(signed_request_of(webhook))
+        events = module.parse(signed_request_of(webhook))
     except PayloadError as exc:
         webhook_event_fail(event=webhook, error=f"Unreadable payload: {exc}", retry=False)
         return None
     return _Parsed(webhook, events, _refs(events))
+
+
+def _learn_own_account(webhook: WebhookEvent, module) -> None:
+    """Remember the channel's own account id the first time a payload names it
+    (Unipile's account_info), for the payloads that come without it."""
+    named_in = getattr(module, "account_user_id", None)
+    channel = webhook.channel
+    if named_in is None or channel is None or channel.account_user_id:
+        return
+    user_id = named_in(signed_request_of(webhook))
+    if user_id:
+        tenants.channel_account_user_id_learn(channel=channel, user_id=user_id)
 
 
 def _apply_together(parsed: list[_Parsed]) -> bool:
@@ -149,11 +163,13 @@ def _apply_alone(item: _Parsed) -> None:
 
 
 def signed_request_of(webhook: WebhookEvent) -> SignedRequest:
+    channel = webhook.channel
     return SignedRequest(
         body=webhook.body_bytes,
         headers=webhook.headers,
         url=webhook.url,
         received_at=webhook.received_at,
+        own_ids=(channel.account_user_id,) if channel and channel.account_user_id else (),
     )
 
 
@@ -165,7 +181,11 @@ def _refs(events: list[Event]) -> str:
 def _ref(event: Event) -> str:
     if isinstance(event, Unsupported):
         return f"unsupported:{event.kind}"
-    return getattr(event, "message_id", "") or getattr(event, "template_id", "")
+    return (
+        getattr(event, "message_id", "")
+        or getattr(event, "call_id", "")
+        or getattr(event, "template_id", "")
+    )
 
 
 def _apply(parsed: list[_Parsed]) -> None:

@@ -165,6 +165,30 @@ class FailureSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
 
 
+class CallSerializer(serializers.Serializer):
+    """A call's facts (messages of type "call"); each appears once an event told it."""
+
+    status = serializers.ChoiceField(
+        choices=["ringing", "answered", "missed", "failed", "completed"], required=False
+    )
+    direction = serializers.ChoiceField(choices=["inbound", "outbound"], required=False)
+    started_at = serializers.CharField(required=False, help_text="ISO 8601.")
+    answered_at = serializers.CharField(required=False, help_text="ISO 8601; none if missed.")
+    ended_at = serializers.CharField(required=False, help_text="ISO 8601.")
+    duration = serializers.IntegerField(required=False, help_text="Seconds of conversation.")
+    voicemail = serializers.DictField(required=False, help_text="url, type, duration.")
+    recordings = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="Each: url, type, duration."
+    )
+    summary = serializers.ListField(child=serializers.CharField(), required=False)
+    next_steps = serializers.ListField(child=serializers.CharField(), required=False)
+    transcript = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="Each line: identifier, userId, start, end, content.",
+    )
+
+
 class MessageSerializer(serializers.ModelSerializer):
     """A message of a thread. Needs `reactions` in its context (message id -> the
     message's current reactions, `selectors.message_reactions`): one query a page."""
@@ -198,6 +222,12 @@ class MessageSerializer(serializers.ModelSerializer):
     deleted_at = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="Set when its sender revoked it."
     )
+    call = CallSerializer(
+        source="payload.call",
+        read_only=True,
+        allow_null=True,
+        help_text='Messages of type "call": what is known of the call; null otherwise.',
+    )
 
     class Meta:
         model = Message
@@ -209,6 +239,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "media",
             "payload",
             "context",
+            "call",
             "status",
             "provider_message_id",
             "provider_timestamp",

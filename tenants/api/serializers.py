@@ -108,6 +108,7 @@ class ChannelWriteSerializer(serializers.Serializer):
     phone_number_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
     waba_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
     account_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    account_user_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
     api_base_url = serializers.URLField(
         required=False, allow_blank=True, allow_null=True, help_text="Empty or null clears it."
     )

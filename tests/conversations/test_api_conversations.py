@@ -362,6 +362,7 @@ def test_a_message_carries_its_content_and_delivery(viewer_client, organization)
     assert (item["direction"], item["type"], item["text"]) == ("outbound", "text", message.text)
     assert (item["status"], item["error_code"]) == ("failed", "131047")
     assert item["context"] == {"id": "wamid.earlier"}
+    assert item["call"] is None  # only calls have one
     assert set(item) == {
         "id",
         "direction",
@@ -370,6 +371,7 @@ def test_a_message_carries_its_content_and_delivery(viewer_client, organization)
         "media",
         "payload",
         "context",
+        "call",
         "status",
         "provider_message_id",
         "provider_timestamp",

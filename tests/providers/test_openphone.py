@@ -8,6 +8,8 @@ import pytest
 from providers import Provider, openphone
 from providers.base import PayloadError, SignedRequest
 from providers.events import (
+    CallEvent,
+    CallStatus,
     ContactRef,
     InboundMessage,
     MessageStatus,
@@ -85,18 +87,68 @@ def test_outgoing_message_received_is_ours_and_names_the_customer_it_went_to():
     assert event.event_id == "openphone:EV0a1b2c3d4e5f40718293a4b5c6d7e8f9"
 
 
-def test_message_delivered_is_a_delivered_status_for_the_recipient():
-    # given a message.delivered
+def test_message_delivered_is_our_message_then_its_delivered_status():
+    # given a message.delivered (the message may have been sent from the Quo app)
     # when it is parsed
-    event = _parse_one("message_delivered")
+    message, event = openphone.parse(SignedRequest(body=_body("message_delivered")))
 
-    # then the sent message is delivered, at the time of the delivery event
+    # then the message itself comes first, ours, with its text and its own time
+    assert isinstance(message, InboundMessage)
+    assert message.from_me is True
+    assert message.message_id == "AC3c2b1a0f9e8d4c7b6a5f4e3d2c1b0a9f"
+    assert message.contact == ContactRef(phone="+18005550100")
+    assert message.text == "Your order has shipped"
+    assert message.event_id == "openphone:EV5d4c3b2a19084f7e6d5c4b3a29180f7e:message"
+    assert message.occurred_at == datetime(2022, 1, 23, 17, 20, 28, 412000, tzinfo=UTC)
+    # and the sent message is delivered, at the time of the delivery event
     assert isinstance(event, MessageStatusUpdate)
     assert event.message_id == "AC3c2b1a0f9e8d4c7b6a5f4e3d2c1b0a9f"
     assert event.status == MessageStatus.DELIVERED
     assert event.recipient == ContactRef(phone="+18005550100")
     assert event.event_id == "openphone:EV5d4c3b2a19084f7e6d5c4b3a29180f7e"
     assert event.occurred_at == datetime(2022, 1, 23, 17, 20, 31, 6000, tzinfo=UTC)
+
+
+def test_call_completed_unanswered_is_a_missed_call_from_the_customer():
+    event = _parse_one("call_completed")
+
+    assert isinstance(event, CallEvent)
+    assert event.call_id == "ACa1b2c3d4e5f64718293a4b5c6d7e8f90"
+    assert (event.status, event.from_me, event.duration) == (CallStatus.MISSED, False, None)
+    assert event.contact == ContactRef(phone="+18005550100")
+    assert event.started_at == datetime(2022, 1, 24, 9, 12, 1, tzinfo=UTC)
+    assert event.conversation_ref == "CN78ba0373683c48fd8fd96bc836c51f79"
+
+
+def test_call_completed_answered_has_the_talk_time_and_a_voicemail_its_url():
+    answered = _parse_one("call_completed_answered")
+    voicemail = _parse_one("call_completed_voicemail")
+
+    assert (answered.status, answered.duration) == (CallStatus.COMPLETED, 242)
+    assert voicemail.status == CallStatus.MISSED
+    assert voicemail.voicemail["duration"] == 24
+    assert voicemail.voicemail["url"].startswith("https://storage.googleapis.com/")
+
+
+def test_a_call_summary_names_only_its_call():
+    event = _parse_one("call_summary_completed")
+
+    assert isinstance(event, CallEvent)
+    assert (event.call_id, event.contact, event.status) == (
+        "ACf1e2d3c4b5a64978899aabbccddeeff0",
+        ContactRef(),
+        None,
+    )
+    assert len(event.summary) == 2
+    assert event.next_steps == ["Text the tracking number once it ships."]
+
+
+def test_a_call_summary_without_a_call_id_is_a_payload_error():
+    body = json.loads(_body("call_summary_completed"))
+    del body["data"]["object"]["callId"]
+
+    with pytest.raises(PayloadError):
+        openphone.parse(SignedRequest(body=json.dumps(body).encode()))
 
 
 def test_new_envelope_message_comes_from_data_resource():
@@ -118,11 +170,10 @@ def test_new_envelope_message_comes_from_data_resource():
 @pytest.mark.parametrize(
     ("name", "kind", "event_id"),
     [
-        ("call_completed", "call.completed", "openphone:EV9f8e7d6c5b4a40392817f6e5d4c3b2a1"),
         ("contact_updated", "contact.updated", "openphone:EV1a2b3c4d5e6f47089a1b2c3d4e5f6a7b"),
     ],
 )
-def test_calls_and_contacts_are_unsupported(name, kind, event_id):
+def test_contacts_are_unsupported(name, kind, event_id):
     # given an event we do not handle
     # when it is parsed
     event = _parse_one(name)

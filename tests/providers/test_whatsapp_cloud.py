@@ -9,6 +9,9 @@ from providers import whatsapp_cloud as wa
 from providers.base import PayloadError, SignedRequest
 from providers.events import (
     AccountEvent,
+    CallEvent,
+    CallStatus,
+    ContactRef,
     InboundMessage,
     MessageReaction,
     MessageStatus,
@@ -562,15 +565,49 @@ def test_account_event_id_is_stable_across_redeliveries():
     assert first[0].event_id == again[0].event_id
 
 
+def test_a_customer_s_call_connecting_is_a_ringing_inbound_call():
+    event = parse_one("call_connect")
+
+    assert isinstance(event, CallEvent)
+    assert event.call_id.startswith("wacid.")
+    assert event.event_id == f"whatsapp:call:{event.call_id}:connect"
+    assert (event.status, event.from_me) == (CallStatus.RINGING, False)
+    assert event.contact == ContactRef(
+        phone="+16505551234",
+        wa_id="16505551234",
+        user_id="US.13491208655302741918",
+        name="Sheena Nelson",
+    )
+    assert event.started_at == event.occurred_at == at(1751760000)
+    assert (event.phone_number_id, event.waba_id) == (PHONE_NUMBER_ID, WABA)
+
+
+def test_a_terminated_call_ends_completed_or_missed():
+    completed, missed = parse_one("call_terminate"), parse_one("call_terminate_missed")
+
+    assert (completed.status, completed.duration) == (CallStatus.COMPLETED, 125)
+    assert (completed.started_at, completed.ended_at) == (at(1751760008), at(1751760133))
+    assert (missed.status, missed.duration, missed.started_at) == (CallStatus.MISSED, None, None)
+
+
+def test_a_call_status_is_the_business_s_call_to_its_recipient():
+    event = parse_one("call_status_accepted")
+
+    assert isinstance(event, CallEvent)
+    assert (event.status, event.from_me) == (CallStatus.ANSWERED, True)
+    assert event.answered_at == at(1751770012)
+    assert event.contact.wa_id == "16505551234"
+
+
 def test_unknown_field_is_unsupported():
     event = parse_one("unknown_field")
 
     assert isinstance(event, Unsupported)
-    assert event.kind == "calls"
+    assert event.kind == "user_preferences"
     assert event.phone_number_id == PHONE_NUMBER_ID
     assert event.waba_id == WABA
     assert event.occurred_at == at(1751760001)
-    assert event.raw["calls"][0]["event"] == "connect"
+    assert event.raw["user_preferences"][0]["value"] == "stop"
 
 
 # --- Signature ----------------------------------------------------------------------------------

@@ -181,3 +181,40 @@ def test_unipile_files_reactions_and_deletions_as_the_webhooks_would(organizatio
     assert Message.objects.count() == 2  # the reaction is no message
     assert (first.created, first.updated) == (2, 2)
     assert (second.created, second.updated) == (0, 0)  # nothing twice
+
+
+@respx.mock
+def test_unipile_knows_our_message_by_the_channel_s_account_without_is_sender(organization):
+    # given a channel that knows its account's own id, and a listed message of ours
+    # that does not say is_sender
+    channel = make_channel(
+        organization,
+        Provider.UNIPILE,
+        access_token="unipile-key",
+        account_id="dfXlh46vQYCsMbVarumWlg",
+        account_user_id="ACoSELF",
+        api_base_url=DSN,
+    )
+    kim = ContactFactory(organization=organization, name="Kim")
+    ContactIdentity.objects.create(
+        contact=kim, channel=channel, kind=IdentityKind.PROVIDER_ID, value="ACoAAAcDMMQ"
+    )
+    ConversationFactory(
+        organization=organization, channel=channel, contact=kim, provider_conversation_ref=CHAT
+    )
+    ours = {
+        "id": "our-2",
+        "chat_id": CHAT,
+        "text": "Hi",
+        "timestamp": _iso(5),
+        "sender_id": "ACoSELF",
+    }
+    respx.get(f"{DSN}/api/v1/messages").mock(
+        return_value=httpx.Response(200, json={"items": [ours], "cursor": None})
+    )
+
+    _run(channel)
+
+    # then it is filed as ours, in Kim's conversation
+    message = Message.objects.get(provider_message_id="our-2")
+    assert (message.direction, message.conversation.contact) == ("outbound", kim)

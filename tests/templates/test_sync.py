@@ -1,11 +1,13 @@
 """The template sync: Meta's list read to its last page, applied, and respected when
 Meta says "not now"."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from celery.exceptions import Retry
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from config.celery import app as celery_app
@@ -268,3 +270,20 @@ def test_the_command_prints_a_summary_per_channel(graph, channel):
 def test_the_command_refuses_an_unknown_channel(db):
     with pytest.raises(CommandError, match="No active WhatsApp channel"):
         call_command("sync_templates", "--channel", "424242", stdout=StringIO())
+
+
+def test_the_sync_follows_a_new_id_whatever_times_the_old_one_holds(graph, channel):
+    # given a template whose last webhook was stamped ahead of our clock
+    template = MessageTemplateFactory(
+        channel=channel,
+        provider_template_id="501",
+        status_updated_at=timezone.now() + timedelta(minutes=5),
+    )
+    # when Meta lists it (deleted and made again) under a new id
+    list_pages(graph, [meta_template(template.name, "502", status="PENDING")])
+
+    services.templates_sync(channel=channel)
+
+    # then the row follows the template Meta has now
+    template.refresh_from_db()
+    assert (template.provider_template_id, template.status) == ("502", "PENDING")

@@ -314,3 +314,64 @@ def test_a_stored_unhandled_template_event_is_applied_by_replay(client, meta_web
     assert (template.name, template.status) == ("abandoned_cart", "APPROVED")
     assert template.events.get(kind=EventKind.STATUS).source == EventSource.WEBHOOK
     assert WebhookEvent.objects.get().result == {"applied": 1}
+
+
+# --- A template deleted and made again (same name and language, a new id) -----------
+
+
+@pytest.mark.parametrize(
+    ("fixture", "name", "language"),
+    [
+        ("template_status_paused", "abandoned_cart", "en"),
+        ("template_quality_red", "welcome_template", "en_US"),
+    ],
+)
+def test_a_late_event_about_the_replaced_template_leaves_the_new_one_alone(
+    client, meta_webhooks, mailoutbox, fixture, name, language
+):
+    # given the template made again under a new id, approved after the event happened
+    event_time = _event(fixture).occurred_at
+    newer = event_time + timedelta(days=1)
+    template = _template(
+        meta_webhooks.channel,
+        "999000111",
+        name=name,
+        language=language,
+        status="APPROVED",
+        status_updated_at=newer,
+        quality_score="GREEN",
+    )
+
+    # when a retry of an event about the old id arrives late
+    meta_webhooks.deliver(client, fixture)
+
+    # then it is stale: the new template keeps its id, status, quality and times
+    assert WebhookEvent.objects.get().result == {"stale": 1}
+    template.refresh_from_db()
+    assert template.provider_template_id == "999000111"
+    assert (template.status, template.quality_score) == ("APPROVED", "GREEN")
+    assert template.status_updated_at == newer
+    assert TemplateEvent.objects.count() == 0
+    assert mailoutbox == []
+
+
+def test_a_newer_event_under_another_id_starts_the_new_template_s_life(meta_webhooks):
+    # given a template known under an old id, last changed before the event
+    event = _event("template_status_paused")
+    template = _template(
+        meta_webhooks.channel,
+        "999000111",
+        name="abandoned_cart",
+        language="en",
+        status="APPROVED",
+        status_updated_at=event.occurred_at - timedelta(days=40),
+    )
+
+    # when Meta reports on the template made again under a new id
+    outcome = services.template_status_apply(channel=meta_webhooks.channel, event=event)
+
+    # then the row follows the new id and its status
+    assert outcome == "applied"
+    template.refresh_from_db()
+    assert (template.provider_template_id, template.status) == (ABANDONED_CART, "PAUSED")
+    assert template.status_updated_at == event.occurred_at
