@@ -10,8 +10,11 @@ import os
 from celery import Celery
 from kombu import Exchange, Queue
 
+from config.broker import redis_transport_install
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+redis_transport_install()  # a worker must survive a Redis outage: see config.broker
 app = Celery("switchboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
