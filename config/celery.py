@@ -7,7 +7,8 @@ reconciliation, health checks) and `default`.
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
+from django.db import close_old_connections
 from kombu import Exchange, Queue
 
 from config.broker import redis_transport_install
@@ -58,3 +59,16 @@ app.conf.update(
 )
 
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+def database_connections_check(sender=None, **kwargs) -> None:
+    """Before each task, retire a connection PostgreSQL has dropped (a restart, a
+    failover, a terminated backend) or that outlived CONN_MAX_AGE, so the task gets a
+    fresh one. Connections are kept between tasks (CELERY_DB_REUSE_MAX), and outside
+    Django's request cycle nothing else checks them: a dead one failed every later
+    task of its worker child. Eager tasks run inside the caller's transaction, which
+    must not be touched."""
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return
+    close_old_connections()

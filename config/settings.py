@@ -179,7 +179,8 @@ TASK_RESULT_RETENTION_DAYS = env_int("TASK_RESULT_RETENTION_DAYS", 7)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Celery's Django fixup otherwise closes the database connection around every task, so
 # each task paid for a new PostgreSQL connection (bench/apply.py: 47 -> see README).
-# Django's CONN_MAX_AGE and health checks still retire stale connections.
+# Before each task config.celery retires a connection that is dead or older than
+# CONN_MAX_AGE (Django does that only around requests).
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 500)
 CELERY_TIMEZONE = "UTC"
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from django.db import connection
 
 from conversations.models import Conversation, Message
 from providers import Provider
@@ -23,8 +24,10 @@ from webhooks.models import EventStatus, WebhookEvent
 SWEEPER = """
 import time, django
 django.setup()
+from django.db import close_old_connections
 from webhooks.services import webhook_events_sweep
 while True:
+    close_old_connections()  # as the worker does around each task (config.celery)
     try:
         webhook_events_sweep()
     except Exception as exc:  # the database or broker is down: beat would try again too
@@ -36,8 +39,8 @@ while True:
 class WebhookLoad:
     """Distinct signed WhatsApp messages posted one after another from a thread."""
 
-    def __init__(self, endpoint: Endpoint, port: int) -> None:
-        self.endpoint, self.port = endpoint, port
+    def __init__(self, endpoint: Endpoint, port: int, *, first: int = 0) -> None:
+        self.endpoint, self.port, self.first = endpoint, port, first
         self.acknowledged: list[str] = []
         self.refused = 0
         self._template = fixture_text(Provider.WHATSAPP_CLOUD, "text")
@@ -57,7 +60,7 @@ class WebhookLoad:
 
     def _run(self) -> None:
         with httpx.Client(timeout=15) as client:
-            n = 0
+            n = self.first
             while not self._stop.is_set():
                 n += 1
                 message_id = f"wamid.LOAD{n:05d}"
@@ -101,6 +104,17 @@ def sweeper(*, env: dict[str, str], log_dir: Path):
     finally:
         stop(process)
         log.close()
+
+
+def database_backends_terminate() -> int:
+    """Terminate every other connection to the test database (only ours: the
+    PostgreSQL server is shared), as a database restart or failover would."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
 
 
 def all_applied() -> bool:
