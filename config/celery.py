@@ -1,8 +1,11 @@
-"""The Celery app: queues, routing and delivery guarantees.
+"""The Celery app: queues, routing, time limits and delivery guarantees.
 
-Four queues, so that a backlog in one never starves another: `webhooks` (applying
-inbound events), `outbound` (provider sends), `maintenance` (sweeps, cleanup,
-reconciliation, health checks) and `default`.
+Five queues, so that a backlog in one never starves another: `webhooks` (applying
+inbound events), `outbound` (provider sends), `sweeps` (the every-minute housekeeping
+that re-enqueues lost or due work: it must never wait behind long work), `maintenance`
+(long work: reconciliation, template syncs, purges, health checks) and `default`.
+`make run` (Procfile.dev) serves `maintenance` with a worker of its own; so must
+production (README).
 """
 
 import os
@@ -19,7 +22,46 @@ redis_transport_install()  # a worker must survive a Redis outage: see config.br
 app = Celery("switchboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-QUEUES = ("webhooks", "default", "outbound", "maintenance")
+QUEUES = ("webhooks", "default", "outbound", "sweeps", "maintenance")
+
+# Short and frequent: each re-enqueues what is due or lost (see reconciliation.schedules).
+SWEEP_TASKS = (
+    "webhooks.tasks.webhook_events_sweep_task",
+    "messaging.tasks.messages_queued_sweep_task",
+    "conversations.tasks.conversations_unsnooze_task",
+    "reconciliation.tasks.webhook_health_checks_settle_task",
+    "reconciliation.tasks.reconciliation_runs_sweep_task",
+)
+
+
+class TimeLimits:
+    """Soft and hard time limits per task family (settings.TASK_TIME_LIMITS), so no
+    task holds a worker slot forever. The soft limit raises SoftTimeLimitExceeded in
+    the task, which leaves its work leased in the database for the sweeps (webhook
+    events, reconciliation runs, queued sends); the hard limit, a little later, kills
+    the pool process if the task ignored it. The message is acknowledged either way
+    (Celery acks a timed-out task), so it cannot loop: the lease brings the work back."""
+
+    def annotate(self, task) -> dict | None:
+        from django.conf import settings
+
+        hard = settings.TASK_TIME_LIMITS.get(task_family(task.name))
+        if hard is None:
+            hard = settings.TASK_TIME_LIMITS["default"]
+        return {"time_limit": hard, "soft_time_limit": max(1, round(hard * 0.8))}
+
+
+def task_family(name: str) -> str:
+    if name in SWEEP_TASKS:
+        return "sweeps"
+    if name == "webhooks.tasks.webhook_event_process_task":
+        return "webhooks"
+    if name == "reconciliation.tasks.reconciliation_run_task":
+        return "reconciliation"
+    if name.startswith("messaging.tasks."):
+        return "outbound"
+    return "default"
+
 
 app.conf.update(
     # Each queue its own exchange and routing key: a shared key would copy every
@@ -30,9 +72,11 @@ app.conf.update(
     task_default_routing_key="default",
     # Which queue each app's tasks run on, in one place.
     task_routes={
-        # Exact names win over patterns: applying events on `webhooks`, the webhook
-        # housekeeping (sweep, purge, checks) on `maintenance`.
+        # Exact names win over patterns: applying events on `webhooks`, the sweeps on
+        # `sweeps`, the rest of each app's housekeeping on `maintenance`.
         "webhooks.tasks.webhook_event_process_task": {"queue": "webhooks"},
+        **{name: {"queue": "sweeps"} for name in SWEEP_TASKS},
+        "messaging.tasks.idempotency_keys_purge_task": {"queue": "maintenance"},
         "webhooks.tasks.*": {"queue": "maintenance"},
         "messaging.tasks.*": {"queue": "outbound"},
         "reconciliation.tasks.*": {"queue": "maintenance"},
@@ -46,6 +90,11 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     task_track_started=True,
+    task_annotations=[TimeLimits()],
+    # A pool process is replaced after this many tasks or this much memory (KiB), so a
+    # leak or a stuck library state cannot live forever.
+    worker_max_tasks_per_child=1000,
+    worker_max_memory_per_child=512 * 1024,
     # Publishing must fail fast when the broker is down: the database row is the truth
     # and a periodic sweep picks up whatever could not be enqueued.
     task_publish_retry_policy={

@@ -6,7 +6,14 @@ nothing.
 A run works page by page. After each page its counters and cursor are saved, so a run
 that fails (a rate limit that lasts, an outage) is resumed by running it again. A 429
 with a short Retry-After is waited out inside the run; a longer one fails the run,
-which the next trigger resumes.
+which the next trigger resumes. Other transient errors are retried with a backoff, a
+bounded number of times in a bounded time (RECONCILIATION_FETCH_ATTEMPTS and
+_SECONDS), so an unreachable provider fails the run instead of holding a worker.
+
+A running run is leased like a webhook event: each saved page extends
+`lease_expires_at`, and a run whose lease ran out lost its worker (killed, restarted,
+over its time limit). The sweep fails it with the way to resume; only one worker at a
+time can hold a run.
 """
 
 import hashlib
@@ -21,6 +28,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connections, transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversations.batch import Inbound, MissingContactError, Status, events_apply
@@ -40,6 +49,8 @@ logger = logging.getLogger(__name__)
 # Waiting longer than this for a provider's Retry-After fails the run instead (the
 # worker is not held; the next trigger resumes from the cursor).
 MAX_INLINE_WAIT = 30.0
+# Backoff between attempts at a page when the provider gives no Retry-After.
+FIRST_BACKOFF, MAX_BACKOFF = 1.0, 15.0
 MAX_ERRORS_KEPT = 20
 INTEGRITY_DAYS = 7
 NUMBER_STATUS_KIND = "phone_number_status"
@@ -72,6 +83,8 @@ def run_create(
     since = since or until - timedelta(hours=hours)
     _check_run(channel, kind, since, until)
     return ReconciliationRun.objects.create(
+        # Long enough for its task to start; if the task is lost, the sweep queues it again.
+        lease_expires_at=timezone.now() + run_lease(),
         organization_id=channel.organization_id,
         channel=channel,
         kind=kind,
@@ -85,11 +98,11 @@ def run_create(
 def run_execute(
     *, run_id: int, on_progress: Callable[[ReconciliationRun], None] | None = None
 ) -> ReconciliationRun:
-    """Run (or resume) a run to its end, or to the failure that stops it."""
+    """Run (or resume) a run to its end, or to the failure that stops it. A run another
+    worker holds (a live lease) or that is finished is returned as it is."""
+    if not _claim(run_id):
+        return ReconciliationRun.objects.get(pk=run_id)
     run = ReconciliationRun.objects.select_related("channel").get(pk=run_id)
-    if run.status not in (*_ACTIVE, RunStatus.FAILED):
-        return run
-    _mark(run, status=RunStatus.RUNNING, started_at=run.started_at or timezone.now(), error="")
     try:
         if run.kind == RunKind.TEMPLATES:
             _sync_templates(run)
@@ -99,15 +112,91 @@ def run_execute(
             _reconcile_messages(run, on_progress)
     except (ProviderError, ApplicationError) as exc:
         logger.warning("Reconciliation run %s failed: %s", run.pk, exc)
-        _mark(run, status=RunStatus.FAILED, finished_at=timezone.now(), error=str(exc))
+        _fail(run, str(exc))
         return run
-    _mark(run, status=RunStatus.SUCCEEDED, finished_at=timezone.now())
+    except BaseException as exc:
+        # A time limit, a shutdown, a bug: the run keeps its place, and says so.
+        _fail(run, f"Stopped by {type(exc).__name__}: {exc}".rstrip(": "))
+        raise
+    _mark(run, status=RunStatus.SUCCEEDED, finished_at=timezone.now(), lease_expires_at=None)
     return run
+
+
+def run_lease() -> timedelta:
+    return timedelta(seconds=settings.RECONCILIATION_RUN_LEASE_SECONDS)
+
+
+def resume_hint(run_id: int) -> str:
+    return (
+        f"The run keeps its place: resume it with `manage.py reconcile --resume {run_id}` "
+        "or the admin's Resume action (the next scheduled run also covers the window)."
+    )
+
+
+def _claim(run_id: int) -> bool:
+    """Take the run for this worker: queued, failed (a resume), or running under a
+    lease that ran out (its worker is gone)."""
+    now = timezone.now()
+    claimable = Q(status__in=[RunStatus.QUEUED, RunStatus.FAILED]) | Q(
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now), status=RunStatus.RUNNING
+    )
+    return bool(
+        ReconciliationRun.objects.filter(claimable, pk=run_id).update(
+            status=RunStatus.RUNNING,
+            started_at=Coalesce("started_at", Value(now)),
+            lease_expires_at=now + run_lease(),
+            error="",
+        )
+    )
+
+
+def _fail(run: ReconciliationRun, error: str) -> None:
+    _mark(
+        run,
+        status=RunStatus.FAILED,
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+        error=f"{error} {resume_hint(run.pk)}",
+    )
+
+
+@dataclass(frozen=True)
+class Swept:
+    failed: list[int]
+    requeue: list[int]
+
+
+def runs_sweep(*, now: datetime | None = None) -> Swept:
+    """Runs whose lease ran out: a running one lost its worker and fails (with how to
+    resume); a queued one lost its task and is to be queued again (lease renewed)."""
+    now = now or timezone.now()
+    expired = ReconciliationRun.objects.filter(lease_expires_at__lte=now)
+    failed = []
+    for run in expired.filter(status=RunStatus.RUNNING):
+        if _claim_expired(run, now):
+            failed.append(run.pk)
+    queued = list(expired.filter(status=RunStatus.QUEUED).values_list("pk", flat=True))
+    ReconciliationRun.objects.filter(pk__in=queued, status=RunStatus.QUEUED).update(
+        lease_expires_at=now + run_lease()
+    )
+    return Swept(failed=failed, requeue=queued)
+
+
+def _claim_expired(run: ReconciliationRun, now: datetime) -> bool:
+    error = (
+        "Its worker stopped (killed, restarted or over its time limit) and did not "
+        f"renew its lease. {resume_hint(run.pk)}"
+    )
+    return bool(
+        ReconciliationRun.objects.filter(
+            pk=run.pk, status=RunStatus.RUNNING, lease_expires_at__lte=now
+        ).update(status=RunStatus.FAILED, finished_at=now, lease_expires_at=None, error=error)
+    )
 
 
 def run_cancel(*, run: ReconciliationRun) -> ReconciliationRun:
     if run.status in (*_ACTIVE, RunStatus.FAILED):
-        _mark(run, status=RunStatus.CANCELLED, finished_at=timezone.now())
+        _mark(run, status=RunStatus.CANCELLED, finished_at=timezone.now(), lease_expires_at=None)
     return run
 
 
@@ -142,16 +231,47 @@ def _next(run: ReconciliationRun, cursor: dict) -> Batch:
 
 
 def _fetch(run: ReconciliationRun, cursor: dict) -> Batch:
-    """The page at `cursor`, waiting out short rate limits (429 with Retry-After)."""
-    while True:
+    """The page at `cursor`. Transient errors are tried again after the provider's
+    Retry-After (when short) or a backoff, at most RECONCILIATION_FETCH_ATTEMPTS times
+    within RECONCILIATION_FETCH_SECONDS; then the run fails, keeping its cursor."""
+    attempts = settings.RECONCILIATION_FETCH_ATTEMPTS
+    started = time.monotonic()
+    deadline = started + settings.RECONCILIATION_FETCH_SECONDS
+    for attempt in range(1, attempts + 1):
         try:
             return _next(run, cursor)
         except ProviderError as exc:
-            wait = exc.retry_after if exc.retry_after is not None else 1.0
+            wait = exc.retry_after if exc.retry_after is not None else _backoff(attempt)
             if not exc.transient or wait > MAX_INLINE_WAIT:
                 raise
-            logger.info("Run %s: %s; waiting %.1fs", run.pk, exc, wait)
+            if attempt == attempts or time.monotonic() + wait > deadline:
+                raise _gave_up(run, exc, attempt, time.monotonic() - started) from exc
+            logger.info("Run %s: %s; attempt %s, waiting %.1fs", run.pk, exc, attempt, wait)
             time.sleep(wait)
+            _lease_renew(run)  # still alive: the lease outlasts the wait
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _lease_renew(run: ReconciliationRun) -> None:
+    """Only the lease, by its own UPDATE: the reader thread fetches ahead while the
+    main thread saves the run."""
+    ReconciliationRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+        lease_expires_at=timezone.now() + run_lease()
+    )
+
+
+def _backoff(attempt: int) -> float:
+    return min(FIRST_BACKOFF * 2 ** (attempt - 1), MAX_BACKOFF)
+
+
+def _gave_up(run: ReconciliationRun, exc: ProviderError, attempts: int, seconds: float):
+    provider = Provider(run.channel.provider).label
+    return ApplicationError(
+        ErrorCode.PROVIDER_ERROR,
+        f"{provider} could not be read after {attempts} attempt(s) in {seconds:.0f}s; "
+        f"last error: {exc}.",
+        {"code": exc.code, "attempts": attempts},
+    )
 
 
 def _apply(run: ReconciliationRun, batch: Batch) -> None:
@@ -177,7 +297,7 @@ def _apply(run: ReconciliationRun, batch: Batch) -> None:
         run.unchanged += outcomes["duplicate"] + outcomes["unchanged"]
         run.errors += outcomes["error"] + sum(1 for e in batch.events if _unusable(e))
         run.cursor, run.progress = batch.cursor, {**run.progress, **batch.progress}
-        run.save(update_fields=_COUNTERS)
+        _save(run)
 
 
 def _one_by_one(run, inbound, statuses, first_error) -> tuple[list[str], list[str]]:
@@ -215,7 +335,7 @@ def _sync_templates(run: ReconciliationRun) -> None:
     run.created, run.updated, run.unchanged = report.created, report.updated, report.unchanged
     run.fetched = report.created + report.updated + report.unchanged
     run.findings = {"removed": report.removed, "summary": report.summary(), "number": number}
-    run.save(update_fields=_COUNTERS)
+    _save(run)
     if report.rate_limited:
         raise ApplicationError(
             ErrorCode.RATE_LIMITED,
@@ -263,11 +383,11 @@ def _count_days(run: ReconciliationRun, on_progress) -> None:
         run.fetched += batch.fetched
         run.cursor, run.progress = batch.cursor, {**run.progress, **batch.progress}
         run.findings = {**run.findings, "provider_days": dict(theirs)}
-        run.save(update_fields=_COUNTERS)
+        _save(run)
         if on_progress:
             on_progress(run)
     run.findings = {**run.findings, **_day_differences(run, theirs)}
-    run.save(update_fields=_COUNTERS)
+    _save(run)
 
 
 def _day_differences(run: ReconciliationRun, theirs: Counter) -> dict:
@@ -298,7 +418,15 @@ _COUNTERS = [
     "error",
     "started_at",
     "finished_at",
+    "lease_expires_at",
 ]
+
+
+def _save(run: ReconciliationRun) -> None:
+    """Save the run's progress, which also renews its lease (the worker is alive)."""
+    if run.status == RunStatus.RUNNING:
+        run.lease_expires_at = timezone.now() + run_lease()
+    run.save(update_fields=_COUNTERS)
 
 
 def _mark(run: ReconciliationRun, **fields) -> None:

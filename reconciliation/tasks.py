@@ -48,6 +48,15 @@ def reconciliation_run_task(run_id: int) -> dict:
 
 
 @shared_task
+def reconciliation_runs_sweep_task() -> dict:
+    """Fail runs whose worker is gone; queue again runs whose task was lost."""
+    swept = services.runs_sweep()
+    for run_id in swept.requeue:
+        reconciliation_run_task.delay(run_id)
+    return {"failed": swept.failed, "requeued": swept.requeue}
+
+
+@shared_task
 def reconciliation_daily_task() -> dict:
     """A run over the lookback for every active channel, one task each."""
     return _queued(services.runs_schedule_all())

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
@@ -142,18 +143,18 @@ def _apply_alone(item: _Parsed) -> None:
         with transaction.atomic():
             _apply([item])
     except Exception as exc:
-        if _database_trouble(exc) and item.webhook.attempts <= len(_backoff()):
-            # The database went away (a restart, a failover), which is not the event's
-            # fault: it stays leased, and the sweep hands it to a worker with a fresh
-            # connection (config.celery) once the lease is up, its attempt counted.
+        if _not_the_events_fault(exc) and item.webhook.attempts <= len(_backoff()):
+            # The database went away (a restart, a failover) or the task hit its time
+            # limit: it stays leased, and the sweep hands it to a worker (with a fresh
+            # connection, see config.celery) once the lease is up, its attempt counted.
             raise
         webhook = item.webhook
         logger.exception("Webhook event %s failed (attempt %s)", webhook.pk, webhook.attempts)
         webhook_event_fail(event=webhook, error=f"{type(exc).__name__}: {exc}", refs=item.refs)
 
 
-def _database_trouble(exc: Exception) -> bool:
-    return isinstance(exc, OperationalError | InterfaceError)
+def _not_the_events_fault(exc: Exception) -> bool:
+    return isinstance(exc, OperationalError | InterfaceError | SoftTimeLimitExceeded)
 
 
 def _backoff() -> list[int]:
