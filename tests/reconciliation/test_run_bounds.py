@@ -8,10 +8,10 @@ import pytest
 import respx
 from django.utils import timezone
 
+from providers import Provider
 from reconciliation import services
 from reconciliation.models import ReconciliationRun, RunStatus, RunTrigger
 from reconciliation.tasks import reconciliation_runs_sweep_task
-from providers import Provider
 from tests.reconciliation.test_runs import LIST_URL, SID, SINCE, UNTIL, _message, _pages
 from tests.webhooks.conftest import make_channel
 
