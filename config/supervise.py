@@ -11,9 +11,9 @@ processes too (they died mid-task) and was then killed. Under this wrapper:
   Ctrl-C reach this wrapper only;
 - on SIGTERM or SIGINT the wrapper sends one SIGTERM to the command (for Celery a warm
   shutdown: running tasks finish, nothing new starts) and waits up to --grace seconds
-  (default 4, inside honcho's 5); then SIGQUIT (Celery's cold shutdown: unfinished
-  late-acked tasks go back to the broker, their work stays leased in the database);
-  then it kills whatever is left of the command's group;
+  (default 30; `make run` gives honcho longer: config/run_procfile.py); then SIGQUIT
+  (Celery's cold shutdown: unfinished late-acked tasks go back to the broker, their
+  work stays leased in the database); then it kills what is left of the command's group;
 - if the command exits without being asked to, it is started again after a pause
   (1 s, doubling up to 30 s while it keeps dying; back to 1 s once it ran a minute).
 
@@ -36,7 +36,7 @@ FIRST_PAUSE, MAX_PAUSE, HEALTHY_AFTER = 1.0, 30.0, 60.0
 class Supervisor:
     def __init__(self, command: list[str], *, grace: float) -> None:
         self.command, self.grace = command, grace
-        self.stopping = False
+        self.stopping, self.deadline = False, 0.0
         self.process: subprocess.Popen | None = None
 
     def run(self) -> int:
@@ -58,22 +58,25 @@ class Supervisor:
                 return 0
 
     def _wait(self) -> int:
-        return self.process.wait()
+        """Wait for the command, escalating to a cold shutdown once the grace is over
+        (polling: a signal handler must not wait on the process itself)."""
+        quit_sent = False
+        while (code := self.process.poll()) is None:
+            if self.stopping and not quit_sent and time.monotonic() > self.deadline:
+                _say(f"{self.command[0]} still running; cold shutdown")
+                _signal(self.process.pid, signal.SIGQUIT)
+                quit_sent = True
+            time.sleep(0.1)
+        return code
 
     def _stop(self, signum, frame) -> None:
         if self.stopping:
             return
         self.stopping = True
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        _say(f"stopping {self.command[0]} (warm, up to {self.grace:g}s)")
-        _signal(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=self.grace)
-        except subprocess.TimeoutExpired:
-            _say(f"{self.command[0]} still running; cold shutdown")
-            _signal(process.pid, signal.SIGQUIT)
+        self.deadline = time.monotonic() + self.grace
+        if self.process is not None and self.process.poll() is None:
+            _say(f"stopping {self.command[0]} (warm, up to {self.grace:g}s)")
+            _signal(self.process.pid, signal.SIGTERM)
 
     def _kill_group(self) -> None:
         if self.process is not None:
@@ -99,7 +102,7 @@ def _say(text: str) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--grace", type=float, default=4.0)
+    parser.add_argument("--grace", type=float, default=30.0)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     options = parser.parse_args(argv)
     command = options.command[1:] if options.command[:1] == ["--"] else options.command
