@@ -10,16 +10,12 @@ which the next trigger resumes. Other transient errors are retried with a backof
 bounded number of times in a bounded time (RECONCILIATION_FETCH_ATTEMPTS and
 _SECONDS), so an unreachable provider fails the run instead of holding a worker.
 
-A running run is leased like a webhook event: each saved page extends
-`lease_expires_at`, and a run whose lease ran out lost its worker (killed, restarted,
-over its time limit). The sweep fails it with the way to resume; only one worker at a
-time can hold a run.
+A running run is leased like a webhook event (reconciliation.leases).
 """
 
 import hashlib
 import json
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,16 +24,16 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import Q, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversations.batch import Inbound, MissingContactError, Status, events_apply
 from providers import Provider
 from providers.events import AccountEvent, InboundMessage, MessageStatusUpdate
 from providers.http import ProviderError
+from reconciliation.leases import resume_hint, run_claim, run_lease
 from reconciliation.models import ReconciliationRun, RunKind, RunStatus, RunTrigger
-from reconciliation.sources import READ_AHEAD, SOURCES, Batch, next_batch
+from reconciliation.paging import page_fetch
+from reconciliation.sources import READ_AHEAD, SOURCES, Batch
 from templates.services import templates_sync
 from tenants import services as tenants
 from tenants.clients import whatsapp_client_for
@@ -46,11 +42,6 @@ from tenants.models import Channel
 
 logger = logging.getLogger(__name__)
 
-# Waiting longer than this for a provider's Retry-After fails the run instead (the
-# worker is not held; the next trigger resumes from the cursor).
-MAX_INLINE_WAIT = 30.0
-# Backoff between attempts at a page when the provider gives no Retry-After.
-FIRST_BACKOFF, MAX_BACKOFF = 1.0, 15.0
 MAX_ERRORS_KEPT = 20
 INTEGRITY_DAYS = 7
 NUMBER_STATUS_KIND = "phone_number_status"
@@ -100,7 +91,7 @@ def run_execute(
 ) -> ReconciliationRun:
     """Run (or resume) a run to its end, or to the failure that stops it. A run another
     worker holds (a live lease) or that is finished is returned as it is."""
-    if not _claim(run_id):
+    if not run_claim(run_id=run_id):
         return ReconciliationRun.objects.get(pk=run_id)
     run = ReconciliationRun.objects.select_related("channel").get(pk=run_id)
     try:
@@ -122,34 +113,6 @@ def run_execute(
     return run
 
 
-def run_lease() -> timedelta:
-    return timedelta(seconds=settings.RECONCILIATION_RUN_LEASE_SECONDS)
-
-
-def resume_hint(run_id: int) -> str:
-    return (
-        f"The run keeps its place: resume it with `manage.py reconcile --resume {run_id}` "
-        "or the admin's Resume action (the next scheduled run also covers the window)."
-    )
-
-
-def _claim(run_id: int) -> bool:
-    """Take the run for this worker: queued, failed (a resume), or running under a
-    lease that ran out (its worker is gone)."""
-    now = timezone.now()
-    claimable = Q(status__in=[RunStatus.QUEUED, RunStatus.FAILED]) | Q(
-        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now), status=RunStatus.RUNNING
-    )
-    return bool(
-        ReconciliationRun.objects.filter(claimable, pk=run_id).update(
-            status=RunStatus.RUNNING,
-            started_at=Coalesce("started_at", Value(now)),
-            lease_expires_at=now + run_lease(),
-            error="",
-        )
-    )
-
-
 def _fail(run: ReconciliationRun, error: str) -> None:
     _mark(
         run,
@@ -157,40 +120,6 @@ def _fail(run: ReconciliationRun, error: str) -> None:
         finished_at=timezone.now(),
         lease_expires_at=None,
         error=f"{error} {resume_hint(run.pk)}",
-    )
-
-
-@dataclass(frozen=True)
-class Swept:
-    failed: list[int]
-    requeue: list[int]
-
-
-def runs_sweep(*, now: datetime | None = None) -> Swept:
-    """Runs whose lease ran out: a running one lost its worker and fails (with how to
-    resume); a queued one lost its task and is to be queued again (lease renewed)."""
-    now = now or timezone.now()
-    expired = ReconciliationRun.objects.filter(lease_expires_at__lte=now)
-    failed = []
-    for run in expired.filter(status=RunStatus.RUNNING):
-        if _claim_expired(run, now):
-            failed.append(run.pk)
-    queued = list(expired.filter(status=RunStatus.QUEUED).values_list("pk", flat=True))
-    ReconciliationRun.objects.filter(pk__in=queued, status=RunStatus.QUEUED).update(
-        lease_expires_at=now + run_lease()
-    )
-    return Swept(failed=failed, requeue=queued)
-
-
-def _claim_expired(run: ReconciliationRun, now: datetime) -> bool:
-    error = (
-        "Its worker stopped (killed, restarted or over its time limit) and did not "
-        f"renew its lease. {resume_hint(run.pk)}"
-    )
-    return bool(
-        ReconciliationRun.objects.filter(
-            pk=run.pk, status=RunStatus.RUNNING, lease_expires_at__lte=now
-        ).update(status=RunStatus.FAILED, finished_at=now, lease_expires_at=None, error=error)
     )
 
 
@@ -210,7 +139,7 @@ def _reconcile_messages(run: ReconciliationRun, on_progress) -> None:
     with ThreadPoolExecutor(max_workers=1) as reader:
         upcoming = None
         while not run.cursor.get("done"):
-            batch = upcoming.result() if upcoming else _fetch(run, run.cursor)
+            batch = upcoming.result() if upcoming else page_fetch(run, run.cursor)
             upcoming = None
             if read_ahead and not batch.cursor.get("done"):
                 upcoming = reader.submit(_fetch_ahead, run, batch.cursor)
@@ -221,57 +150,9 @@ def _reconcile_messages(run: ReconciliationRun, on_progress) -> None:
 
 def _fetch_ahead(run: ReconciliationRun, cursor: dict) -> Batch:
     try:
-        return _fetch(run, cursor)
+        return page_fetch(run, cursor)
     finally:
         connections.close_all()  # the reader thread's own, should a source ever open one
-
-
-def _next(run: ReconciliationRun, cursor: dict) -> Batch:
-    return next_batch(run.channel, cursor, run.window_start, run.window_end)
-
-
-def _fetch(run: ReconciliationRun, cursor: dict) -> Batch:
-    """The page at `cursor`. Transient errors are tried again after the provider's
-    Retry-After (when short) or a backoff, at most RECONCILIATION_FETCH_ATTEMPTS times
-    within RECONCILIATION_FETCH_SECONDS; then the run fails, keeping its cursor."""
-    attempts = settings.RECONCILIATION_FETCH_ATTEMPTS
-    started = time.monotonic()
-    deadline = started + settings.RECONCILIATION_FETCH_SECONDS
-    for attempt in range(1, attempts + 1):
-        try:
-            return _next(run, cursor)
-        except ProviderError as exc:
-            wait = exc.retry_after if exc.retry_after is not None else _backoff(attempt)
-            if not exc.transient or wait > MAX_INLINE_WAIT:
-                raise
-            if attempt == attempts or time.monotonic() + wait > deadline:
-                raise _gave_up(run, exc, attempt, time.monotonic() - started) from exc
-            logger.info("Run %s: %s; attempt %s, waiting %.1fs", run.pk, exc, attempt, wait)
-            time.sleep(wait)
-            _lease_renew(run)  # still alive: the lease outlasts the wait
-    raise AssertionError("unreachable")  # the loop returns or raises
-
-
-def _lease_renew(run: ReconciliationRun) -> None:
-    """Only the lease, by its own UPDATE: the reader thread fetches ahead while the
-    main thread saves the run."""
-    ReconciliationRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
-        lease_expires_at=timezone.now() + run_lease()
-    )
-
-
-def _backoff(attempt: int) -> float:
-    return min(FIRST_BACKOFF * 2 ** (attempt - 1), MAX_BACKOFF)
-
-
-def _gave_up(run: ReconciliationRun, exc: ProviderError, attempts: int, seconds: float):
-    provider = Provider(run.channel.provider).label
-    return ApplicationError(
-        ErrorCode.PROVIDER_ERROR,
-        f"{provider} could not be read after {attempts} attempt(s) in {seconds:.0f}s; "
-        f"last error: {exc}.",
-        {"code": exc.code, "attempts": attempts},
-    )
 
 
 def _apply(run: ReconciliationRun, batch: Batch) -> None:
@@ -377,7 +258,7 @@ def _count_days(run: ReconciliationRun, on_progress) -> None:
     the days that differ are the run's findings. Nothing is applied."""
     theirs = Counter(run.findings.get("provider_days", {}))
     while not run.cursor.get("done"):
-        batch = _fetch(run, run.cursor)
+        batch = page_fetch(run, run.cursor)
         messages = [e for e in batch.events if isinstance(e, InboundMessage)]
         theirs.update(e.occurred_at.date().isoformat() for e in messages)
         run.fetched += batch.fetched

@@ -3,7 +3,7 @@ nothing) and calls a service."""
 
 from celery import shared_task
 
-from reconciliation import health, services
+from reconciliation import health, leases, services
 from reconciliation.models import RunKind
 
 
@@ -50,7 +50,7 @@ def reconciliation_run_task(run_id: int) -> dict:
 @shared_task
 def reconciliation_runs_sweep_task() -> dict:
     """Fail runs whose worker is gone; queue again runs whose task was lost."""
-    swept = services.runs_sweep()
+    swept = leases.runs_sweep()
     for run_id in swept.requeue:
         reconciliation_run_task.delay(run_id)
     return {"failed": swept.failed, "requeued": swept.requeue}

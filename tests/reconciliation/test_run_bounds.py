@@ -9,7 +9,7 @@ import respx
 from django.utils import timezone
 
 from providers import Provider
-from reconciliation import services
+from reconciliation import paging, services
 from reconciliation.models import ReconciliationRun, RunStatus, RunTrigger
 from reconciliation.tasks import reconciliation_runs_sweep_task
 from tests.reconciliation.test_runs import LIST_URL, SID, SINCE, UNTIL, _message, _pages
@@ -40,8 +40,8 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch):
     fake = FakeClock()
-    monkeypatch.setattr(services.time, "monotonic", fake.monotonic)
-    monkeypatch.setattr(services.time, "sleep", fake.sleep)
+    monkeypatch.setattr(paging.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr(paging.time, "sleep", fake.sleep)
     return fake
 
 
