@@ -47,7 +47,7 @@ def processes(tmp_path, *, lease_seconds: int):
     with (
         web_server(port=web_port, env=env, log_dir=tmp_path),
         celery_worker(
-            queues="webhooks,maintenance",
+            queues="webhooks,sweeps",
             env=env,
             log_dir=tmp_path,
             pool="prefork",
@@ -66,6 +66,7 @@ def test_an_idle_worker_heals_after_postgresql_drops_its_connections(whatsapp_en
         with WebhookLoad(whatsapp_endpoint, web_port) as load:
             load.wait_for_acknowledged(10)
         wait_for(all_applied)  # both children have used (and kept) a connection
+        time.sleep(1.5)  # and finished: no task waits for more webhooks
 
         assert database_backends_terminate() > 0
         time.sleep(1)  # idle, with dead connections
