@@ -40,7 +40,9 @@ class TimeLimits:
     the task, which leaves its work leased in the database for the sweeps (webhook
     events, reconciliation runs, queued sends); the hard limit, a little later, kills
     the pool process if the task ignored it. The message is acknowledged either way
-    (Celery acks a timed-out task), so it cannot loop: the lease brings the work back."""
+    (Celery acks a timed-out task), so it cannot loop: the lease brings the work back.
+    The limits travel in each message, from the sender's settings: web, beat and
+    workers must share them (they read the same environment)."""
 
     def annotate(self, task) -> dict | None:
         from django.conf import settings

@@ -6,13 +6,23 @@ from datetime import timedelta
 import httpx
 import pytest
 import respx
+from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
 from providers import Provider
 from reconciliation import paging, services
 from reconciliation.models import ReconciliationRun, RunStatus, RunTrigger
 from reconciliation.tasks import reconciliation_runs_sweep_task
-from tests.reconciliation.test_runs import LIST_URL, SID, SINCE, UNTIL, _message, _pages
+from tests.reconciliation.test_runs import (
+    LIST_URL,
+    SID,
+    SINCE,
+    UNTIL,
+    _message,
+    _next_uri,
+    _page,
+    _pages,
+)
 from tests.webhooks.conftest import make_channel
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +164,23 @@ def test_every_saved_page_renews_the_lease(twilio, settings):
 
     assert len(seen) == 2
     assert all(timedelta(seconds=290) < left <= timedelta(seconds=300) for left in seen)
+
+
+@respx.mock
+def test_a_run_stopped_by_its_time_limit_keeps_its_place_and_resumes(twilio, monkeypatch):
+    route = respx.get(url__startswith=LIST_URL).mock(
+        side_effect=[_page([_message(1)], _next_uri(1)), SoftTimeLimitExceeded()]
+    )
+    run = services.run_create(channel=twilio, trigger=RunTrigger.API, since=SINCE, until=UNTIL)
+
+    with pytest.raises(SoftTimeLimitExceeded):  # the task ends; its worker is free
+        services.run_execute(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert (run.status, run.created) == (RunStatus.FAILED, 1)
+    assert "Stopped by SoftTimeLimitExceeded" in run.error
+    assert f"--resume {run.pk}" in run.error
+    route.side_effect = [_page([_message(2)], None)]
+    resumed = services.run_execute(run_id=run.pk)
+    assert (resumed.status, resumed.created) == (RunStatus.SUCCEEDED, 2)
+    assert "PageToken=PA1" in str(route.calls.last.request.url)  # from where it stopped
