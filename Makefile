@@ -29,8 +29,8 @@ migrate: install
 run: migrate
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py setup_periodic_tasks
-	@echo "Starting web + worker + beat; open http://127.0.0.1:$(PORT)/admin/ (Ctrl-C stops all three)"
-	$(BIN)/honcho --procfile Procfile.dev start
+	@echo "Starting web, workers and beat; open http://127.0.0.1:$(PORT)/admin/ (Ctrl-C stops them all)"
+	$(BIN)/python config/run_procfile.py
 
 test: install
 	$(BIN)/ruff check .

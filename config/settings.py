@@ -182,9 +182,20 @@ TASK_RESULT_RETENTION_DAYS = env_int("TASK_RESULT_RETENTION_DAYS", 7)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Celery's Django fixup otherwise closes the database connection around every task, so
 # each task paid for a new PostgreSQL connection (bench/apply.py: 47 -> see README).
-# Django's CONN_MAX_AGE and health checks still retire stale connections.
+# Before each task config.celery retires a connection that is dead or older than
+# CONN_MAX_AGE (Django does that only around requests).
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 500)
 CELERY_TIMEZONE = "UTC"
+# Hard time limit, in seconds, per task family (config.celery.TimeLimits); the soft
+# limit is 80% of it. All below the broker's visibility timeout (3600 s), so Redis never
+# hands a running task to a second worker.
+TASK_TIME_LIMITS = {
+    "webhooks": env_int("TASK_TIME_LIMIT_WEBHOOKS", 120),  # a few batches of events
+    "sweeps": env_int("TASK_TIME_LIMIT_SWEEPS", 60),  # every minute
+    "outbound": env_int("TASK_TIME_LIMIT_OUTBOUND", 120),  # a send: HTTP timeouts of 15 s
+    "reconciliation": env_int("TASK_TIME_LIMIT_RECONCILIATION", 3000),  # resumable runs
+    "default": env_int("TASK_TIME_LIMIT_DEFAULT", 900),  # syncs, purges, checks
+}
 
 # --- Auth, i18n, static --------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -290,6 +301,13 @@ WINDOW_CLOSE_WORKERS = env_int("WINDOW_CLOSE_WORKERS", 2)
 # --- Reconciliation ------------------------------------------------------------------
 # How far back a reconciliation run reads the providers' messages by default.
 RECONCILIATION_LOOKBACK_HOURS = env_int("RECONCILIATION_LOOKBACK_HOURS", 48)
+# A page the provider fails to give (timeouts, 5xx, short 429s) is tried this many times
+# within this many seconds; then the run fails, keeping its place to resume from.
+RECONCILIATION_FETCH_ATTEMPTS = env_int("RECONCILIATION_FETCH_ATTEMPTS", 5)
+RECONCILIATION_FETCH_SECONDS = env_int("RECONCILIATION_FETCH_SECONDS", 120)
+# A running run that saved no page for this long lost its worker: the sweep fails it.
+# Longer than one page can take: the retries above plus the HTTP timeouts.
+RECONCILIATION_RUN_LEASE_SECONDS = env_int("RECONCILIATION_RUN_LEASE_SECONDS", 300)
 
 # --- REST API ------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -58,10 +58,18 @@ class ReconciliationRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # While queued or running: when the run counts as abandoned (its task or worker
+    # lost). A running run renews it with every page; the sweep acts on expired ones.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["channel", "-created_at"], name="recon_run_channel_recent"),
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="recon_run_leased",
+            ),
             models.Index(fields=["organization", "-created_at"], name="recon_run_org_recent"),
         ]
 

@@ -40,7 +40,7 @@ PERIODIC_TASKS = [
         name="Retry due webhooks",
         task="webhooks.tasks.webhook_events_sweep_task",
         every_seconds=60,  # every minute: the shortest backoff step is one minute
-        queue="maintenance",
+        queue="sweeps",
         expires=55,
         description="Enqueues failed webhooks whose retry is due, and events whose task "
         "or worker was lost (stuck in received/processing past the lease).",
@@ -68,7 +68,7 @@ PERIODIC_TASKS = [
         name="Reopen snoozed conversations",
         task="conversations.tasks.conversations_unsnooze_task",
         every_seconds=60,  # every minute: a snooze ends within a minute of its time
-        queue="maintenance",
+        queue="sweeps",
         expires=55,
         description="Reopens snoozed conversations whose snoozed_until has come.",
     ),
@@ -85,7 +85,7 @@ PERIODIC_TASKS = [
         name="Send lost outbound messages",
         task="messaging.tasks.messages_queued_sweep_task",
         every_seconds=60,  # every minute: a message waits at most a minute or two more
-        queue="maintenance",
+        queue="sweeps",
         expires=55,
         description="Queues the send of outbound messages whose task was lost (broker down "
         "when they were created) or whose worker died while sending.",
@@ -123,7 +123,7 @@ PERIODIC_TASKS = [
         name="Settle webhook health checks",
         task="reconciliation.tasks.webhook_health_checks_settle_task",
         every_seconds=60,  # every minute: a check is settled within a minute of its answer
-        queue="maintenance",
+        queue="sweeps",
         expires=55,
         description="Marks pending health checks confirmed (their webhook arrived), send "
         "failed, or timed out after WEBHOOK_HEALTH_CHECK_TIMEOUT_SECONDS, and emails the "
@@ -146,6 +146,16 @@ PERIODIC_TASKS = [
         description="For every active channel, reads the last RECONCILIATION_LOOKBACK_HOURS "
         "of messages from OpenPhone, Twilio and Unipile (WhatsApp: its templates) and "
         "applies what webhooks missed; one run each, visible in the admin.",
+    ),
+    PeriodicTaskSpec(
+        name="Sweep reconciliation runs",
+        task="reconciliation.tasks.reconciliation_runs_sweep_task",
+        every_seconds=60,  # every minute: a lost run is noticed a minute after its lease
+        queue="sweeps",
+        expires=55,
+        description="Fails runs whose worker stopped (their lease ran out: killed, "
+        "restarted, over the time limit), saying how to resume them, and queues again "
+        "runs whose task was lost.",
     ),
     PeriodicTaskSpec(
         name="Check daily message counts",

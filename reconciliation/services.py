@@ -6,13 +6,16 @@ nothing.
 A run works page by page. After each page its counters and cursor are saved, so a run
 that fails (a rate limit that lasts, an outage) is resumed by running it again. A 429
 with a short Retry-After is waited out inside the run; a longer one fails the run,
-which the next trigger resumes.
+which the next trigger resumes. Other transient errors are retried with a backoff, a
+bounded number of times in a bounded time (RECONCILIATION_FETCH_ATTEMPTS and
+_SECONDS), so an unreachable provider fails the run instead of holding a worker.
+
+A running run is leased like a webhook event (reconciliation.leases).
 """
 
 import hashlib
 import json
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,8 +36,10 @@ from conversations.batch import (
 from providers import Provider
 from providers.events import AccountEvent, InboundMessage, MessageStatusUpdate
 from providers.http import ProviderError
+from reconciliation.leases import resume_hint, run_claim, run_lease
 from reconciliation.models import ReconciliationRun, RunKind, RunStatus, RunTrigger
-from reconciliation.sources import READ_AHEAD, SOURCES, Batch, next_batch
+from reconciliation.paging import page_fetch
+from reconciliation.sources import READ_AHEAD, SOURCES, Batch
 from templates.services import templates_sync
 from tenants import services as tenants
 from tenants.clients import whatsapp_client_for
@@ -43,9 +48,6 @@ from tenants.models import Channel
 
 logger = logging.getLogger(__name__)
 
-# Waiting longer than this for a provider's Retry-After fails the run instead (the
-# worker is not held; the next trigger resumes from the cursor).
-MAX_INLINE_WAIT = 30.0
 MAX_ERRORS_KEPT = 20
 INTEGRITY_DAYS = 7
 NUMBER_STATUS_KIND = "phone_number_status"
@@ -78,6 +80,8 @@ def run_create(
     since = since or until - timedelta(hours=hours)
     _check_run(channel, kind, since, until)
     return ReconciliationRun.objects.create(
+        # Long enough for its task to start; if the task is lost, the sweep queues it again.
+        lease_expires_at=timezone.now() + run_lease(),
         organization_id=channel.organization_id,
         channel=channel,
         kind=kind,
@@ -91,11 +95,11 @@ def run_create(
 def run_execute(
     *, run_id: int, on_progress: Callable[[ReconciliationRun], None] | None = None
 ) -> ReconciliationRun:
-    """Run (or resume) a run to its end, or to the failure that stops it."""
+    """Run (or resume) a run to its end, or to the failure that stops it. A run another
+    worker holds (a live lease) or that is finished is returned as it is."""
+    if not run_claim(run_id=run_id):
+        return ReconciliationRun.objects.get(pk=run_id)
     run = ReconciliationRun.objects.select_related("channel").get(pk=run_id)
-    if run.status not in (*_ACTIVE, RunStatus.FAILED):
-        return run
-    _mark(run, status=RunStatus.RUNNING, started_at=run.started_at or timezone.now(), error="")
     try:
         if run.kind == RunKind.TEMPLATES:
             _sync_templates(run)
@@ -105,15 +109,29 @@ def run_execute(
             _reconcile_messages(run, on_progress)
     except (ProviderError, ApplicationError) as exc:
         logger.warning("Reconciliation run %s failed: %s", run.pk, exc)
-        _mark(run, status=RunStatus.FAILED, finished_at=timezone.now(), error=str(exc))
+        _fail(run, str(exc))
         return run
-    _mark(run, status=RunStatus.SUCCEEDED, finished_at=timezone.now())
+    except BaseException as exc:
+        # A time limit, a shutdown, a bug: the run keeps its place, and says so.
+        _fail(run, f"Stopped by {type(exc).__name__}: {exc}".rstrip(": "))
+        raise
+    _mark(run, status=RunStatus.SUCCEEDED, finished_at=timezone.now(), lease_expires_at=None)
     return run
+
+
+def _fail(run: ReconciliationRun, error: str) -> None:
+    _mark(
+        run,
+        status=RunStatus.FAILED,
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+        error=f"{error} {resume_hint(run.pk)}",
+    )
 
 
 def run_cancel(*, run: ReconciliationRun) -> ReconciliationRun:
     if run.status in (*_ACTIVE, RunStatus.FAILED):
-        _mark(run, status=RunStatus.CANCELLED, finished_at=timezone.now())
+        _mark(run, status=RunStatus.CANCELLED, finished_at=timezone.now(), lease_expires_at=None)
     return run
 
 
@@ -127,7 +145,7 @@ def _reconcile_messages(run: ReconciliationRun, on_progress) -> None:
     with ThreadPoolExecutor(max_workers=1) as reader:
         upcoming = None
         while not run.cursor.get("done"):
-            batch = upcoming.result() if upcoming else _fetch(run, run.cursor)
+            batch = upcoming.result() if upcoming else page_fetch(run, run.cursor)
             upcoming = None
             if read_ahead and not batch.cursor.get("done"):
                 upcoming = reader.submit(_fetch_ahead, run, batch.cursor)
@@ -138,26 +156,9 @@ def _reconcile_messages(run: ReconciliationRun, on_progress) -> None:
 
 def _fetch_ahead(run: ReconciliationRun, cursor: dict) -> Batch:
     try:
-        return _fetch(run, cursor)
+        return page_fetch(run, cursor)
     finally:
         connections.close_all()  # the reader thread's own, should a source ever open one
-
-
-def _next(run: ReconciliationRun, cursor: dict) -> Batch:
-    return next_batch(run.channel, cursor, run.window_start, run.window_end)
-
-
-def _fetch(run: ReconciliationRun, cursor: dict) -> Batch:
-    """The page at `cursor`, waiting out short rate limits (429 with Retry-After)."""
-    while True:
-        try:
-            return _next(run, cursor)
-        except ProviderError as exc:
-            wait = exc.retry_after if exc.retry_after is not None else 1.0
-            if not exc.transient or wait > MAX_INLINE_WAIT:
-                raise
-            logger.info("Run %s: %s; waiting %.1fs", run.pk, exc, wait)
-            time.sleep(wait)
 
 
 def _apply(run: ReconciliationRun, batch: Batch) -> None:
@@ -184,7 +185,7 @@ def _apply(run: ReconciliationRun, batch: Batch) -> None:
         run.unchanged += outcomes["duplicate"] + outcomes["unchanged"]
         run.errors += outcomes["error"] + sum(1 for e in batch.events if _unusable(e))
         run.cursor, run.progress = batch.cursor, {**run.progress, **batch.progress}
-        run.save(update_fields=_COUNTERS)
+        _save(run)
 
 
 def _one_by_one(run, inbound, statuses, first_error) -> tuple[list[str], list[str]]:
@@ -222,7 +223,7 @@ def _sync_templates(run: ReconciliationRun) -> None:
     run.created, run.updated, run.unchanged = report.created, report.updated, report.unchanged
     run.fetched = report.created + report.updated + report.unchanged
     run.findings = {"removed": report.removed, "summary": report.summary(), "number": number}
-    run.save(update_fields=_COUNTERS)
+    _save(run)
     if report.rate_limited:
         raise ApplicationError(
             ErrorCode.RATE_LIMITED,
@@ -264,17 +265,17 @@ def _count_days(run: ReconciliationRun, on_progress) -> None:
     the days that differ are the run's findings. Nothing is applied."""
     theirs = Counter(run.findings.get("provider_days", {}))
     while not run.cursor.get("done"):
-        batch = _fetch(run, run.cursor)
+        batch = page_fetch(run, run.cursor)
         messages = [e for e in batch.events if isinstance(e, InboundMessage)]
         theirs.update(e.occurred_at.date().isoformat() for e in messages)
         run.fetched += batch.fetched
         run.cursor, run.progress = batch.cursor, {**run.progress, **batch.progress}
         run.findings = {**run.findings, "provider_days": dict(theirs)}
-        run.save(update_fields=_COUNTERS)
+        _save(run)
         if on_progress:
             on_progress(run)
     run.findings = {**run.findings, **_day_differences(run, theirs)}
-    run.save(update_fields=_COUNTERS)
+    _save(run)
 
 
 def _day_differences(run: ReconciliationRun, theirs: Counter) -> dict:
@@ -305,7 +306,15 @@ _COUNTERS = [
     "error",
     "started_at",
     "finished_at",
+    "lease_expires_at",
 ]
+
+
+def _save(run: ReconciliationRun) -> None:
+    """Save the run's progress, which also renews its lease (the worker is alive)."""
+    if run.status == RunStatus.RUNNING:
+        run.lease_expires_at = timezone.now() + run_lease()
+    run.save(update_fields=_COUNTERS)
 
 
 def _mark(run: ReconciliationRun, **fields) -> None:

@@ -3,7 +3,7 @@ nothing) and calls a service."""
 
 from celery import shared_task
 
-from reconciliation import health, services
+from reconciliation import health, leases, services
 from reconciliation.models import RunKind
 
 
@@ -45,6 +45,15 @@ def reconciliation_run_task(run_id: int) -> dict:
     """Carry out (or resume) one run; it keeps its own counters and cursor."""
     run = services.run_execute(run_id=run_id)
     return {"run": run.pk, "status": run.status, "created": run.created, "updated": run.updated}
+
+
+@shared_task
+def reconciliation_runs_sweep_task() -> dict:
+    """Fail runs whose worker is gone; queue again runs whose task was lost."""
+    swept = leases.runs_sweep()
+    for run_id in swept.requeue:
+        reconciliation_run_task.delay(run_id)
+    return {"failed": swept.failed, "requeued": swept.requeue}
 
 
 @shared_task

@@ -43,7 +43,20 @@ class Worker:
 
 
 @contextmanager
-def celery_worker(*, queues: str, env: dict[str, str], log_dir: Path):
+def celery_worker(
+    *,
+    queues: str,
+    env: dict[str, str],
+    log_dir: Path,
+    pool: str = "solo",
+    concurrency: int = 1,
+    production_like: bool = False,
+):
+    """A worker; `production_like`: a prefork pool with gossip, mingle and heartbeats on,
+    as `make run` and the production layout start it."""
+    lean = (
+        [] if production_like else ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    )
     log_path = log_dir / f"worker-{time.monotonic_ns()}.log"
     log = log_path.open("w")
     process = subprocess.Popen(  # noqa: S603 - our own interpreter running Celery
@@ -57,12 +70,12 @@ def celery_worker(*, queues: str, env: dict[str, str], log_dir: Path):
             "--queues",
             queues,
             "--pool",
-            "solo",
+            pool,
+            "--concurrency",
+            str(concurrency),
             "--loglevel",
             "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
+            *lean,
         ],
         cwd=ROOT,
         env=env,
@@ -98,6 +111,37 @@ def free_port() -> int:
 @contextmanager
 def redis_server(port: int):
     """A throwaway Redis of our own, that a test may stop and start at will."""
+    process = _redis_start(port)
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+class RestartableRedis:
+    """A throwaway Redis on a fixed port, stopped and started again by the test."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.process = _redis_start(port)
+
+    def stop(self) -> None:
+        stop(self.process)
+
+    def start(self) -> None:
+        self.process = _redis_start(self.port)
+
+
+@contextmanager
+def restartable_redis(port: int):
+    server = RestartableRedis(port)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _redis_start(port: int) -> subprocess.Popen:
     process = subprocess.Popen(  # noqa: S603 - the machine's redis-server, local only
         [
             shutil.which("redis-server") or "redis-server",
@@ -115,9 +159,10 @@ def redis_server(port: int):
     )
     try:
         wait_for(lambda: _answers(port), timeout=10)
-        yield process
-    finally:
+    except AssertionError:
         stop(process)
+        raise
+    return process
 
 
 def _answers(port: int) -> bool:

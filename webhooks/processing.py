@@ -14,8 +14,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from conversations.batch import ConversationEvent, Inbound, Status
 from conversations.batch import events_apply as apply_conversation_events
@@ -157,9 +158,22 @@ def _apply_alone(item: _Parsed) -> None:
         with transaction.atomic():
             _apply([item])
     except Exception as exc:
+        if _not_the_events_fault(exc) and item.webhook.attempts <= len(_backoff()):
+            # The database went away (a restart, a failover) or the task hit its time
+            # limit: it stays leased, and the sweep hands it to a worker (with a fresh
+            # connection, see config.celery) once the lease is up, its attempt counted.
+            raise
         webhook = item.webhook
         logger.exception("Webhook event %s failed (attempt %s)", webhook.pk, webhook.attempts)
         webhook_event_fail(event=webhook, error=f"{type(exc).__name__}: {exc}", refs=item.refs)
+
+
+def _not_the_events_fault(exc: Exception) -> bool:
+    return isinstance(exc, OperationalError | InterfaceError | SoftTimeLimitExceeded)
+
+
+def _backoff() -> list[int]:
+    return settings.WEBHOOK_RETRY_BACKOFF_MINUTES
 
 
 def signed_request_of(webhook: WebhookEvent) -> SignedRequest:

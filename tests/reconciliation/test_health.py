@@ -414,7 +414,7 @@ def test_the_command_waits_for_the_webhook_and_prints_the_latency(
     assert "Checked 1 channel(s)." in printed
 
 
-def test_the_health_check_schedules_name_registered_tasks_on_the_maintenance_queue():
+def test_the_health_check_schedules_name_registered_tasks_on_their_routed_queue():
     ours = {spec.name: spec for spec in PERIODIC_TASKS if ".webhook_health_" in spec.task}
 
     assert set(ours) == {
@@ -426,5 +426,5 @@ def test_the_health_check_schedules_name_registered_tasks_on_the_maintenance_que
     assert ours["Settle webhook health checks"].every_seconds == 60
     for spec in ours.values():
         assert spec.task in celery_app.tasks
-        assert spec.queue == "maintenance"
+        assert spec.queue == celery_app.amqp.router.route({}, spec.task)["queue"].name
         assert spec.expires > 0

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 
 from conversations.models import Conversation, Message
 from providers import Provider
-from reconciliation import services
+from reconciliation import paging, services
 from reconciliation.models import ReconciliationRun, RunStatus, RunTrigger
 from tests.webhooks.conftest import make_channel
 
@@ -126,7 +126,7 @@ def _run_with(channel, pages):
 @respx.mock
 def test_a_short_rate_limit_is_waited_out(twilio, monkeypatch):
     waits = []
-    monkeypatch.setattr(services.time, "sleep", waits.append)
+    monkeypatch.setattr(paging.time, "sleep", waits.append)
     respx.get(url__startswith=LIST_URL).mock(
         side_effect=[httpx.Response(429, headers={"Retry-After": "3"}), *_pages([_message(1)])]
     )

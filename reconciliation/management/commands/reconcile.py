@@ -36,7 +36,7 @@ class Command(BaseCommand):
         run = services.run_execute(run_id=run.pk, on_progress=self._progress)
         self._summary(run)
         if run.status != RunStatus.SUCCEEDED:
-            raise CommandError(f"Run {run.pk} {run.status}: {run.error} (resume with --resume)")
+            raise CommandError(f"Run {run.pk} {run.status}: {run.error}")  # says how to resume
 
     def _created(self, hint, since, until, kind) -> ReconciliationRun:
         try:
