@@ -2,6 +2,7 @@
 (config.broker), against a real redis-server of the test's own."""
 
 import contextlib
+import os
 import shutil
 
 import pytest
@@ -10,8 +11,11 @@ from kombu.common import ignore_errors
 
 from tests.worker import free_port, restartable_redis
 
+# Under CI a missing redis-server fails the test (.ci/run checks for it first): never a
+# quiet skip where the suite is meant to prove this.
 pytestmark = pytest.mark.skipif(
-    not shutil.which("redis-server"), reason="needs the redis-server program (CI installs it)"
+    not shutil.which("redis-server") and not os.environ.get("CI"),
+    reason="needs the redis-server program (apt-get install redis-server); CI has it",
 )
 
 
