@@ -34,7 +34,8 @@ from providers.events import (
 from templates import services as templates
 from tenants import services as tenants
 from tenants.models import Channel
-from webhooks.models import WebhookEvent
+from webhooks.models import EventStatus, WebhookEvent
+from webhooks.queueing import webhook_event_enqueue
 from webhooks.registry import provider_module
 from webhooks.services import (
     webhook_event_fail,
@@ -97,15 +98,37 @@ def webhook_event_process(*, event_id: int, claim_until: float = 0.0) -> str:
     """Process this stored event, and every webhook waiting behind it, in batches,
     until a claim that began at `claim_until` (monotonic) or later found no more.
     Returns its new status, or "skipped" when it was not ours to process."""
-    began = time.monotonic()
+    started = began = time.monotonic()
     claimed = _process_batch(webhook_events_claim(event_id=event_id, limit=_batch_size()))
     own = next((webhook for webhook in claimed if webhook.pk == event_id), None)
     while len(claimed) == _batch_size() or began < claim_until:
+        if time.monotonic() - started > _time_budget():
+            # Under steady load every batch is full: without a budget the task ran into
+            # its time limit mid-batch. A fresh task takes the backlog from here.
+            _hand_over_backlog()
+            break
         if len(claimed) < _batch_size():  # caught up: wait a little for webhooks to come
             time.sleep(max(0.0, min(CLAIM_POLL_SECONDS, claim_until - time.monotonic())))
         began = time.monotonic()
         claimed = _process_batch(webhook_events_claim(event_id=None, limit=_batch_size()))
     return own.status if own else "skipped"
+
+
+def _time_budget() -> float:
+    """How long one task keeps claiming: a quarter of its hard time limit, so that a
+    batch never starts near the limit (and the sweeps get a worker slot meanwhile)."""
+    return settings.TASK_TIME_LIMITS["webhooks"] / 4
+
+
+def _hand_over_backlog() -> None:
+    waiting = (
+        WebhookEvent.objects.filter(status=EventStatus.RECEIVED)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if waiting is not None:
+        webhook_event_enqueue(waiting)  # if the broker is down, the sweep takes it later
 
 
 def _batch_size() -> int:
@@ -147,7 +170,9 @@ def _apply_together(parsed: list[_Parsed]) -> bool:
     try:
         with transaction.atomic():
             _apply(parsed)
-    except Exception:
+    except Exception as exc:
+        if _not_the_events_fault(exc):
+            raise  # the database or the clock, not an event: one by one would not help
         logger.warning("A batch of %s webhooks failed; applying them one by one", len(parsed))
         return False
     return True

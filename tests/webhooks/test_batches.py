@@ -6,12 +6,13 @@ import threading
 import time
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection
 
 from conversations.models import Contact, Conversation, Message
 from providers import Provider
 from tests.webhooks.delivery import fixture_text
-from webhooks import services
+from webhooks import processing, services
 from webhooks.models import WebhookEvent
 from webhooks.processing import webhook_event_process
 
@@ -152,3 +153,40 @@ def test_a_task_takes_the_webhooks_committed_until_its_claim_window_ends(
     assert returned.is_set()
     assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
     assert Message.objects.count() == 2
+
+
+def test_a_task_past_its_time_budget_hands_the_backlog_to_a_fresh_task(
+    client, whatsapp, settings, monkeypatch
+):
+    # Under steady load every batch is full; a task that kept claiming ran into its
+    # time limit mid-batch.
+    settings.WEBHOOK_PROCESSING_BATCH = 2
+    ids = _store(client, whatsapp, *[_text(f"wamid.T{i}", at=1749416383 + i) for i in range(5)])
+    handed = []
+    monkeypatch.setattr(processing, "_time_budget", lambda: -1.0)  # spent at once
+    monkeypatch.setattr(processing, "webhook_event_enqueue", handed.append)
+
+    webhook_event_process(event_id=ids[0])
+
+    statuses = list(WebhookEvent.objects.order_by("id").values_list("status", flat=True))
+    assert statuses == ["processed", "processed", "received", "received", "received"]
+    assert handed == [ids[2]]
+
+
+def test_a_time_limit_during_a_batch_is_not_retried_one_event_at_a_time(
+    client, whatsapp, monkeypatch
+):
+    ids = _store(client, whatsapp, *[_text(f"wamid.L{i}", at=1749416383 + i) for i in range(3)])
+    calls = []
+
+    def out_of_time(*, inbound, statuses):
+        calls.append(len(inbound))
+        raise SoftTimeLimitExceeded
+
+    monkeypatch.setattr(processing, "apply_conversation_events", out_of_time)
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        webhook_event_process(event_id=ids[0])
+
+    assert calls == [3]  # the batch once, not then each of its events until the hard limit
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processing"}
