@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from conversations.amendments import PREVIEW_LENGTH
 from conversations.models import (
     Contact,
     Conversation,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 # What a call's sequel that outran its call waits as (a PendingStatusUpdate's status).
 PENDING_CALL_FACTS = "call"
-_PREVIEW_LENGTH = Conversation._meta.get_field("last_message_preview").max_length
 
 
 def call_file(
@@ -81,7 +81,7 @@ def call_facts_add(batch: _Batch, message: Message, facts: dict[str, Any]) -> bo
     batch.changed_messages.setdefault(message.pk, set()).update({"payload", "text"})
     conversation = batch.conversations[message.conversation_id]
     if conversation.last_message_at == message.provider_timestamp:
-        conversation.last_message_preview = message.text[:_PREVIEW_LENGTH]
+        conversation.last_message_preview = message.text[:PREVIEW_LENGTH]
         batch.changed_conversations.add(conversation.pk)
     return True
 
@@ -116,6 +116,7 @@ def _new_call(item: Inbound, conversation: Conversation) -> Message:
         status=MessageStatus.SENT if call.from_me else MessageStatus.RECEIVED,
         sent_at=call_started_at(call) if call.from_me else None,
         provider_timestamp=call_started_at(call),
+        occurred_at=call_started_at(call),  # the thread's order, like every message
         webhook_event_id=item.webhook_event_id,
     )
 
@@ -129,7 +130,7 @@ def _note_in_conversation(
     at = message.provider_timestamp
     if conversation.last_message_at is None or at >= conversation.last_message_at:
         conversation.last_message_at = conversation.last_activity_at = at
-        conversation.last_message_preview = message.text[:_PREVIEW_LENGTH]
+        conversation.last_message_preview = message.text[:PREVIEW_LENGTH]
     if new and not call.from_me:
         conversation.unread_count += 1
         if conversation.status in (ConversationStatus.SNOOZED, ConversationStatus.CLOSED):
@@ -222,10 +223,6 @@ def call_customer_reached_out_at(event: CallEvent) -> datetime | None:
 
 def call_started_at(event: CallEvent) -> datetime:
     return event.started_at or event.occurred_at
-
-
-def _later(status: str, stored: str | None) -> bool:
-    return not stored or CallStatus(status).rank > CallStatus(stored).rank
 
 
 def _length(seconds: int | float) -> str:

@@ -106,3 +106,21 @@ def _queries_to_apply(client, whatsapp, count: int) -> int:
 def test_calls_are_applied_in_batches_not_a_query_each(client, whatsapp):
     assert _queries_to_apply(client, whatsapp, 3) == _queries_to_apply(client, whatsapp, 12)
     assert Message.objects.filter(type="call").count() == 15
+
+
+def test_a_call_takes_its_place_in_the_thread_by_when_it_began(client, whatsapp):
+    # given messages written before and after the call, delivered after it
+    def text_at(message_id: str, seconds: int) -> str:
+        payload = json.loads(fixture_text(Provider.WHATSAPP_CLOUD, "text"))
+        message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+        message.update({"id": message_id, "timestamp": str(seconds)})
+        return json.dumps(payload)
+
+    whatsapp.deliver(client, "call_connect")  # began at 1751760000
+    whatsapp.deliver_text(client, text_at("wamid.AFTER", 1751760600))
+    whatsapp.deliver_text(client, text_at("wamid.BEFORE", 1751759400))
+
+    # then the thread reads in the order things happened, the call in its place
+    conversation = Conversation.objects.get()
+    thread = conversation.messages.order_by("occurred_at", "id")
+    assert [m.provider_message_id for m in thread] == ["wamid.BEFORE", CALL_ID, "wamid.AFTER"]
