@@ -175,7 +175,14 @@ class ChannelAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
         "organization__name",
     ]
     list_select_related = ["organization"]
-    readonly_fields = ["webhook_setup", "key", "credentials", "created_at", "updated_at"]
+    readonly_fields = [
+        "webhook_setup",
+        "webhook_url_only",
+        "key",
+        "credentials",
+        "created_at",
+        "updated_at",
+    ]
     actions = ["deactivate", "activate"]
     inlines = [ChannelEventInline]
     fieldsets = [
@@ -208,6 +215,21 @@ class ChannelAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
             format_html_join("", "<tr><th>{}</th><td><code>{}</code></td></tr>", rows),
         )
 
+    @admin.display(description="Webhook set-up")
+    def webhook_url_only(self, obj: Channel) -> str:
+        return obj.webhook_url if obj.pk else "—"
+
+    def get_fieldsets(self, request, obj=None):
+        """The verify token is a secret of the channel's admins (as in the API): others
+        see the webhook URL only."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (name, {**options, "fields": _replace(options["fields"])})
+            for name, options in fieldsets
+        ]
+
     @admin.action(description="Deactivate selected channels", permissions=["change"])
     def deactivate(self, request, queryset) -> None:
         self._set_active(request, queryset, is_active=False)
@@ -228,3 +250,7 @@ class ChannelAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
             f"{len(changed)} channel(s) {verb}; {queryset.count() - len(changed)} already were.",
             messages.SUCCESS,
         )
+
+
+def _replace(fields):
+    return ["webhook_url_only" if field == "webhook_setup" else field for field in fields]

@@ -309,3 +309,15 @@ def test_the_index_lists_the_work_first_and_the_platform_last(client):
     assert place("django_celery_beat/periodictask") > work[-1]
     assert place("django_celery_results/taskresult") > work[-1]
     assert place("authtoken/tokenproxy") > work[-1]
+
+
+def test_the_verify_token_is_for_the_channel_s_admins_only(client, mine):
+    channel = mine[type(mine[Conversation].channel)]
+    viewer = _member(client, channel.organization, Role.VIEWER)
+
+    page = viewer.get(_url(channel, "change")).content.decode()
+
+    assert channel.webhook_url in page
+    assert channel.verify_token not in page
+    admin_member = _member(client, channel.organization, Role.ADMIN)
+    assert channel.verify_token in admin_member.get(_url(channel, "change")).content.decode()
