@@ -149,6 +149,16 @@ class WhatsAppClient(JsonApi):
             "GET", path, params={"fields": "id,display_phone_number,verified_name"}
         ).body
 
+    def waba_phone_number_ids(self, waba_id: str) -> set[str]:
+        """The ids of the numbers of a WhatsApp Business Account, as this token sees
+        them: a number among them belongs to that WABA, whose template and account
+        webhooks its channel then receives. (One page of 100: a WABA has a handful.)"""
+        body = self.request(
+            "GET", f"/{self.version}/{waba_id}/phone_numbers", params={"fields": "id", "limit": 100}
+        ).body
+        numbers = body.get("data") if isinstance(body, dict) else None
+        return {str(n.get("id")) for n in numbers or [] if isinstance(n, dict)}
+
     # --- errors -------------------------------------------------------------------------
 
     def error_code_and_title(self, body: dict[str, Any]) -> tuple[str, str]:

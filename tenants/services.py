@@ -117,10 +117,21 @@ def channel_credentials_check(*, channel: Channel) -> None:
     try:
         with whatsapp_client_for(channel) as client:
             number = client.phone_number_read()
+            in_waba = channel.waba_id and client.waba_phone_number_ids(channel.waba_id)
     except ProviderError as exc:
         raise _credentials_error(channel, exc) from exc
     if str(number.get("id") or "") != channel.phone_number_id:
         raise _number_not_readable(channel, f"Meta answered for id {number.get('id')!r}")
+    if channel.waba_id and channel.phone_number_id not in in_waba:
+        # A WABA's template and account webhooks reach every channel naming it: only a
+        # number of that WABA, seen through the channel's own token, may name it.
+        raise field_error(
+            "waba_id",
+            f"WhatsApp Business Account {channel.waba_id} does not list phone number id "
+            f"{channel.phone_number_id} for this access token. Use the WABA the number "
+            "belongs to (WhatsApp Manager).",
+            "not_readable",
+        )
 
 
 def _number_taken(channel: Channel) -> bool:
@@ -156,15 +167,21 @@ def _claims_number(channel: Channel) -> bool:
     if Provider(channel.provider) != Provider.WHATSAPP_CLOUD or not channel.phone_number_id:
         return False
     stored = (
-        Channel.objects.filter(pk=channel.pk).values_list("phone_number_id", "access_token").first()
+        Channel.objects.filter(pk=channel.pk)
+        .values_list("phone_number_id", "access_token", "waba_id")
+        .first()
         if channel.pk
         else None
     )
     if stored is None:
         return True
-    number_id, token = stored
+    number_id, token, waba_id = stored
     # A token cleared on a number already checked claims nothing new.
-    return channel.phone_number_id != number_id or channel.access_token not in ("", token)
+    return (
+        channel.phone_number_id != number_id
+        or channel.waba_id != waba_id
+        or channel.access_token not in ("", token)
+    )
 
 
 def _credentials_error(channel: Channel, exc: ProviderError) -> ApplicationError:

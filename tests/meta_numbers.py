@@ -58,13 +58,36 @@ def invalid_token() -> httpx.Response:
     )
 
 
+def waba_url(waba_id: str) -> str:
+    return f"{number_url(waba_id)}/phone_numbers"
+
+
+def waba_numbers(*phone_number_ids: str) -> httpx.Response:
+    """GET /{waba_id}/phone_numbers: the WABA's numbers, as Meta lists them."""
+    return httpx.Response(
+        200,
+        json={
+            "data": [{"id": number_id} for number_id in phone_number_ids],
+            "paging": {"cursors": {"before": "QVFI", "after": "QVFI"}},
+        },
+    )
+
+
 @contextmanager
 def meta_reads_numbers():
-    """Meta answers every number read as readable (for tests about something else that
-    create WhatsApp channels through the service). Other requests fall through to any
-    router already active."""
+    """Meta answers every number read as readable, and lists every number read so far
+    under any WABA (for tests about something else that create WhatsApp channels
+    through the service). Other requests fall through to any router already active."""
+    read: list[str] = []
+
+    def number(request):
+        number_id = request.url.path.rsplit("/", 1)[-1]
+        read.append(number_id)
+        return readable_number(number_id)
+
     with respx.mock(assert_all_called=False) as graph:
-        graph.get(url__regex=rf"^{re.escape(number_url(''))}\d+").mock(
-            side_effect=lambda request: readable_number(request.url.path.rsplit("/", 1)[-1])
+        graph.get(url__regex=rf"^{re.escape(number_url(''))}\d+/phone_numbers").mock(
+            side_effect=lambda request: waba_numbers(*read)
         )
+        graph.get(url__regex=rf"^{re.escape(number_url(''))}\d+(\?|$)").mock(side_effect=number)
         yield graph

@@ -19,16 +19,19 @@ from tests.meta_numbers import (
     number_url,
     readable_number,
     unreadable_number,
+    waba_numbers,
+    waba_url,
 )
 
 pytestmark = pytest.mark.django_db
 
 NUMBER_ID = "106540352242922"
+WABA_ID = "102290129340398"
 NEW_WHATSAPP_CHANNEL = {
     "provider": "whatsapp_cloud",
     "name": "Sales WhatsApp",
     "phone_number_id": NUMBER_ID,
-    "waba_id": "102290129340398",
+    "waba_id": WABA_ID,
     "access_token": "EAAG-token-of-the-number",
     "app_secret": "meta-app-secret",
 }
@@ -36,6 +39,7 @@ NEW_WHATSAPP_CHANNEL = {
 
 def test_a_number_the_token_can_read_is_saved(admin_client, respx_mock):
     read = respx_mock.get(number_url(NUMBER_ID)).mock(return_value=readable_number(NUMBER_ID))
+    respx_mock.get(waba_url(WABA_ID)).mock(return_value=waba_numbers("1", NUMBER_ID))
 
     response = admin_client.post("/api/v1/channels/", NEW_WHATSAPP_CHANNEL)
 
@@ -119,6 +123,9 @@ def test_a_new_token_is_checked_against_the_number(admin_client, organization, r
     read = respx_mock.get(number_url(channel.phone_number_id)).mock(
         return_value=readable_number(channel.phone_number_id)
     )
+    respx_mock.get(waba_url(channel.waba_id)).mock(
+        return_value=waba_numbers(channel.phone_number_id)
+    )
 
     response = admin_client.patch(f"/api/v1/channels/{channel.id}/", {"access_token": "new"})
 
@@ -186,6 +193,7 @@ def test_the_admin_form_says_when_meta_cannot_be_reached(staff_client, organizat
 
 def test_the_admin_form_saves_a_number_the_token_can_read(staff_client, organization, respx_mock):
     respx_mock.get(number_url(NUMBER_ID)).mock(return_value=readable_number(NUMBER_ID))
+    respx_mock.get(waba_url(WABA_ID)).mock(return_value=waba_numbers(NUMBER_ID))
 
     response = staff_client.post("/admin/tenants/channel/add/", _admin_add_form(organization))
 
@@ -239,3 +247,30 @@ def test_two_admins_claiming_one_number_at_once_get_one_channel_and_a_400(monkey
 
     assert sorted(outcomes) == ["created", "unique"]
     assert Channel.objects.count() == 1
+
+
+def test_a_waba_that_does_not_list_the_number_is_refused(admin_client, respx_mock):
+    # Another business's WABA id, typed beside a number of one's own: that WABA's
+    # template and account webhooks would reach this channel too.
+    respx_mock.get(number_url(NUMBER_ID)).mock(return_value=readable_number(NUMBER_ID))
+    respx_mock.get(waba_url(WABA_ID)).mock(return_value=waba_numbers("555000111"))
+
+    response = admin_client.post("/api/v1/channels/", NEW_WHATSAPP_CHANNEL)
+
+    assert response.status_code == 400
+    assert response.json()["details"]["waba_id"][0]["code"] == "not_readable"
+    assert not Channel.objects.exists()
+
+
+def test_changing_the_waba_checks_it_again(admin_client, organization, respx_mock):
+    channel = ChannelFactory(organization=organization)
+    respx_mock.get(number_url(channel.phone_number_id)).mock(
+        return_value=readable_number(channel.phone_number_id)
+    )
+    respx_mock.get(waba_url("777")).mock(return_value=waba_numbers("555000111"))
+
+    response = admin_client.patch(f"/api/v1/channels/{channel.id}/", {"waba_id": "777"})
+
+    assert response.status_code == 400
+    channel.refresh_from_db()
+    assert channel.waba_id != "777"
