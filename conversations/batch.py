@@ -694,11 +694,37 @@ def outbound_accepted(
     message = Message.objects.select_for_update().get(pk=message_id)
     message.provider_message_id = provider_message_id
     changed = {"provider_message_id", *_advance(message, status=status, at=at)}
+    changed.update(_adopt_filed_copy(message))
     batch.messages[(channel_id, provider_message_id)] = message
     batch.changed_messages[message.pk] = changed
     _apply_pending_statuses(batch, [message])
     _save(batch)
     return message
+
+
+def _adopt_filed_copy(message: Message) -> list[str]:
+    """A provider that reports its messages (OpenPhone's message.delivered, for one
+    sent from its app) may report ours before we stored its id: that report filed a copy
+    under the id. Ours takes the copy's statuses and the copy goes; without this, storing
+    the id broke the unique constraint and the sweep sent the message a second time."""
+    copy = (
+        Message.objects.select_for_update()
+        .filter(channel_id=message.channel_id, provider_message_id=message.provider_message_id)
+        .exclude(pk=message.pk)
+        .first()
+    )
+    if copy is None:
+        return []
+    changed = []
+    for status, time_field in _STATUS_TIME_FIELD.items():
+        at = getattr(copy, time_field)
+        if at is not None and status != MessageStatus.FAILED:
+            changed += _advance(message, status=status, at=at)
+    if copy.webhook_confirmed_at and not message.webhook_confirmed_at:
+        message.webhook_confirmed_at = copy.webhook_confirmed_at
+        changed.append("webhook_confirmed_at")
+    copy.delete()
+    return changed
 
 
 @transaction.atomic

@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from conversations.models import Conversation, Message, PendingStatusUpdate
+from conversations.services import message_outbound_accepted
 from providers import Provider
 from tenants.models import Role
 from tests.factories import MembershipFactory, UserFactory
@@ -212,3 +213,20 @@ def test_a_call_reads_in_the_thread_in_the_api_and_the_admin(client, openphone, 
     page = client.get(f"/admin/conversations/conversation/{call.conversation_id}/change/")
     assert "Voicemail (24 s)" in page.text
     assert call.payload["call"]["voicemail"]["url"] in page.text
+
+
+def test_a_delivery_reported_before_we_stored_the_id_is_one_message_sent_once(client, openphone):
+    # given a message of ours the provider took, whose id we have not stored yet
+    ours = _outbound(openphone.channel, "")
+    Message.objects.filter(pk=ours.pk).update(status="queued")
+
+    # when its delivery arrives first (filed as a message from the Quo app)...
+    openphone.deliver(client, "message_delivered")
+    # ...and then our send task stores the id the provider answered
+    message_outbound_accepted(message_id=ours.pk, provider_message_id=DELIVERED_ID)
+
+    # then there is one message, ours, delivered: nothing for the sweep to send again
+    assert Message.objects.get() == ours
+    ours.refresh_from_db()
+    assert (ours.provider_message_id, ours.status) == (DELIVERED_ID, "delivered")
+    assert ours.delivered_at is not None
