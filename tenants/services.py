@@ -152,7 +152,10 @@ def _number_taken_error() -> ApplicationError:
 
 def _channel_save(channel: Channel) -> None:
     """Two admins naming one number at once both pass the checks; the database's unique
-    constraint stops the second, who gets the check's answer rather than an error 500."""
+    constraint stops the second, who gets the check's answer rather than an error 500.
+
+    The checks ask Meta over HTTP, so they run before this, outside any transaction:
+    no connection or row is held while Meta answers."""
     try:
         with transaction.atomic():
             channel.save()
@@ -208,7 +211,6 @@ def _number_not_readable(channel: Channel, reason: str) -> ApplicationError:
     )
 
 
-@transaction.atomic
 def channel_create(
     *,
     organization: Organization,
@@ -230,7 +232,6 @@ def channel_create(
     return channel
 
 
-@transaction.atomic
 def channel_update(*, channel: Channel, check_credentials: bool = True, **fields: Any) -> Channel:
     """Change the given fields only. A secret left out stays as it is; "" clears it."""
     _assign(channel, fields)

@@ -274,3 +274,20 @@ def test_changing_the_waba_checks_it_again(admin_client, organization, respx_moc
     assert response.status_code == 400
     channel.refresh_from_db()
     assert channel.waba_id != "777"
+
+
+def test_meta_is_asked_outside_any_transaction_of_ours(admin_client, respx_mock):
+    # A transaction held open across an HTTP call holds a connection (and rows) for as
+    # long as Meta takes. The test's own transaction is the outermost; ours would nest
+    # inside it as a savepoint.
+    savepoints_during_call = []
+
+    def read(request):
+        savepoints_during_call.append(list(connection.savepoint_ids))
+        return readable_number(NUMBER_ID)
+
+    respx_mock.get(number_url(NUMBER_ID)).mock(side_effect=read)
+    respx_mock.get(waba_url(WABA_ID)).mock(return_value=waba_numbers(NUMBER_ID))
+
+    assert admin_client.post("/api/v1/channels/", NEW_WHATSAPP_CHANNEL).status_code == 201
+    assert savepoints_during_call == [[]]
