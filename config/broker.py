@@ -24,7 +24,10 @@ could not restore stay in Redis' unacked set and come back after the visibility
 timeout, and every task's own work is leased in the database (webhook events,
 reconciliation runs) so the sweeps retake it long before that.
 
-Installed for `redis://` and `rediss://` URLs by config.celery.
+Installed for `redis://` and `rediss://` URLs by config.celery. The same traceback is
+reported upstream (celery/kombu issues 582 and 970); remove this module once the kombu
+in requirements/base.txt closes the default channel before detaching the transport
+(tests/config/test_broker.py then passes without it).
 """
 
 from kombu.transport import TRANSPORT_ALIASES

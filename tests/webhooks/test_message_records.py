@@ -68,6 +68,14 @@ def test_messages_written_in_the_same_second_keep_one_order(client, whatsapp, we
     assert ids == [m["id"] for m in pages[1]["results"]]  # stable: ties broken by id
     assert ids[-1] == Message.objects.get(provider_timestamp=datetime.fromtimestamp(T0 + 5, UTC)).id
     assert ids[:3] == sorted(ids[:3])
+    # and a page boundary inside the tie neither repeats nor skips a message
+    api, walked, page_url = _api(webhook_org), [], url
+    params = {"order": "oldest", "page_size": 2}
+    while page_url:
+        page = api.get(page_url, params).json()
+        walked += [m["id"] for m in page["results"]]
+        page_url, params = page["next"], None
+    assert walked == ids
 
 
 def test_the_admin_shows_the_thread_in_the_order_it_was_written(client, whatsapp):
