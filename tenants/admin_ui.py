@@ -69,10 +69,11 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
     if moment is None:
         return "—"
     now = now or timezone.now()
+    seconds = (now - moment).total_seconds()
     return format_html(
-        '<span title="{}">{} ago</span>',
+        '<span title="{}">{}</span>',
         f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
-        short_span((now - moment).total_seconds()),
+        "just now" if seconds < 60 else f"{short_span(seconds)} ago",
     )
 
 
