@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from providers import Provider
@@ -13,6 +14,7 @@ from tenants.admin_channel import (
     provider_fields,
 )
 from tenants.admin_scope import OrganizationScopedAdmin
+from tenants.admin_ui import two_lines
 from tenants.models import Channel, ChannelEvent, Membership, Organization, Role
 
 admin.site.site_header = "Switchboard operations"
@@ -84,14 +86,8 @@ class OrganizationAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
 @admin.register(Channel)
 class ChannelAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     form = ChannelAdminForm
-    list_display = [
-        "name",
-        "organization",
-        "provider",
-        "display_phone_number",
-        "is_active",
-        "credentials",
-    ]
+    list_display = ["channel", "organization", "is_active", "credentials"]
+    list_display_links = None  # the channel's name links to its page; its number does not
     list_filter = ["provider", "is_active", "window_policy", "organization"]
     search_fields = [
         "name",
@@ -164,12 +160,20 @@ class ChannelAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
             return label  # fixed once saved: its webhooks and conversations depend on it
         return format_html('{} (<a href="?">choose another</a>)', label)
 
+    @admin.display(description="Channel", ordering="name")
+    def channel(self, obj: Channel) -> str:
+        url = reverse("admin:tenants_channel_change", args=[obj.pk])
+        where = " · ".join(filter(None, [obj.get_provider_display(), obj.display_phone_number]))
+        return two_lines(format_html('<a href="{}">{}</a>', url, obj.name), where)
+
     @admin.display(description="Credentials stored")
     def credentials(self, obj: Channel) -> str:
         stored = obj.secrets_set if obj.pk else []
         if not stored:
             return "none"
-        return ", ".join(f"{name.replace('_', ' ')} ••••" for name in stored)
+        return format_html_join(
+            ", ", '<span class="sb-nowrap">{} ••••</span>', ((n.replace("_", " "),) for n in stored)
+        )
 
     @admin.display(description="Webhook set-up")
     def webhook_setup(self, obj: Channel) -> str:

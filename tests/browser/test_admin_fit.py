@@ -57,6 +57,8 @@ PAGES = {
         "column-attempts",
         "column-error",
     ],
+    "/admin/webhooks/webhookevent/": ["column-status_column", "column-error"],
+    "/admin/tenants/channel/": ["column-channel", "column-credentials"],
     "/admin/": [],  # the dashboard: every column of its tables
 }
 
