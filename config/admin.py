@@ -16,7 +16,6 @@ from django.db.models import Model
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join, html_safe
 from django.utils.safestring import SafeString
-from django.utils.timesince import timesince
 
 from conversations.models import Conversation
 from providers import Provider
@@ -31,6 +30,7 @@ from reconciliation.dashboard import (
 from reconciliation.models import ReconciliationRun, RunKind, RunStatus, WebhookHealthCheck
 from templates.models import MessageTemplate, QualityScore, TemplateStatus
 from tenants.admin_scope import member_roles
+from tenants.admin_ui import short_span
 from tenants.models import Channel
 from webhooks.models import EventStatus, FailedWebhook, WebhookEvent
 
@@ -38,7 +38,7 @@ from webhooks.models import EventStatus, FailedWebhook, WebhookEvent
 # every admin page it shows a member only their organizations (tenants.admin_scope).
 DASHBOARD_PERMISSION = "webhooks.view_webhookevent"
 COLUMNS = [
-    ("Intake (1 h)", "Webhooks received in the last hour"),
+    ("Intake (1\u00a0h)", "Webhooks received in the last hour"),
     ("Failed", "Failed webhooks waiting for their next retry"),
     ("Dead", "Webhooks whose retries are exhausted: they need an operator"),
     ("Oldest unprocessed", "Age of the oldest webhook still received or processing"),
@@ -46,7 +46,7 @@ COLUMNS = [
     ("Daily counts", "The latest integrity check: days whose counts differ"),
     ("Health check", "The latest finished webhook health check, and its latency"),
     ("Open windows", "Conversations whose 24-hour window is open now"),
-    ("Expiring (1 h)", "Open windows that close within the hour"),
+    ("Expiring (1\u00a0h)", "Open windows that close within the hour"),
     ("Template problems", "Templates paused, disabled, or of red quality"),
 ]
 
@@ -112,7 +112,8 @@ class SwitchboardAdminSite(admin.AdminSite):
             return None
         organization_ids = None if user.is_superuser else list(member_roles(request))
         figures = dashboard_figures(organization_ids=organization_ids)
-        return DashboardPage(self, figures).context()
+        scope = "All organizations" if organization_ids is None else "Your organizations"
+        return {**DashboardPage(self, figures).context(), "scope": scope}
 
 
 class DashboardPage:
@@ -187,6 +188,10 @@ class DashboardPage:
             ],
         }
 
+    def age(self, moment: datetime) -> str:
+        """ "42 min", "3 h", "5 d": short, so that the table fits a laptop's screen."""
+        return short_span((self.now - moment).total_seconds())
+
     def change_url(self, channel: Channel) -> str:
         if not self.site.is_registered(Channel):
             return ""
@@ -205,7 +210,7 @@ class DashboardPage:
         # Older than the lease: its task or worker was lost, and the sweep is behind.
         late = age > timedelta(seconds=settings.WEBHOOK_PROCESSING_LEASE_SECONDS)
         return Figure(
-            timesince(oldest, self.now, depth=2),
+            self.age(oldest),
             self.list_url(
                 WebhookEvent,
                 status__in=f"{EventStatus.RECEIVED},{EventStatus.PROCESSING}",
@@ -220,7 +225,7 @@ class DashboardPage:
         if run is None:
             return Figure("never", title="No successful reconciliation yet")
         url = self.list_url(ReconciliationRun, status__exact=RunStatus.SUCCEEDED, **by_channel)
-        ago = f"{timesince(run.finished_at, self.now, depth=1)} ago" if run.finished_at else ""
+        ago = f"{self.age(run.finished_at)} ago" if run.finished_at else ""
         return Figure(
             f"{ago} · {run.created} created, {run.updated} updated",
             url,

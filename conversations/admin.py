@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
+from conversations.admin_list import ConversationListColumns
 from conversations.maintenance import windows_backfill
 from conversations.message_admin import (
     message_error,
@@ -213,17 +214,8 @@ class MessageInline(ReadOnlyInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+class ConversationAdmin(OrganizationScopedAdmin, ConversationListColumns, admin.ModelAdmin):
     member_roles = {"view": Role.VIEWER, "change": Role.AGENT}
-    list_display = [
-        "contact",
-        "channel",
-        "status",
-        "assignee",
-        "unread",
-        "last_activity_at",
-        "window",
-    ]
     list_filter = [
         WindowFilter,
         "status",
@@ -289,10 +281,6 @@ class ConversationAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # history: deleting one deletes its messages
-
-    @admin.display(description="Unread", ordering="unread_count")
-    def unread(self, obj: Conversation) -> int:
-        return obj.unread_count
 
     @admin.display(description="24-hour window", ordering="window_expires_at")
     def window(self, obj: Conversation) -> str:

@@ -242,7 +242,7 @@ def _announce_change(check: WebhookHealthCheck) -> None:
 def _failing_alert(check: WebhookHealthCheck) -> tuple[str, str]:
     channel = check.channel
     body = (
-        f"The webhook health check of {channel.name} ({channel.get_provider_display()}) "
+        f"The webhook health check of {channel} "
         f"failed: {check.get_result_display().lower()}.\n\n"
         f"Test message sent at {_when(check.sent_at)}.\n{check.error}\n\n"
         f"{_what_to_look_at(check)}\n"
@@ -266,7 +266,7 @@ def _recovered_alert(check: WebhookHealthCheck) -> tuple[str, str]:
     channel = check.channel
     since = _failing_since(check)
     body = (
-        f"Webhooks of {channel.name} ({channel.get_provider_display()}) arrive again: the "
+        f"Webhooks of {channel} arrive again: the "
         f"test message sent at {_when(check.sent_at)} was confirmed after "
         f"{check.latency_ms} ms.\n"
         f"The checks had failed since {_when(since)}.\n\n"

@@ -1,25 +1,21 @@
-from copy import copy
-
-from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from providers import Provider
 from tenants import services
-from tenants.admin_scope import OrganizationScopedAdmin
-from tenants.errors import ApplicationError, ErrorCode
-from tenants.models import (
-    ACCOUNT_FIELDS,
-    DEFAULT_WINDOW_POLICY,
-    SECRET_FIELDS,
-    Channel,
-    ChannelEvent,
-    Membership,
-    Organization,
-    Role,
-    WindowPolicy,
+from tenants.admin_channel import (
+    ChannelAdminForm,
+    chosen_provider,
+    provider_choices,
+    provider_fields,
 )
+from tenants.admin_scope import OrganizationScopedAdmin
+from tenants.admin_ui import two_lines
+from tenants.models import Channel, ChannelEvent, Membership, Organization, Role
 
 admin.site.site_header = "Switchboard operations"
 admin.site.site_title = "Switchboard"
@@ -87,83 +83,11 @@ class OrganizationAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
         return obj.channel_count
 
 
-class ChannelAdminForm(forms.ModelForm):
-    """Secrets are typed in but never rendered back: the page source holds no secret.
-
-    An empty secret box keeps the stored value; tick "clear" to remove one.
-    """
-
-    clear_secrets = forms.MultipleChoiceField(
-        choices=[(name, name.replace("_", " ")) for name in SECRET_FIELDS],
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="Remove these stored secrets.",
-    )
-    window_policy = forms.ChoiceField(
-        choices=[("", "The provider's default"), *WindowPolicy.choices],
-        required=False,
-        help_text="WhatsApp: Meta's rule; SMS and LinkedIn: always open.",
-    )
-    api_base_url = forms.URLField(
-        label="API base URL",
-        required=False,
-        assume_scheme="https",
-        help_text=Channel._meta.get_field("api_base_url").help_text,
-    )
-
-    class Meta:
-        model = Channel
-        fields = ["organization", "provider", "name", "is_active", *ACCOUNT_FIELDS, *SECRET_FIELDS]
-        widgets = {name: forms.PasswordInput(render_value=False) for name in SECRET_FIELDS}
-
-    def clean(self):
-        cleaned = super().clean()
-        if not cleaned.get("window_policy") and cleaned.get("provider"):
-            cleaned["window_policy"] = DEFAULT_WINDOW_POLICY[Provider(cleaned["provider"])]
-        for name in SECRET_FIELDS:
-            if name in cleaned.get("clear_secrets", []):
-                cleaned[name] = ""
-            elif not cleaned.get(name):
-                cleaned[name] = getattr(self.instance, name)
-        self._check_provider_requirements(cleaned)
-        return cleaned
-
-    def _check_provider_requirements(self, cleaned: dict) -> None:
-        if not cleaned.get("provider") or not cleaned.get("organization"):
-            return
-        candidate = copy(self.instance)
-        for field, value in cleaned.items():
-            if field in self._meta.fields:
-                setattr(candidate, field, value)
-        try:
-            # Also reads a WhatsApp number at Meta with the token: see the service.
-            services.channel_validate(channel=candidate)
-        except ApplicationError as exc:
-            self._add_errors(exc)
-            return
-        cleaned["display_phone_number"] = candidate.display_phone_number
-
-    def _add_errors(self, exc: ApplicationError) -> None:
-        if exc.code != ErrorCode.VALIDATION_ERROR:  # e.g. Meta could not be reached
-            self.add_error(None, exc.message)
-            return
-        for field, errors in exc.details.items():
-            target = field if field in self.fields else None
-            for error in errors:
-                self.add_error(target, error["message"])
-
-
 @admin.register(Channel)
 class ChannelAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     form = ChannelAdminForm
-    list_display = [
-        "name",
-        "organization",
-        "provider",
-        "display_phone_number",
-        "is_active",
-        "credentials",
-    ]
+    list_display = ["channel", "organization", "is_active", "credentials"]
+    list_display_links = None  # the channel's name links to its page; its number does not
     list_filter = ["provider", "is_active", "window_policy", "organization"]
     search_fields = [
         "name",
@@ -176,6 +100,7 @@ class ChannelAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     ]
     list_select_related = ["organization"]
     readonly_fields = [
+        "provider_name",
         "webhook_setup",
         "webhook_url_only",
         "key",
@@ -185,23 +110,81 @@ class ChannelAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     ]
     actions = ["deactivate", "activate"]
     inlines = [ChannelEventInline]
-    fieldsets = [
-        (None, {"fields": ["organization", "provider", "name", "is_active"]}),
-        ("Provider account", {"fields": ACCOUNT_FIELDS}),
-        ("Webhook", {"fields": ["webhook_setup", "key"]}),
-        (
-            "Credentials (encrypted; never shown)",
-            {"fields": ["credentials", *SECRET_FIELDS, "clear_secrets"]},
-        ),
-        ("History", {"fields": ["created_at", "updated_at"]}),
-    ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """First the provider, then a form of that provider's fields only."""
+        if chosen_provider(request.GET.get("provider")) is None:
+            return self.provider_choice_view(request)
+        return super().add_view(request, form_url, extra_context)
+
+    def provider_choice_view(self, request) -> TemplateResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Add channel: which provider?",
+            "providers": provider_choices(),
+        }
+        return TemplateResponse(request, "admin/tenants/channel/choose_provider.html", context)
+
+    def provider_of(self, request, obj: Channel | None) -> Provider:
+        if obj is not None:
+            return Provider(obj.provider)
+        return chosen_provider(request.GET.get("provider")) or Provider.WHATSAPP_CLOUD
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"provider": self.provider_of(request, obj)})
+
+    def get_fieldsets(self, request, obj=None):
+        account, secrets = provider_fields(self.provider_of(request, obj))
+        if obj is None:  # nothing stored yet: no key, credentials or history to show
+            return [
+                (None, {"fields": ["organization", "provider_name", "name", "is_active"]}),
+                ("Provider account", {"fields": account}),
+                ("Credentials (encrypted; never shown)", {"fields": secrets}),
+            ]
+        return [
+            (None, {"fields": ["organization", "provider_name", "name", "is_active"]}),
+            ("Provider account", {"fields": account}),
+            ("Webhook", {"fields": [self._webhook_field(request, obj), "key"]}),
+            (
+                "Credentials (encrypted; never shown)",
+                {"fields": ["credentials", *secrets, "clear_secrets"]},
+            ),
+            ("History", {"fields": ["created_at", "updated_at"]}),
+        ]
+
+    def _webhook_field(self, request, obj: Channel) -> str:
+        """The verify token is a secret of the channel's admins (as in the API): others
+        see the webhook URL only."""
+        return "webhook_setup" if self.has_change_permission(request, obj) else "webhook_url_only"
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    @admin.display(description="Provider")
+    def provider_name(self, obj: Channel) -> str:
+        label = Provider(obj.provider).label
+        if obj.pk:
+            return label  # fixed once saved: its webhooks and conversations depend on it
+        return format_html('{} (<a href="?">choose another</a>)', label)
+
+    @admin.display(description="Channel", ordering="name")
+    def channel(self, obj: Channel) -> str:
+        url = reverse("admin:tenants_channel_change", args=[obj.pk])
+        where = " · ".join(filter(None, [obj.get_provider_display(), obj.display_phone_number]))
+        return two_lines(format_html('<a href="{}">{}</a>', url, obj.name), where)
 
     @admin.display(description="Credentials stored")
     def credentials(self, obj: Channel) -> str:
         stored = obj.secrets_set if obj.pk else []
         if not stored:
             return "none"
-        return ", ".join(f"{name.replace('_', ' ')} ••••" for name in stored)
+        return format_html_join(
+            ", ", '<span class="sb-nowrap">{} ••••</span>', ((n.replace("_", " "),) for n in stored)
+        )
 
     @admin.display(description="Webhook set-up")
     def webhook_setup(self, obj: Channel) -> str:
@@ -218,17 +201,6 @@ class ChannelAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     @admin.display(description="Webhook set-up")
     def webhook_url_only(self, obj: Channel) -> str:
         return obj.webhook_url if obj.pk else "—"
-
-    def get_fieldsets(self, request, obj=None):
-        """The verify token is a secret of the channel's admins (as in the API): others
-        see the webhook URL only."""
-        fieldsets = super().get_fieldsets(request, obj)
-        if self.has_change_permission(request, obj):
-            return fieldsets
-        return [
-            (name, {**options, "fields": _replace(options["fields"])})
-            for name, options in fieldsets
-        ]
 
     @admin.action(description="Deactivate selected channels", permissions=["change"])
     def deactivate(self, request, queryset) -> None:
@@ -250,7 +222,3 @@ class ChannelAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
             f"{len(changed)} channel(s) {verb}; {queryset.count() - len(changed)} already were.",
             messages.SUCCESS,
         )
-
-
-def _replace(fields):
-    return ["webhook_url_only" if field == "webhook_setup" else field for field in fields]

@@ -126,6 +126,23 @@ ACCOUNT_FIELDS = (
     "window_policy",
 )
 
+# Which of those each provider uses: a channel's form offers only its provider's fields.
+PROVIDER_FIELDS: dict[Provider, tuple[str, ...]] = {
+    Provider.WHATSAPP_CLOUD: (
+        *("display_phone_number", "phone_number_id", "waba_id", "window_policy"),
+        *("access_token", "app_secret"),
+    ),
+    Provider.OPENPHONE: (
+        *("display_phone_number", "phone_number_id", "window_policy"),
+        *("access_token", "signing_key"),
+    ),
+    Provider.TWILIO: ("display_phone_number", "account_id", "window_policy", "auth_token"),
+    Provider.UNIPILE: (
+        *("account_id", "account_user_id", "api_base_url", "window_policy"),
+        *("access_token", "shared_secret"),
+    ),
+}
+
 
 def new_channel_key() -> str:
     return secrets.token_urlsafe(16)
@@ -220,7 +237,9 @@ class Channel(models.Model):
         indexes = [models.Index(fields=["provider", "waba_id"], name="channel_provider_waba")]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_provider_display()})"
+        # Read in lists, filters and choices: "Front desk · WhatsApp", not the provider's
+        # full label in brackets after a name that often says it already.
+        return f"{self.name} · {Provider(self.provider).short_label}"
 
     @property
     def webhook_path(self) -> str:

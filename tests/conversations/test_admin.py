@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from conversations import admin as conversations_admin
 from conversations.maintenance import windows_backfill
 from conversations.models import ConversationStatus, Direction, Message
+from tenants.admin_ui import BLUE
 from tenants.models import WindowPolicy
 from tests.factories import (
     ChannelFactory,
@@ -381,3 +382,29 @@ def test_an_unfiltered_list_does_not_offer_to_show_all(staff_client):
 
     assert "Show all" not in staff_client.get(url).content.decode()
     assert "Show all" in staff_client.get(url, {"q": "nobody"}).content.decode()
+
+
+def test_a_list_row_shows_who_where_what_was_said_and_who_holds_it(staff_client, organization):
+    agent = UserFactory(first_name="Maria", last_name="Gonzalez")
+    channel = ChannelFactory(organization=organization, name="Front desk")
+    with time_machine.travel(T0, tick=False):
+        ConversationFactory(
+            organization=organization,
+            channel=channel,
+            contact=ContactFactory(organization=organization, name="Olga"),
+            assignee=agent,
+            unread_count=3,
+            last_activity_at=T0 - timedelta(minutes=42),
+            last_message_preview="Where is my order?",
+        )
+        ConversationFactory(organization=organization, channel=channel, unread_count=0)
+
+        page = staff_client.get(CONVERSATIONS).content.decode()
+
+    assert "<strong>Olga</strong></a>" in page
+    assert '<div class="sb-sub">Front desk · WhatsApp</div>' in page
+    assert ">Where is my order?</div>" in page
+    assert '<div class="sb-sub sb-assignee">Maria Gonzalez</div>' in page
+    assert '<div class="sb-sub sb-unassigned">unassigned</div>' in page
+    assert _badge_colour(page, "3") == BLUE
+    assert ">42 min ago</span>" in page

@@ -156,6 +156,8 @@ def test_a_check_without_its_webhook_times_out_and_alerts_once(
         assert alert.subject == f"[Switchboard] Webhook health check failed: {whatsapp.name}"
         assert f"/admin/reconciliation/webhookhealthcheck/{check.pk}/change/" in alert.body
         assert f"sends its webhooks to {whatsapp.webhook_url}" in alert.body
+        # the channel as staff read it: its name and the provider's short name
+        assert f"health check of {whatsapp.name} · WhatsApp failed" in alert.body
 
         clock.shift(timedelta(hours=1))  # the next hourly check fails too
         again = _timed_out_check(django_capture_on_commit_callbacks, whatsapp)
@@ -212,6 +214,7 @@ def test_the_first_success_after_failures_says_recovered_once(
     ]
     body = mail.outbox[1].body
     assert "confirmed after 2000 ms" in body
+    assert f"Webhooks of {whatsapp.name} · WhatsApp arrive again" in body
     assert f"failed since {first_failure.sent_at:%Y-%m-%d %H:%M:%S} UTC" in body
 
 

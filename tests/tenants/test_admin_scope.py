@@ -237,6 +237,7 @@ def test_the_dashboard_shows_their_organizations_only(outsider, theirs, mine):
     page = outsider.get(reverse("admin:index")).content.decode()
 
     assert "Operations dashboard" in page
+    assert "Your organizations, as of" in page  # not "All organizations": it is scoped
     assert "Bravo line" in page
     assert "Alpha" not in page
 

@@ -152,6 +152,10 @@ def staff_client(client):
     return client
 
 
+# The add page's second step: the form of the provider chosen in the first.
+ADMIN_ADD_WHATSAPP = "/admin/tenants/channel/add/?provider=whatsapp_cloud"
+
+
 def _admin_add_form(organization, **changes) -> dict:
     form = {
         "organization": organization.id,
@@ -174,7 +178,7 @@ def test_the_admin_form_refuses_a_number_the_token_cannot_read(
 ):
     respx_mock.get(number_url(NUMBER_ID)).mock(return_value=unreadable_number(NUMBER_ID))
 
-    response = staff_client.post("/admin/tenants/channel/add/", _admin_add_form(organization))
+    response = staff_client.post(ADMIN_ADD_WHATSAPP, _admin_add_form(organization))
 
     assert response.status_code == 200  # the form again, with the error
     assert "cannot read" in response.content.decode()
@@ -184,7 +188,7 @@ def test_the_admin_form_refuses_a_number_the_token_cannot_read(
 def test_the_admin_form_says_when_meta_cannot_be_reached(staff_client, organization, respx_mock):
     respx_mock.get(number_url(NUMBER_ID)).mock(side_effect=httpx.ConnectError("offline"))
 
-    response = staff_client.post("/admin/tenants/channel/add/", _admin_add_form(organization))
+    response = staff_client.post(ADMIN_ADD_WHATSAPP, _admin_add_form(organization))
 
     assert response.status_code == 200
     assert "nothing was saved" in response.content.decode()
@@ -195,7 +199,7 @@ def test_the_admin_form_saves_a_number_the_token_can_read(staff_client, organiza
     respx_mock.get(number_url(NUMBER_ID)).mock(return_value=readable_number(NUMBER_ID))
     respx_mock.get(waba_url(WABA_ID)).mock(return_value=waba_numbers(NUMBER_ID))
 
-    response = staff_client.post("/admin/tenants/channel/add/", _admin_add_form(organization))
+    response = staff_client.post(ADMIN_ADD_WHATSAPP, _admin_add_form(organization))
 
     assert response.status_code == 302
     assert Channel.objects.get().phone_number_id == NUMBER_ID

@@ -1,6 +1,9 @@
-import pytest
+from datetime import UTC, datetime, timedelta
 
-from tests.factories import UserFactory
+import pytest
+import time_machine
+
+from tests.factories import ChannelFactory, UserFactory
 from webhooks import processing
 from webhooks.models import EventStatus, WebhookEvent
 
@@ -105,10 +108,48 @@ def test_the_queue_says_what_will_happen_to_each_event(staff_client, failed_even
     retrying = staff_client.get("/admin/webhooks/failedwebhook/", {"next": "retry"})
     operator = staff_client.get("/admin/webhooks/failedwebhook/", {"next": "operator"})
 
-    assert "Failed: will retry" in page
-    assert "Failed: will not retry, needs an operator" in page
+    assert "will retry" in page
+    assert "will not retry: needs an operator" in page
     assert "2 failed webhooks" in page
-    assert ">Processed<" not in page  # a filter choice that is not the queue's
-    assert ">Received<" not in page
+    # no filter choice that is not the queue's
+    assert "status__exact=processed" not in page
+    assert "status__exact=received" not in page
     assert [row.pk for row in retrying.context["cl"].result_list] == [failed_event.pk]
     assert [row.pk for row in operator.context["cl"].result_list] == [unreadable.pk]
+
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def test_the_queue_list_says_what_happens_next_and_when(staff_client, organization):
+    channel = ChannelFactory(organization=organization, name="Front desk")
+
+    def queued(key: str, status: str, **fields) -> WebhookEvent:
+        return WebhookEvent.objects.create(
+            provider="whatsapp_cloud",
+            body=b"{}",
+            dedupe_key=key,
+            status=status,
+            received_at=T0 - timedelta(hours=3),
+            **{"channel": channel, "organization": organization, **fields},
+        )
+
+    queued("later", EventStatus.FAILED, next_attempt_at=T0 + timedelta(minutes=8))
+    queued("due", EventStatus.FAILED, next_attempt_at=T0 - timedelta(minutes=1))
+    queued("never", EventStatus.FAILED, next_attempt_at=None)
+    queued("dead", EventStatus.DEAD)
+    queued("lost", EventStatus.UNROUTABLE, channel=None, organization=None)
+
+    with time_machine.travel(T0, tick=False):
+        page = staff_client.get("/admin/webhooks/failedwebhook/").content.decode()
+
+    for words in [
+        "will retry in 8 min",
+        "will retry now",
+        "will not retry: needs an operator",
+        "retries exhausted: needs an operator",
+        "add its channel, then replay",
+    ]:
+        assert f'<div class="sb-sub">{words}</div>' in page
+    assert f'Front desk<div class="sb-sub">WhatsApp · {organization.name}</div>' in page
+    assert 'title="2026-11-20 09:00 UTC">3 h ago</span>' in page

@@ -1,0 +1,193 @@
+"""The admin on a common laptop screen (1,366 px wide): the pages support staff work
+from fit it, with their key columns on screen, nothing scrolling sideways.
+
+The data is the kind that widens tables: long names, long user names, long errors
+with provider ids in them, open windows, and a dashboard with every figure filled in.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from selenium.webdriver.common.by import By
+
+from providers import Provider
+from reconciliation.models import (
+    HealthCheckResult,
+    ReconciliationRun,
+    RunKind,
+    RunStatus,
+    RunTrigger,
+    WebhookHealthCheck,
+)
+from tests.browser.test_admin_browser import PASSWORD, wait_for
+from tests.factories import (
+    ChannelFactory,
+    ContactFactory,
+    ConversationFactory,
+    MessageTemplateFactory,
+    OrganizationFactory,
+    UserFactory,
+)
+from webhooks.models import EventStatus, WebhookEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+WIDTH, HEIGHT = 1366, 900
+LONG_ERROR = (
+    'IntegrityError: duplicate key value violates unique constraint "message_unique" '
+    "DETAIL: Key (channel_id, provider_message_id)=(3, wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQz"
+    "QTRBNjU5OUFFRTAzODEwMTQ0RgA=) already exists."
+)
+
+# Each page, and the headers of the columns that must be on screen (Django names a
+# list column's header cell "column-<field>").
+PAGES = {
+    "/admin/conversations/conversation/": [
+        "column-conversation",
+        "column-status_badge",
+        "column-unread_badge",
+        "column-last_activity",
+        "column-window",
+    ],
+    "/admin/webhooks/failedwebhook/": [
+        "column-id",
+        "column-status_column",
+        "column-source",
+        "column-received",
+        "column-attempts",
+        "column-error",
+    ],
+    "/admin/webhooks/webhookevent/": ["column-status_column", "column-error"],
+    "/admin/tenants/channel/": ["column-channel", "column-credentials"],
+    "/admin/": [],  # the dashboard: every column of its tables
+}
+
+
+@pytest.fixture
+def busy_tenants() -> None:
+    now = timezone.now()
+    agent = UserFactory(username="jonathan.whitaker-mcallister", is_staff=True)
+    for org_name in ["Demo Company", "Northwind Traders International Holdings"]:
+        organization = OrganizationFactory(name=org_name)
+        channels = [
+            ChannelFactory(organization=organization, name="Customer Care EMEA (+44 main line)"),
+            ChannelFactory(
+                organization=organization,
+                name="US Sales SMS",
+                provider=Provider.TWILIO,
+                phone_number_id="",
+            ),
+        ]
+        for index in range(12):
+            channel = channels[index % 2]
+            ConversationFactory(
+                organization=organization,
+                channel=channel,
+                contact=ContactFactory(
+                    organization=organization,
+                    name=f"Venkatanarasimharajuvaripeta Christopher-Montgomery {index}",
+                ),
+                assignee=agent if index % 3 else None,
+                unread_count=index * 11,
+                last_activity_at=now - timedelta(minutes=7 * index),
+                last_message_preview="Can I change the delivery address to 221B Baker "
+                "Street, London NW1 6XE? The tracking link https://example.com/track/"
+                "0123456789abcdef0123456789abcdef is broken",
+                window_expires_at=now + timedelta(hours=23, minutes=59 - index),
+            )
+            WebhookEvent.objects.create(
+                provider=channel.provider,
+                channel=channel if index % 4 else None,
+                organization=organization if index % 4 else None,
+                body=b"{}",
+                dedupe_key=f"{org_name}-{index}",
+                received_at=now - timedelta(hours=index),
+                status=[EventStatus.FAILED, EventStatus.DEAD, EventStatus.UNROUTABLE][index % 3],
+                attempts=5,
+                next_attempt_at=now + timedelta(minutes=16) if index % 2 else None,
+                last_error=LONG_ERROR,
+            )
+        for channel in channels:
+            _dashboard_figures(channel, now)
+
+
+def _dashboard_figures(channel, now) -> None:
+    """A reconciliation, a daily counts check, a late health check, template problems."""
+    common = {
+        "organization": channel.organization,
+        "channel": channel,
+        "status": RunStatus.SUCCEEDED,
+        "trigger": RunTrigger.SCHEDULE,
+        "window_start": now - timedelta(days=2),
+        "window_end": now,
+        "finished_at": now - timedelta(hours=3, minutes=12),
+    }
+    ReconciliationRun.objects.create(kind=RunKind.MESSAGES, created=1234, updated=567, **common)
+    ReconciliationRun.objects.create(
+        kind=RunKind.INTEGRITY, findings={"differing_days": ["2026-11-28"]}, **common
+    )
+    WebhookHealthCheck.objects.create(
+        organization=channel.organization,
+        channel=channel,
+        sent_at=now - timedelta(minutes=30),
+        latency_ms=12_345,
+        result=HealthCheckResult.TIMED_OUT,
+    )
+    if channel.provider == Provider.WHATSAPP_CLOUD:
+        for status, quality in [("PAUSED", "RED"), ("DISABLED", "RED"), ("APPROVED", "RED")]:
+            MessageTemplateFactory(channel=channel, status=status, quality_score=quality)
+
+
+def overflowing(browser) -> list[str]:
+    """The page, and each table's scrolling box, wider than what is on screen."""
+    return browser.execute_script(
+        """
+        const found = [];
+        const page = document.documentElement;
+        if (page.scrollWidth > window.innerWidth) found.push(`page ${page.scrollWidth}px`);
+        for (const box of document.querySelectorAll('.results, #operations .scroll')) {
+            if (box.scrollWidth > box.clientWidth)
+                found.push(`${box.className} ${box.scrollWidth}px in ${box.clientWidth}px`);
+        }
+        return found;
+        """
+    )
+
+
+def cut_off(browser, headers: list[str]) -> list[str]:
+    """Headers (all of the dashboard's) whose column ends past what is on screen."""
+    return browser.execute_script(
+        """
+        const [classes] = arguments;
+        const cells = classes.length
+            ? classes.map(c => document.querySelector(`#result_list thead th.${c}`))
+            : [...document.querySelectorAll('#operations thead th')];
+        return cells.flatMap((cell, i) => {
+            if (!cell) return [`${classes[i]} missing`];
+            const box = cell.closest('.results, .scroll') || document.body;
+            const right = cell.getBoundingClientRect().right;
+            const edge = Math.min(box.getBoundingClientRect().right, window.innerWidth);
+            return right > edge + 0.5 ? [`${cell.textContent.trim()} ends at ${right}`] : [];
+        });
+        """,
+        headers,
+    )
+
+
+def test_the_lists_and_dashboard_fit_a_laptop_screen(open_browser, live_server, busy_tenants):
+    browser = open_browser()
+    browser.set_window_size(WIDTH, HEIGHT)
+    UserFactory(username="operator", password=PASSWORD, is_staff=True, is_superuser=True)
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/")
+    browser.find_element(By.NAME, "username").send_keys("operator")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "#login-form [type=submit]").click()
+    wait_for(browser, "#operations h2", "Operations dashboard")
+    assert browser.execute_script("return window.innerWidth") == WIDTH
+
+    for path, headers in PAGES.items():
+        browser.get(f"{live_server.url}{path}")
+        wait_for(browser, "#result_list tbody tr" if headers else "#operations table")
+
+        assert overflowing(browser) == [], path
+        assert cut_off(browser, headers) == [], path
