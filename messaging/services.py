@@ -131,6 +131,33 @@ def message_send_to_phone(
         return message_send_text(conversation=conversation, text=text)
 
 
+def message_resend(*, message: Message) -> Message:
+    """A failed outbound message, sent again as a new message under today's checks.
+
+    A new message, not the old one put back in the queue: the failed row is the
+    provider's verdict (its status never moves backwards, its error stays readable),
+    and a resend is a new attempt that may itself be refused now (the window has
+    closed, the template was paused, the channel is at its limit)."""
+    if message.direction != Direction.OUTBOUND or message.status != MessageStatus.FAILED:
+        raise field_error("message", "Only a failed outbound message can be sent again.")
+    conversation = message.conversation
+    if message.type == MessageType.TEMPLATE:
+        template = message.payload.get("template", {})
+        return message_send_template(
+            conversation=conversation,
+            name=template.get("name", ""),
+            language=template.get("language", ""),
+            parameters=message.payload.get("parameters", {}),
+        )
+    if message.type == MessageType.TEXT:
+        return message_send_text(
+            conversation=conversation,
+            text=message.text,
+            reply_to=message.context.get("message_id", ""),
+        )
+    raise field_error("message", f"A {message.type} message cannot be sent again from here.")
+
+
 # --- delivery (the send task) -------------------------------------------------------
 
 

@@ -1,0 +1,30 @@
+// The window's countdown where the agent types, and the thread scrolled to its newest
+// message. No framework: the page works without this file.
+(function () {
+  function span(seconds) {
+    var minutes = Math.floor(seconds / 60), days = Math.floor(minutes / 1440);
+    if (days) return days + (days === 1 ? " day" : " days");
+    var hours = Math.floor(minutes / 60);
+    if (hours) return hours + " h " + (minutes % 60) + " min";
+    return minutes ? minutes + " min" : "under 1 min";
+  }
+  function tick() {
+    document.querySelectorAll("[data-expires]").forEach(function (element) {
+      var left = Math.floor((Date.parse(element.dataset.expires) - Date.now()) / 1000);
+      var countdown = element.querySelector(".sb-countdown");
+      if (left <= 0) {
+        element.textContent = "The window has just closed: reload the page to send a template.";
+        element.classList.add("sb-expiring");
+      } else if (countdown) {
+        countdown.textContent = span(left);
+        element.classList.toggle("sb-expiring", left < 3600);
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var thread = document.getElementById("thread");
+    if (thread && !location.search.includes("before=")) thread.scrollTop = thread.scrollHeight;
+    tick();
+    setInterval(tick, 15000);
+  });
+})();
