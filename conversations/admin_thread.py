@@ -20,6 +20,7 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from conversations import services
 from conversations.message_admin import call_media_links, reactions_line
@@ -135,7 +136,7 @@ def _ticks(message: Message) -> str:
 def _footer(message: Message) -> str:
     marks = []
     if message.edited_at is not None and message.deleted_at is None:
-        marks.append(format_html("<em class='sb-mark'>edited</em>"))
+        marks.append(mark_safe("<em class='sb-mark'>edited</em>"))
     reactions = getattr(message, "current_reactions", [])
     if reactions:
         marks.append(format_html("<span class='sb-reactions'>{}</span>", reactions_line(reactions)))

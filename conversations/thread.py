@@ -67,25 +67,27 @@ def thread_page(
     latest page. Three queries: messages, their reactions, the notes."""
     size = size or PAGE_SIZE
     messages = Message.objects.filter(conversation=conversation)
+    # `until`: the first message of the next newer page, where this page's notes end.
     if after is not None:
         rows = list(messages.filter(_later_than(after)).order_by("occurred_at", "id")[: size + 1])
         page = rows[:size]
+        until = rows[size] if len(rows) > size else None
         older = Cursor.of(page[0]) if page else after
-        newer = Cursor.of(rows[size]) if len(rows) > size else None
     else:
         rows = list(
             messages.filter(_earlier_than(before)).order_by("-occurred_at", "-id")[: size + 1]
         )
         page = list(reversed(rows[:size]))
+        until = before
         older = Cursor.of(page[0]) if len(rows) > size else None
-        newer = before
+    newer = Cursor.of(page[-1]) if until is not None and page else None
     reactions = message_reactions(messages=page)
     for message in page:
         message.current_reactions = reactions.get(message.pk, [])
     notes = _notes(
         conversation,
         since=older.occurred_at if older else None,
-        until=newer.occurred_at if newer else None,
+        until=until.occurred_at if until is not None else None,
     )
     return ThreadPage(
         messages=page,
