@@ -121,7 +121,7 @@ class ComposerAdmin:
     def reply_view(self, request, object_id):
         conversation = self._workable(request, object_id)
         text = request.POST.get("text", "")
-        sent = self._send(
+        sent = self._send_once(
             request,
             conversation,
             lambda: services.message_send_text(conversation=conversation, text=text),
@@ -140,7 +140,7 @@ class ComposerAdmin:
                 request, "Not sent: choose one of this channel's templates.", messages.ERROR
             )
             return back_to(conversation, "composer")
-        self._send(
+        self._send_once(
             request,
             conversation,
             lambda: services.message_send_template(
@@ -157,7 +157,7 @@ class ComposerAdmin:
         failed = Message.objects.filter(conversation=conversation, pk=message_id).first()
         if failed is None:
             raise Http404
-        self._send(request, conversation, lambda: services.message_resend(message=failed))
+        self._send_once(request, conversation, lambda: services.message_resend(message=failed))
         return back_to(conversation, "composer")
 
     def _workable(self, request, object_id) -> Conversation:
@@ -168,7 +168,7 @@ class ComposerAdmin:
             raise PermissionDenied
         return conversation
 
-    def _send(self, request, conversation: Conversation, send) -> bool:
+    def _send_once(self, request, conversation: Conversation, send) -> bool:
         """Runs `send` once per form key; says what happened. False if refused."""
         key = request.POST.get(KEY_FIELD, "")
 
