@@ -198,5 +198,7 @@ class ComposerAdmin:
                 messages.WARNING,
             )
         else:
-            self.message_user(request, f"Queued for sending (message {answer.message_id}).")
+            self.message_user(
+                request, f"Queued for sending (message {answer.message_id}).", messages.SUCCESS
+            )
         return True
