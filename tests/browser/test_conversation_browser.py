@@ -2,6 +2,8 @@
 a local fake of Meta's Graph API (real HTTP both ways: the send, and the status
 webhook back); a staff member of another organization cannot open the page."""
 
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,7 +30,8 @@ from tests.webhooks.conftest import make_channel
 from tests.webhooks.delivery import SECRETS
 
 pytestmark = pytest.mark.django_db(transaction=True)
-SCREENSHOTS = Path("/tmp/switchboard-screenshots")
+# Screenshots of the page at 1,366 px, to look at after a change (CI may keep them).
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", tempfile.gettempdir())) / "switchboard"
 
 
 def sign_in(browser, live_server, username: str) -> None:
@@ -60,7 +63,9 @@ def _conversation(channel, name: str, phone: str, wrote_ago: timedelta) -> Conve
         is_window_open=wrote_ago < timedelta(hours=24),
         unread_count=1,
     )
-    MessageFactory(conversation=conversation, text="Hi! Where is my order #1042?", occurred_at=wrote)
+    MessageFactory(
+        conversation=conversation, text="Hi! Where is my order #1042?", occurred_at=wrote
+    )
     return conversation
 
 
