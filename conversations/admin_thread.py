@@ -31,13 +31,12 @@ from tenants.errors import ApplicationError, ErrorCode
 
 TIME = "%d %b %H:%M"
 TICKS = {
-    "queued": ("🕓", "queued: waiting for the provider"),
+    "queued": ("…", "queued: waiting for the provider"),
     "sent": ("✓", "sent"),
     "delivered": ("✓✓", "delivered"),
     "read": ("✓✓", "read"),
     "failed": ("⚠", "failed"),
 }
-MEDIA_ICONS = {"image": "🖼", "video": "🎞", "audio": "🔊", "document": "📄", "sticker": "🏷"}
 
 
 def span(seconds: int) -> str:
@@ -86,21 +85,16 @@ def _body(message: Message) -> str:
     text = message.text or ("" if message.media else f"({message.type})")
     if message.deleted_at is not None:
         return format_html("<del>{}</del> <em class='sb-mark'>deleted by its sender</em>", text)
-    icon = "📞 " if message.type == "call" else ""
-    return format_html("{}{}{}{}", icon, text, _media(message), call_media_links(message))
+    return format_html("{}{}{}", text, _media(message), call_media_links(message))
 
 
 def _media(message: Message) -> str:
     media = message.media or {}
     if not media:
         return ""
-    name = media.get("filename") or message.type
-    label = format_html(
-        "{} {} <small>{}</small>",
-        MEDIA_ICONS.get(message.type, "📎"),
-        name,
-        media.get("mime_type", ""),
-    )
+    # Words, not emoji: a browser without an emoji font draws those as empty boxes.
+    name = media.get("filename") or message.type.capitalize()
+    label = format_html("[{}] <small>{}</small>", name, media.get("mime_type", ""))
     if media.get("url"):
         label = format_html(
             '<a href="{}" target="_blank" rel="noopener">{}</a>', media["url"], label
@@ -221,12 +215,15 @@ class ConversationWorkspace:
                 self.message_user(request, refusal(error), messages.ERROR)
             else:
                 self.message_user(request, done, messages.SUCCESS)
-        return back_to(conversation, request.POST.get("anchor", "work"))
+        return back_to(conversation)
 
 
-def back_to(conversation: Conversation, anchor: str) -> HttpResponseRedirect:
-    url = reverse("admin:conversations_conversation_change", args=[conversation.pk])
-    return HttpResponseRedirect(f"{url}#{anchor}")
+def back_to(conversation: Conversation) -> HttpResponseRedirect:
+    """The page from its top: what was done is said there, above the thread (which
+    opens scrolled to its newest line)."""
+    return HttpResponseRedirect(
+        reverse("admin:conversations_conversation_change", args=[conversation.pk])
+    )
 
 
 def refusal(error: ApplicationError, outcome: str = "Not done.") -> str:

@@ -65,9 +65,12 @@ def _choice(template: MessageTemplate) -> TemplateChoice:
 
 
 def _label(part: str, name: str) -> str:
+    """ "Body · {{day}}", "Header · image link": where the value goes, as Meta names it."""
+    where = part.replace("_", " ").capitalize()
     if name.isupper():  # a media header's link, a coupon code
-        return f"{part.replace('_', ' ')} {name.lower().replace('_', ' ')}"
-    return f"{part.replace('_', ' ')} {{{{{name}}}}}"
+        what = "link" if name in ("IMAGE", "VIDEO", "DOCUMENT") else ""
+        return f"{where} · {name.lower().replace('_', ' ')} {what}".rstrip()
+    return f"{where} · {{{{{name}}}}}"
 
 
 def parameters_from(data) -> dict:
@@ -128,7 +131,7 @@ class ComposerAdmin:
         )
         if not sent:
             request.session[DRAFT_SESSION_KEY.format(conversation.pk)] = text
-        return back_to(conversation, "composer")
+        return back_to(conversation)
 
     def template_view(self, request, object_id):
         conversation = self._workable(request, object_id)
@@ -139,7 +142,7 @@ class ComposerAdmin:
             self.message_user(
                 request, "Not sent: choose one of this channel's templates.", messages.ERROR
             )
-            return back_to(conversation, "composer")
+            return back_to(conversation)
         self._send_once(
             request,
             conversation,
@@ -150,7 +153,7 @@ class ComposerAdmin:
                 parameters=parameters_from(request.POST),
             ),
         )
-        return back_to(conversation, "composer")
+        return back_to(conversation)
 
     def resend_view(self, request, object_id, message_id):
         conversation = self._workable(request, object_id)
@@ -158,7 +161,7 @@ class ComposerAdmin:
         if failed is None:
             raise Http404
         self._send_once(request, conversation, lambda: services.message_resend(message=failed))
-        return back_to(conversation, "composer")
+        return back_to(conversation)
 
     def _workable(self, request, object_id) -> Conversation:
         if request.method != "POST":

@@ -69,6 +69,39 @@ def _conversation(channel, name: str, phone: str, wrote_ago: timedelta) -> Conve
     return conversation
 
 
+def _earlier_exchange(conversation: Conversation) -> None:
+    """Yesterday's messages: a read reply with a reaction, a photo, a failed send."""
+    yesterday = timezone.now() - timedelta(days=1)
+    MessageFactory(conversation=conversation, text="Do you ship to Lyon?", occurred_at=yesterday)
+    MessageFactory(
+        conversation=conversation,
+        direction="outbound",
+        text="Yes, in 2 to 3 days.",
+        status="read",
+        sent_at=yesterday,
+        read_at=yesterday + timedelta(minutes=2),
+        provider_message_id="wamid.yes",
+        occurred_at=yesterday + timedelta(minutes=1),
+    )
+    MessageFactory(
+        conversation=conversation,
+        type="image",
+        text="This one",
+        media={"mime_type": "image/jpeg", "id": "1029384756"},
+        occurred_at=yesterday + timedelta(minutes=3),
+    )
+    MessageFactory(
+        conversation=conversation,
+        direction="outbound",
+        text="Ordered: one blue lamp.",
+        status="failed",
+        error_code="131026",
+        error_title="Message undeliverable",
+        occurred_at=yesterday + timedelta(minutes=4),
+        provider_message_id="",
+    )
+
+
 @pytest.fixture
 def world(settings, live_server):
     organization = OrganizationFactory(name="Acme")
@@ -95,9 +128,11 @@ def world(settings, live_server):
         app_secret=SECRETS[Provider.WHATSAPP_CLOUD],
     ) as graph:
         settings.WHATSAPP_GRAPH_URL = graph.url
+        olga = _conversation(channel, "Olga Open", "+16505551234", timedelta(minutes=10))
+        _earlier_exchange(olga)
         yield {
             "graph": graph,
-            "open": _conversation(channel, "Olga Open", "+16505551234", timedelta(minutes=10)),
+            "open": olga,
             "closed": _conversation(channel, "Carl Closed", "+16505559876", timedelta(hours=30)),
         }
 
@@ -134,6 +169,16 @@ def test_an_agent_answers_assigns_and_snoozes_and_an_outsider_gets_404(
     mine = browser.find_elements(By.CSS_SELECTOR, ".sb-entry.sb-out")[-1]
     assert "✓ sent" in mine.text
     shot(browser, "conversation-replied")
+
+    # when they write an internal note
+    browser.find_element(By.ID, "note-text").send_keys("Customer is a reseller: priority.")
+    browser.find_element(By.CSS_SELECTOR, ".sb-note-form button[type=submit]").click()
+
+    # then it is in the thread, marked as a note, and nothing more went to Meta
+    wait_for(browser, ".messagelist .success", "Note added")
+    assert "Customer is a reseller" in wait_for(browser, ".sb-entry.sb-note").text
+    assert len(graph.sent) == 1
+    shot(browser, "conversation-note")
 
     # when they assign it to themselves
     browser.find_element(By.ID, "assign-me").click()

@@ -185,7 +185,7 @@ def test_the_thread_reads_like_a_conversation(agent, conversation, clock):
     assert "131047 Re-engagement message" in page
     assert 'href="https://media.example/p.jpg"' in page
     assert "image/jpeg" in page
-    assert "📞 Missed call" in page
+    assert "Missed call" in page
     assert "vm.mp3" in page
     assert "edited" in page
     assert "<del>oops</del>" in page
