@@ -10,7 +10,8 @@
   }
   function tick() {
     document.querySelectorAll("[data-expires]").forEach(function (element) {
-      var left = Math.floor((Date.parse(element.dataset.expires) - Date.now()) / 1000);
+      // data-expires: seconds since the epoch (no date-string parsing quirks).
+      var left = Math.floor(Number(element.dataset.expires) - Date.now() / 1000);
       var countdown = element.querySelector(".sb-countdown");
       if (left <= 0) {
         element.textContent = "The window has just closed: reload the page to send a template.";
