@@ -16,11 +16,13 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
 
 from conversations import services
 from conversations.message_admin import call_media_links, reactions_line
@@ -199,12 +201,18 @@ class ConversationWorkspace:
             )
         return context
 
-    def work_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+    def workable(self, request, object_id) -> Conversation:
+        """The conversation a control posts to, if this person may work it."""
         conversation = self.get_object(request, object_id)  # another organization's: 404
+        if conversation is None:
+            raise Http404  # a superuser's unknown id
         if not self.may_work(request, conversation):
             raise PermissionDenied
+        return conversation
+
+    @method_decorator(require_POST)
+    def work_view(self, request, object_id):
+        conversation = self.workable(request, object_id)
         action = WORK.get(request.POST.get("do", ""))
         if action is None:
             self.message_user(request, "Nothing to do.", messages.WARNING)
@@ -243,7 +251,12 @@ def _members(conversation: Conversation) -> list:
 
 def _assign(request, conversation: Conversation) -> str:
     raw = request.POST.get("assignee", "")
-    assignee_id = request.user.pk if raw == "me" else (int(raw) if raw.isdigit() else None)
+    if raw == "me":
+        assignee_id = request.user.pk
+    elif raw.isdigit() and len(raw) < 19:  # a bigint; anything else is "no one"
+        assignee_id = int(raw)
+    else:
+        assignee_id = None
     updated = services.conversation_assign(conversation=conversation, assignee_id=assignee_id)
     return f"Assigned to {updated.assignee.get_username()}." if updated.assignee else "Unassigned."
 
@@ -253,11 +266,13 @@ def _status(request, conversation: Conversation) -> str:
     if not form.is_valid():
         problems = "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items())
         raise ApplicationError(ErrorCode.VALIDATION_ERROR, problems)
-    until = form.cleaned_data["until"]
+    status = form.cleaned_data["status"]
+    # The field shows the current snooze; it only counts when snoozing.
+    until = form.cleaned_data["until"] if status == ConversationStatus.SNOOZED else None
     if until is not None and timezone.is_naive(until):
         until = timezone.make_aware(until)
     updated = services.conversation_status_set(
-        conversation=conversation, status=form.cleaned_data["status"], until=until
+        conversation=conversation, status=status, until=until
     )
     if updated.snoozed_until:
         return f"Snoozed until {timezone.localtime(updated.snoozed_until):%d %b %Y %H:%M}."

@@ -12,9 +12,10 @@ import uuid
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import path
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
 
 from conversations.admin_thread import back_to, refusal, span
 from conversations.models import Conversation, Message
@@ -121,8 +122,9 @@ class ComposerAdmin:
             }
         return context
 
+    @method_decorator(require_POST)
     def reply_view(self, request, object_id):
-        conversation = self._workable(request, object_id)
+        conversation = self.workable(request, object_id)
         text = request.POST.get("text", "")
         sent = self._send_once(
             request,
@@ -133,8 +135,9 @@ class ComposerAdmin:
             request.session[DRAFT_SESSION_KEY.format(conversation.pk)] = text
         return back_to(conversation)
 
+    @method_decorator(require_POST)
     def template_view(self, request, object_id):
-        conversation = self._workable(request, object_id)
+        conversation = self.workable(request, object_id)
         template = MessageTemplate.objects.filter(
             channel_id=conversation.channel_id, pk=request.POST.get("template") or None
         ).first()
@@ -155,21 +158,14 @@ class ComposerAdmin:
         )
         return back_to(conversation)
 
+    @method_decorator(require_POST)
     def resend_view(self, request, object_id, message_id):
-        conversation = self._workable(request, object_id)
+        conversation = self.workable(request, object_id)
         failed = Message.objects.filter(conversation=conversation, pk=message_id).first()
         if failed is None:
             raise Http404
         self._send_once(request, conversation, lambda: services.message_resend(message=failed))
         return back_to(conversation)
-
-    def _workable(self, request, object_id) -> Conversation:
-        if request.method != "POST":
-            raise PermissionDenied  # these URLs only take the page's forms
-        conversation = self.get_object(request, object_id)  # another organization's: 404
-        if not self.may_work(request, conversation):
-            raise PermissionDenied
-        return conversation
 
     def _send_once(self, request, conversation: Conversation, send) -> bool:
         """Runs `send` once per form key; says what happened. False if refused."""

@@ -342,3 +342,27 @@ def test_notes_are_listed_only_to_their_organization(client, conversation, other
     page = outsider.get("/admin/conversations/conversationnote/").content.decode()
 
     assert "secret plan" not in page
+
+
+def test_reopening_a_snoozed_conversation_ignores_the_snooze_time_the_form_shows(
+    agent, conversation, clock
+):
+    _work(agent, conversation, do="status", status="snoozed", until="2026-11-21T09:30")
+
+    # the status form comes back filled with the current snooze time
+    page = _work(
+        agent, conversation, do="status", status="open", until="2026-11-21T09:30"
+    ).content.decode()
+
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.snoozed_until) == ("open", None)
+    assert "Status: Open." in page
+
+
+def test_the_controls_take_only_posts_and_sane_ids(agent, conversation):
+    url = f"/admin/conversations/conversation/{conversation.pk}/work/"
+
+    assert agent.get(url).status_code == 405
+    page = _work(agent, conversation, do="assign", assignee="9" * 30).content.decode()
+
+    assert "Unassigned." in page
