@@ -138,9 +138,12 @@ class ComposerAdmin:
     @method_decorator(require_POST)
     def template_view(self, request, object_id):
         conversation = self.workable(request, object_id)
-        template = MessageTemplate.objects.filter(
-            channel_id=conversation.channel_id, pk=request.POST.get("template") or None
-        ).first()
+        chosen = request.POST.get("template", "")
+        template = (
+            MessageTemplate.objects.filter(channel_id=conversation.channel_id, pk=chosen).first()
+            if chosen.isdigit() and len(chosen) < 19
+            else None
+        )
         if template is None:
             self.message_user(
                 request, "Not sent: choose one of this channel's templates.", messages.ERROR

@@ -256,3 +256,13 @@ def test_viewers_and_other_organizations_cannot_send(
     assert as_outsider.status_code == 404
     assert not Message.objects.exists()
     assert not route.called
+
+
+@pytest.mark.parametrize("chosen", ["", "abc", "9" * 30])
+def test_a_template_that_is_not_the_channels_is_refused_without_an_error_page(
+    post, agent, closed_conversation, template, chosen
+):
+    answer = post(agent, closed_conversation, "send-template", template=chosen)
+
+    assert "Not sent: choose one of this channel&#x27;s templates." in answer
+    assert not Message.objects.exists()
