@@ -1,5 +1,5 @@
 // The window's countdown where the agent types, and the thread scrolled to its newest
-// message. No framework: the page works without this file.
+// line. No framework: the page works without this file.
 (function () {
   function span(seconds) {
     var minutes = Math.floor(seconds / 60), days = Math.floor(minutes / 1440);
@@ -24,7 +24,9 @@
   }
   document.addEventListener("DOMContentLoaded", function () {
     var thread = document.getElementById("thread");
-    if (thread && !location.search.includes("before=")) thread.scrollTop = thread.scrollHeight;
+    // As chat apps do, on every page: its newest line is where the reader was (an
+    // older page ends just before the page they came from); older lines are above.
+    if (thread) thread.scrollTop = thread.scrollHeight;
     tick();
     setInterval(tick, 15000);
   });
