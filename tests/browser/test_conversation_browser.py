@@ -220,7 +220,8 @@ def test_an_agent_answers_assigns_and_snoozes_and_an_outsider_gets_404(
 
     # then the conversation's page is not found, and no list names it
     WebDriverWait(browser, 10).until(lambda b: "Not Found" in b.page_source)
-    browser.get(f"{live_server.url}/admin/conversations/conversation/")
-    wait_for(browser, "#content")
-    assert "Olga Open" not in browser.page_source
-    assert "Carl Closed" not in browser.page_source
+    for listing in ("conversation", "message", "contact", "conversationnote"):
+        browser.get(f"{live_server.url}/admin/conversations/{listing}/")
+        wait_for(browser, "#changelist")  # the list itself, not a refusal
+        for theirs in ("Olga Open", "Carl Closed", "It ships today", "reseller"):
+            assert theirs not in browser.page_source, (listing, theirs)
