@@ -69,13 +69,20 @@ def message_entry(message: Message, contact_name: str, channel_name: str) -> Ent
     inbound = message.direction == "inbound"
     return Entry(
         kind="in" if inbound else "out",
-        sender=contact_name if inbound else channel_name,
+        sender=contact_name if inbound else _business_sender(message, channel_name),
         at=message.occurred_at,
         body=_body(message),
         ticks="" if inbound else _ticks(message),
         footer=_footer(message),
         message=message,
     )
+
+
+def _business_sender(message: Message, channel_name: str) -> str:
+    """ "ana · Acme WhatsApp" for what an agent wrote here; the channel alone for what
+    was sent by the API, a campaign or the phone's own app."""
+    author = (message.payload or {}).get("sent_by") or {}
+    return f"{author['name']} · {channel_name}" if author.get("name") else channel_name
 
 
 def note_entry(note: ConversationNote) -> Entry:

@@ -129,7 +129,9 @@ class ComposerAdmin:
         sent = self._send_once(
             request,
             conversation,
-            lambda: services.message_send_text(conversation=conversation, text=text),
+            lambda: services.message_send_text(
+                conversation=conversation, text=text, sent_by=request.user
+            ),
         )
         if not sent:
             request.session[DRAFT_SESSION_KEY.format(conversation.pk)] = text
@@ -157,6 +159,7 @@ class ComposerAdmin:
                 name=template.name,
                 language=template.language,
                 parameters=parameters_from(request.POST),
+                sent_by=request.user,
             ),
         )
         return back_to(conversation)
@@ -167,7 +170,11 @@ class ComposerAdmin:
         failed = Message.objects.filter(conversation=conversation, pk=message_id).first()
         if failed is None:
             raise Http404
-        self._send_once(request, conversation, lambda: services.message_resend(message=failed))
+        self._send_once(
+            request,
+            conversation,
+            lambda: services.message_resend(message=failed, sent_by=request.user),
+        )
         return back_to(conversation)
 
     def _send_once(self, request, conversation: Conversation, send) -> bool:

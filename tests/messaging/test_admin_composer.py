@@ -20,6 +20,7 @@ def agent(client, organization):
     user = UserFactory(is_staff=True)
     MembershipFactory(user=user, organization=organization, role=Role.AGENT)
     client.force_login(user)
+    client.user = user
     return client
 
 
@@ -72,6 +73,8 @@ def test_an_agent_replies_with_free_text_and_the_provider_accepts_it(
     assert sent.text == "It ships today."
     assert sent.provider_message_id  # the send task ran and the provider accepted it
     assert "It ships today." in answer
+    assert sent.payload["sent_by"] == {"id": agent.user.pk, "name": agent.user.username}
+    assert f"{agent.user.username} · {conversation.channel.name}" in answer  # who wrote it
 
 
 def test_a_form_submitted_twice_sends_once(post, agent, conversation, graph):
