@@ -11,43 +11,23 @@ from datetime import datetime
 from django.contrib import admin, messages
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
 from conversations.admin_list import ConversationListColumns
+from conversations.admin_thread import ConversationWorkspace, span
 from conversations.maintenance import windows_backfill
-from conversations.message_admin import (
-    message_error,
-    message_status_times,
-    message_text,
-    reactions_line,
-)
 from conversations.models import (
     Contact,
     ContactIdentity,
     Conversation,
+    ConversationNote,
     ConversationStatus,
-    Message,
 )
-from conversations.selectors import MESSAGE_ORDER, message_reactions
 from conversations.services import conversation_status_set
 from conversations.window import WindowState, window_conditions, window_status
 from tenants.admin_scope import OrganizationScopedAdmin
-from tenants.admin_ui import AMBER, GREEN, GREY, UncountedChangeList, badge
+from tenants.admin_ui import AMBER, GREEN, GREY, HistoryAdminMixin, UncountedChangeList, badge
 from tenants.models import Role, WindowPolicy
-
-INLINE_MESSAGES = 50
-
-
-def _span(seconds: int) -> str:
-    """Like "2 days", "3 h 12 min" or "42 min": short enough for a list column."""
-    days, minutes = divmod(seconds // 60, 24 * 60)
-    if days:
-        return f"{days} day{'s' if days != 1 else ''}"
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min" if minutes else "under 1 min"
 
 
 def windowbadge(conversation: Conversation, now: datetime | None = None) -> str:
@@ -60,9 +40,9 @@ def windowbadge(conversation: Conversation, now: datetime | None = None) -> str:
         return badge(GREY, "never opened")
     if status.state == WindowState.EXPIRED:
         ago = int((now - status.expires_at).total_seconds())
-        return badge(GREY, f"expired {_span(ago)} ago")
+        return badge(GREY, f"expired {span(ago)} ago")
     colour = AMBER if status.seconds_remaining < 3600 else GREEN
-    return badge(colour, f"open · {_span(status.seconds_remaining)} left")
+    return badge(colour, f"open · {span(status.seconds_remaining)} left")
 
 
 class WindowFilter(admin.SimpleListFilter):
@@ -172,49 +152,10 @@ class ContactAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
         return obj.conversation_count
 
 
-class LatestMessagesFormSet(BaseInlineFormSet):
-    """Only the newest messages: a long thread would make the page unusable. Their
-    reactions are read with them, in one query."""
-
-    def get_queryset(self):
-        if not hasattr(self, "_latest"):
-            self._latest = list(super().get_queryset()[:INLINE_MESSAGES])
-            reactions = message_reactions(messages=self._latest)
-            for message in self._latest:
-                message.current_reactions = reactions.get(message.pk, [])
-        return self._latest
-
-
-class MessageInline(ReadOnlyInline):
-    model = Message
-    formset = LatestMessagesFormSet
-    ordering = list(MESSAGE_ORDER)  # as written (provider time), not as they arrived
-    fields = [
-        *("occurred_at", "direction", "type", "short_text", "reactions", "status_times", "error")
-    ]
-    readonly_fields = fields
-    show_change_link = True
-    verbose_name_plural = f"messages (the latest {INLINE_MESSAGES} written, newest first)"
-
-    @admin.display(description="Text")
-    def short_text(self, obj: Message) -> str:
-        return message_text(obj, length=80)
-
-    @admin.display(description="Reactions")
-    def reactions(self, obj: Message) -> str:
-        return reactions_line(getattr(obj, "current_reactions", []))
-
-    @admin.display(description="Status")
-    def status_times(self, obj: Message) -> str:
-        return message_status_times(obj)
-
-    @admin.display(description="Error")
-    def error(self, obj: Message) -> str:
-        return message_error(obj)
-
-
 @admin.register(Conversation)
-class ConversationAdmin(OrganizationScopedAdmin, ConversationListColumns, admin.ModelAdmin):
+class ConversationAdmin(
+    ConversationWorkspace, OrganizationScopedAdmin, ConversationListColumns, admin.ModelAdmin
+):
     member_roles = {"view": Role.VIEWER, "change": Role.AGENT}
     list_filter = [
         WindowFilter,
@@ -270,7 +211,6 @@ class ConversationAdmin(OrganizationScopedAdmin, ConversationListColumns, admin.
         ("Provider", {"fields": ["provider", "provider_conversation_ref"]}),
     ]
     readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
-    inlines = [MessageInline]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -293,6 +233,10 @@ class ConversationAdmin(OrganizationScopedAdmin, ConversationListColumns, admin.
     @admin.display(description="Provider")
     def provider(self, obj: Conversation) -> str:
         return obj.channel.get_provider_display()
+
+    def get_queryset(self, request):
+        # The page and its thread read the contact and channel: one query, not three.
+        return super().get_queryset(request).select_related("contact", "channel", "assignee")
 
     @admin.action(description="Close", permissions=["change"])
     def close(self, request, queryset) -> None:
@@ -321,3 +265,19 @@ class ConversationAdmin(OrganizationScopedAdmin, ConversationListColumns, admin.
             f"messages; {progress.open_windows} open now.",
             messages.SUCCESS,
         )
+
+
+@admin.register(ConversationNote)
+class ConversationNoteAdmin(HistoryAdminMixin, OrganizationScopedAdmin, admin.ModelAdmin):
+    """The team's internal notes, all conversations: written on the conversation's
+    page, never edited (a record of what the team said to itself)."""
+
+    member_roles = {"view": Role.VIEWER}
+    list_display = ["created_at", "conversation", "author", "short_text"]
+    list_select_related = ["conversation__contact", "conversation__channel", "author"]
+    search_fields = ["text"]
+    ordering = ["-created_at", "-id"]
+
+    @admin.display(description="Text")
+    def short_text(self, obj: ConversationNote) -> str:
+        return obj.text[:120]

@@ -314,3 +314,26 @@ class PendingMessageChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.provider_message_id} (waiting)"
+
+
+class ConversationNote(models.Model):
+    """An internal note of the support team on a conversation: shown in the thread,
+    in time order with the messages, and never sent to the customer (nothing in the
+    send path reads this table)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # The thread's page of notes: one conversation's, between two moments.
+            models.Index(fields=["conversation", "created_at"], name="note_conv_created")
+        ]
+
+    def __str__(self) -> str:
+        return f"Note {self.pk} on conversation {self.conversation_id}"

@@ -29,7 +29,7 @@ from conversations.batch import (
     outbound_create,
     outbound_failed,
 )
-from conversations.models import Conversation, ConversationStatus, Message
+from conversations.models import Conversation, ConversationNote, ConversationStatus, Message
 from providers.events import InboundMessage, MessageStatus, MessageStatusUpdate, MessageType
 from tenants.errors import field_error
 from tenants.models import Channel
@@ -39,6 +39,7 @@ __all__ = [
     "conversation_assign",
     "conversation_mark_read",
     "conversation_mark_unread",
+    "conversation_note_add",
     "conversation_status_set",
     "conversation_with",
     "inbound_message_apply",
@@ -147,6 +148,19 @@ def conversation_status_set(
     locked.status = status
     locked.snoozed_until = until if status == ConversationStatus.SNOOZED else None
     return _saved(locked, ["status", "snoozed_until"])
+
+
+def conversation_note_add(*, conversation: Conversation, author, text: str) -> ConversationNote:
+    """An internal note: stored and shown in the thread, never sent to the customer."""
+    text = text.strip()
+    if not text:
+        raise field_error("text", "A note needs some text.", code="blank")
+    return ConversationNote.objects.create(
+        organization_id=conversation.organization_id,
+        conversation=conversation,
+        author=author,
+        text=text,
+    )
 
 
 def _check_snooze(status: ConversationStatus, until: datetime | None, now: datetime) -> None:

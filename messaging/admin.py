@@ -12,6 +12,7 @@ from conversations.admin import ConversationAdmin
 from conversations.models import Conversation
 from conversations.window import window_status
 from messaging import services
+from messaging.admin_composer import ComposerAdmin
 from messaging.models import IdempotencyKey, SendLimit
 from templates.models import MessageTemplate
 from tenants.admin_scope import OrganizationScopedAdmin
@@ -48,8 +49,9 @@ admin.site.unregister(Conversation)
 
 
 @admin.register(Conversation)
-class SendingConversationAdmin(ConversationAdmin):
-    """The inbox's conversation admin, with sending added by the messaging app."""
+class SendingConversationAdmin(ComposerAdmin, ConversationAdmin):
+    """The inbox's conversation admin, with sending added by the messaging app: the
+    composer on its page (messaging.admin_composer) and a list action."""
 
     actions = [*ConversationAdmin.actions, "send_template"]
 

@@ -71,7 +71,10 @@ SEND_CLAIM_LEASE = timedelta(minutes=5)
 _PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 
 
-def message_send_text(*, conversation: Conversation, text: str, reply_to: str = "") -> Message:
+def message_send_text(
+    *, conversation: Conversation, text: str, reply_to: str = "", sent_by=None
+) -> Message:
+    """`sent_by`: the person who wrote it (the admin's composer), kept with it."""
     channel = conversation.channel
     _check_active(channel)
     _check_text(channel, text)
@@ -79,14 +82,18 @@ def message_send_text(*, conversation: Conversation, text: str, reply_to: str = 
     send_admit(channel=channel)
     context = {"message_id": reply_to} if reply_to else {}
     message = conversations.message_outbound_create(
-        conversation=conversation, type=MessageType.TEXT, text=text, context=context
+        conversation=conversation,
+        type=MessageType.TEXT,
+        text=text,
+        context=context,
+        payload=_author(sent_by),
     )
     _deliver_on_commit(message)
     return message
 
 
 def message_send_template(
-    *, conversation: Conversation, name: str, language: str, parameters: dict
+    *, conversation: Conversation, name: str, language: str, parameters: dict, sent_by=None
 ) -> Message:
     """An approved template, at any time: templates are what may be sent when the
     window is closed."""
@@ -103,6 +110,7 @@ def message_send_template(
             "template": {"name": name, "language": language, "components": components},
             "template_id": template.pk,
             "parameters": parameters,
+            **_author(sent_by),
         },
     )
     _deliver_on_commit(message)
@@ -129,6 +137,35 @@ def message_send_to_phone(
         if template:
             return message_send_template(conversation=conversation, **template)
         return message_send_text(conversation=conversation, text=text)
+
+
+def message_resend(*, message: Message, sent_by=None) -> Message:
+    """A failed outbound message, sent again as a new message under today's checks.
+
+    A new message, not the old one put back in the queue: the failed row is the
+    provider's verdict (its status never moves backwards, its error stays readable),
+    and a resend is a new attempt that may itself be refused now (the window has
+    closed, the template was paused, the channel is at its limit)."""
+    if message.direction != Direction.OUTBOUND or message.status != MessageStatus.FAILED:
+        raise field_error("message", "Only a failed outbound message can be sent again.")
+    conversation = message.conversation
+    if message.type == MessageType.TEMPLATE:
+        template = message.payload.get("template", {})
+        return message_send_template(
+            conversation=conversation,
+            name=template.get("name", ""),
+            language=template.get("language", ""),
+            parameters=message.payload.get("parameters", {}),
+            sent_by=sent_by,
+        )
+    if message.type == MessageType.TEXT:
+        return message_send_text(
+            conversation=conversation,
+            text=message.text,
+            reply_to=message.context.get("message_id", ""),
+            sent_by=sent_by,
+        )
+    raise field_error("message", f"A {message.type} message cannot be sent again from here.")
 
 
 # --- delivery (the send task) -------------------------------------------------------
@@ -315,6 +352,15 @@ def _rendered_body(template: MessageTemplate, parameters: dict) -> str:
     if isinstance(values, list):
         values = {str(index): value for index, value in enumerate(values, start=1)}
     return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), body)
+
+
+def _author(user) -> dict:
+    """Who wrote a message sent from the admin, as the thread shows it (its name is
+    copied: the thread then reads no user rows, and a renamed person's old messages
+    keep the name they were sent under)."""
+    if user is None:
+        return {}
+    return {"sent_by": {"id": user.pk, "name": user.get_username()}}
 
 
 def _deliver_on_commit(message: Message) -> None:

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from conversations.models import (
     Conversation,
+    ConversationNote,
     ConversationStatus,
     MessageReaction,
     PendingMessageChange,
@@ -67,6 +68,9 @@ def _world(tag: str) -> dict[type[Model], Model]:
         type(template): template,
         TemplateEvent: TemplateEvent.objects.create(
             template=template, kind=EventKind.CREATED, source=EventSource.SYNC, occurred_at=NOW
+        ),
+        ConversationNote: ConversationNote.objects.create(
+            organization=organization, conversation=conversation, text=f"{tag} note"
         ),
         MessageReaction: MessageReaction.objects.create(
             organization=organization,

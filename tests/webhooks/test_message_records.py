@@ -85,9 +85,9 @@ def test_the_admin_shows_the_thread_in_the_order_it_was_written(client, whatsapp
 
     page = client.get(f"/admin/conversations/conversation/{conversation.id}/change/")
 
-    html = page.content.decode().split('id="messages-group"')[1]  # the thread, not the preview
-    positions = [html.index(f"written at {t}") for t in (T0 + 120, T0 + 60, T0)]
-    assert positions == sorted(positions)  # newest written first
+    html = page.content.decode().split('id="thread"')[1]  # the thread, not the preview
+    positions = [html.index(f"written at {t}") for t in (T0, T0 + 60, T0 + 120)]
+    assert positions == sorted(positions)  # as a conversation reads: oldest written first
 
 
 # --- echoes (coexistence) -----------------------------------------------------------

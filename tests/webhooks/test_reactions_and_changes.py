@@ -259,5 +259,5 @@ def test_the_admin_shows_reactions_and_edits_on_the_message(client, whatsapp):
     assert "\U0001f62e customer" in page
     assert "Does it come in another color?" in page  # the earlier text, in its history
     assert "\U0001f62e customer" in thread.content.decode()
-    assert "(edited)" in thread.content.decode()
+    assert "<em class='sb-mark'>edited</em>" in thread.content.decode()
     assert TEXT in reactions
