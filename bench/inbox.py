@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import bench_environment, fresh_database, setup_django
+from bench.common import bench_environment, drop_database, fresh_database, setup_django
 
 PAGE = 50
 
@@ -36,17 +36,27 @@ def main() -> None:
     print(
         f"created {options.conversations:,} conversations in {time.perf_counter() - started:.1f} s"
     )
+    started = time.perf_counter()
+    _fill_messages(options.messages)
+    print(f"created {options.messages:,} messages in {time.perf_counter() - started:.1f} s")
+    _report_words()
     _report_queries(client)
     print(f"\nGET /api/v1/conversations, page_size={PAGE}, {options.requests} requests per filter")
     print(f"{'filter':42} {'p50 ms':>8} {'p99 ms':>8} {'items/page':>11}")
     for label, query in _filters(channel_ids, user_id):
         _report_latency(client, label, query, options.requests)
+    if not options.keep:
+        drop_database(env)
 
 
 def _options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument(
+        "--messages", type=int, default=1_000_000, help="over both organizations' conversations"
+    )
     parser.add_argument("--requests", type=int, default=200, help="per filter")
+    parser.add_argument("--keep", action="store_true", help="keep the database to explore it")
     return parser.parse_args()
 
 
@@ -70,6 +80,7 @@ def _filters(channel_ids: list[int], user_id: int) -> list[tuple[str, str]]:
         ("q=name", "q=Customer 4242"),
         ("q=phone", "q=16500004242"),
         ("q=provider id (wa_id)", "q=wa-4242"),
+        *((f"q=message text, {label}", f"q={word}") for label, word in SEARCHED_WORDS),
     ]
 
 
@@ -175,8 +186,137 @@ def _fill(
             """,  # noqa: S608 - channel ids are integers from the database
             [user_id, organization_id],
         )
+
+
+# Message texts: eight words each, drawn from the support vocabulary below with a
+# skewed distribution (its first words are in a large share of messages, its last in
+# few), one in four an order number ("sku123456", 200,000 of them: the long tail of
+# distinct lexemes), and one message in 50,000 mentions a chargeback.
+VOCABULARY = [
+    "order",
+    "thanks",
+    "hello",
+    "delivery",
+    "please",
+    "when",
+    "where",
+    "parcel",
+    "help",
+    "refund",
+    "size",
+    "colour",
+    "address",
+    "payment",
+    "invoice",
+    "return",
+    "tracking",
+    "café",
+    "reçu",
+    "shipped",
+    "late",
+    "broken",
+    "wrong",
+    "cancel",
+    "change",
+    "exchange",
+    "discount",
+    "voucher",
+    "account",
+    "password",
+    "login",
+    "email",
+    "phone",
+    "yesterday",
+    "today",
+    "tomorrow",
+    "morning",
+    "evening",
+    "week",
+    "store",
+    "pickup",
+    "courier",
+    "label",
+    "box",
+    "damaged",
+    "missing",
+    "receipt",
+    "warranty",
+    "repair",
+    "replace",
+    "price",
+    "promo",
+    "stock",
+    "available",
+    "Größe",
+    "naïve",
+    "résumé",
+    "crème",
+    "brûlée",
+]
+SEARCHED_WORDS = [
+    ("often", "order"),
+    ("sometimes", "warranty"),
+    ("rare", "chargeback"),
+    ("never", "zeppelin"),
+    ("prefix", "deliv"),
+    ("two words", "damaged parcel"),
+    ("accent folded", "cafe"),
+]
+
+
+def _fill_messages(count: int) -> None:
+    """`count` messages spread evenly over every conversation, in one INSERT ... SELECT
+    from generate_series (a minute for a million), then VACUUM ANALYZE."""
+    from django.db import connection
+
+    words = "(ARRAY[" + ",".join(f"'{word}'" for word in VOCABULARY) + "])"
+    # power(random(), 3): a skewed pick, the vocabulary's first words are the common ones.
+    pick = f"{words}[1 + floor(power(random(), 3) * {len(VOCABULARY)})::int]"
+    word = f"CASE WHEN random() < 0.25 THEN 'sku' || floor(random() * 200000)::int ELSE {pick} END"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(0.42)")
+        # A shared server: a plan gone wrong fails here instead of filling the disk.
+        cursor.execute("SET temp_file_limit = '4GB'")
+        cursor.execute(
+            f"""
+            WITH conversations AS MATERIALIZED (
+                SELECT id, organization_id, channel_id, last_activity_at,
+                    row_number() OVER (ORDER BY id) - 1 AS k
+                FROM conversations_conversation
+            )
+            INSERT INTO conversations_message (
+                organization_id, channel_id, conversation_id, direction, type, text, media,
+                payload, context, provider_message_id, status, provider_timestamp,
+                occurred_at, revisions, error_code, error_title, status_details,
+                error_history, created_at, updated_at)
+            SELECT c.organization_id, c.channel_id, c.id,
+                CASE WHEN mod(n, 2) = 0 THEN 'inbound' ELSE 'outbound' END, 'text',
+                concat_ws(' ', {", ".join([word] * 8)},
+                    CASE WHEN mod(n, 50000) = 7 THEN 'chargeback' END),
+                '{{}}', '{{}}', '{{}}', 'bench.' || n, 'delivered', t.at, t.at, '[]', '', '',
+                '{{}}', '[]', t.at, t.at
+            FROM generate_series(1, %s) n
+            JOIN conversations c
+                ON c.k = mod(n, (SELECT count(*) FROM conversations_conversation))
+            CROSS JOIN LATERAL (
+                SELECT c.last_activity_at - (n / 1000) * interval '1 minute' AS at
+            ) t
+            """,  # noqa: S608 - the words are the constants above
+            [count],
+        )
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
+
+
+def _report_words() -> None:
+    """How many messages hold each searched word (as the search reads it)."""
+    from conversations.models import Message
+    from conversations.text_search import message_text_matches
+
+    print("messages holding each searched word:")
+    for label, word in SEARCHED_WORDS:
+        found = Message.objects.filter(message_text_matches(word)).count()
+        print(f"  {label:12} {word!r:18} {found:>9,}")
 
 
 def _report_queries(client) -> None:
