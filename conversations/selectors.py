@@ -273,9 +273,10 @@ def conversation_search_condition(*, search: str, organization_ids: list[int] | 
         return Q(contact_id__in=contacts)
     messages = Message.objects.filter(message_text_matches(search), **scoped)
     if message_text_share(search) >= COMMON_SHARE:
-        # Common words: the inbox is walked in its order, each conversation's messages
-        # asked (index message_conv_occurred) until the page is full, after a few
-        # dozen. Collecting every match first read most of the message table.
+        # Common words: the inbox is walked in its order and each conversation's
+        # messages are asked (through their conversation's index) until the page is
+        # full, after a few dozen. Collecting every match first read most of the
+        # message table (a second for a word in most messages, of a million).
         probe = _ProbedExists(messages.filter(conversation=OuterRef("pk")))
         return Q(contact_id__in=contacts) | probe
     # Rare words (and contacts): one small set of conversation ids, fetched and sorted.
@@ -284,6 +285,24 @@ def conversation_search_condition(*, search: str, organization_ids: list[int] | 
     # still listed once (a set to look ids up in, not rows).
     by_contact = Conversation.objects.filter(contact_id__in=contacts, **scoped).values("pk")
     return Q(pk__in=by_contact.union(messages.values("conversation_id"), all=True))
+
+
+def message_search_condition(*, search: str) -> Q:
+    """The messages whose text holds the words of `search`, or whose provider message
+    id or error code is `search` exactly: three sets of ids, each found through an
+    index (the full-text one; the per-channel provider ids one, asked for each
+    channel; the failed messages' error codes), not a scan of every message."""
+    term = search.strip()
+    by_text = Message.objects.filter(message_text_matches(term))
+    by_provider_id = Message.objects.filter(
+        channel_id__in=Channel.objects.values("pk"), provider_message_id=term
+    )
+    by_error = Message.objects.filter(error_code=term).exclude(error_code="")
+    return Q(
+        pk__in=by_text.values("pk").union(
+            by_provider_id.values("pk"), by_error.values("pk"), all=True
+        )
+    )
 
 
 class _ProbedExists(Exists):

@@ -33,6 +33,11 @@ class MessageDocument(Func):
     output_field = SearchVectorField()
 
 
+def full_text() -> bool:
+    """Whether the database has the full-text index (PostgreSQL)."""
+    return connection.vendor == "postgresql"
+
+
 def search_words(search: str) -> list[str]:
     """The words of `search`, in order, each once."""
     return list(dict.fromkeys(_WORDS.findall(search)))[:_MAX_WORDS]
@@ -43,7 +48,7 @@ def message_text_matches(search: str) -> Q:
     words = search_words(search)
     if not words:
         return Q(pk__in=[])
-    if connection.vendor != "postgresql":
+    if not full_text():
         return Q(*(Q(text__icontains=word) for word in words))
     return Q(SearchVectorExact(MessageDocument(F("text")), _query(words)))
 
@@ -78,7 +83,7 @@ def message_text_share(search: str) -> float:
     """About what share of messages (0 to 1) hold the words of `search`, from
     PostgreSQL's statistics of the index (one small query, no scan); 0 elsewhere."""
     words = search_words(search)
-    if not words or connection.vendor != "postgresql":
+    if not words or not full_text():
         return 0.0
     with connection.cursor() as cursor:
         prefixes = [len(word) >= _MIN_PREFIX for word in words]

@@ -9,7 +9,7 @@ narrow. Other databases (the embedded SQLite) search message text without it.
 """
 
 from django.contrib.postgres.operations import UnaccentExtension
-from django.db import migrations
+from django.db import migrations, models
 
 CONFIG = "switchboard_text"
 INDEX = "message_text_search"
@@ -44,4 +44,12 @@ class Migration(migrations.Migration):
     operations = [
         UnaccentExtension(),
         migrations.RunPython(create, drop),
+        migrations.AddIndex(
+            model_name="message",
+            index=models.Index(
+                condition=models.Q(("error_code", ""), _negated=True),
+                fields=["error_code"],
+                name="message_error_code",
+            ),
+        ),
     ]
