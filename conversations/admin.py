@@ -238,7 +238,7 @@ class ConversationAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     search_fields = ["contact__name"]  # shows the search box; get_search_results searches
     search_help_text = (
         "Contact name, phone, a provider id (wa_id, user id...), or words of a message "
-        "(accents and case ignored; a word's start finds it)."
+        "(accents and case ignored; the last word may be the start of one)."
     )
     list_select_related = ["contact", "channel", "assignee"]
     ordering = ["-last_activity_at", "-id"]

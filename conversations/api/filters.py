@@ -20,8 +20,8 @@ SEARCH_HELP = "Contact name, phone number (punctuation ignored) or provider id (
 CONVERSATION_SEARCH_HELP = (
     f"{SEARCH_HELP.removesuffix('.')}, or words said in the conversation: a conversation "
     "is listed once when any of its messages holds every word (accents and case ignored; "
-    "a word of three letters or more also finds the words it starts, `deliv` finds "
-    "`delivery`)."
+    "the last word, of three letters or more, also finds the words it starts: "
+    "`parcel deliv` finds `delivery of the parcel`)."
 )
 
 
