@@ -11,7 +11,7 @@ from django.utils.text import Truncator
 
 from conversations.models import Message, MessageReaction, PendingMessageChange
 from conversations.selectors import MESSAGE_ORDER, message_reactions, message_search_condition
-from tenants.admin_scope import OrganizationScopedAdmin
+from tenants.admin_scope import OrganizationScopedAdmin, organizations_allowing
 from tenants.admin_ui import HistoryAdminMixin
 from tenants.models import Role
 
@@ -121,7 +121,11 @@ class MessageAdmin(HistoryAdminMixin, OrganizationScopedAdmin, admin.ModelAdmin)
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
-        return queryset.filter(message_search_condition(search=search_term)), False
+        organization_ids = (
+            None if request.user.is_superuser else organizations_allowing(request, Role.VIEWER)
+        )
+        condition = message_search_condition(search=search_term, organization_ids=organization_ids)
+        return queryset.filter(condition), False
 
     @admin.display(description="Error", ordering="error_code")
     def error(self, obj: Message) -> str:

@@ -287,17 +287,19 @@ def conversation_search_condition(*, search: str, organization_ids: list[int] | 
     return Q(pk__in=by_contact.union(messages.values("conversation_id"), all=True))
 
 
-def message_search_condition(*, search: str) -> Q:
+def message_search_condition(*, search: str, organization_ids: list[int] | None) -> Q:
     """The messages whose text holds the words of `search`, or whose provider message
-    id or error code is `search` exactly: three sets of ids, each found through an
-    index (the full-text one; the per-channel provider ids one, asked for each
-    channel; the failed messages' error codes), not a scan of every message."""
+    id or error code is `search` exactly, of `organization_ids` (None: all). Three sets
+    of ids, each found through an index (the full-text one; the per-channel provider
+    ids one, asked for each channel; the failed messages' error codes), not a scan of
+    every message."""
     term = search.strip()
-    by_text = Message.objects.filter(message_text_matches(term))
+    scoped = {"organization_id__in": organization_ids} if organization_ids is not None else {}
+    by_text = Message.objects.filter(message_text_matches(term), **scoped)
     by_provider_id = Message.objects.filter(
-        channel_id__in=Channel.objects.values("pk"), provider_message_id=term
+        channel_id__in=Channel.objects.filter(**scoped).values("pk"), provider_message_id=term
     )
-    by_error = Message.objects.filter(error_code=term).exclude(error_code="")
+    by_error = Message.objects.filter(error_code=term, **scoped).exclude(error_code="")
     return Q(
         pk__in=by_text.values("pk").union(
             by_provider_id.values("pk"), by_error.values("pk"), all=True
