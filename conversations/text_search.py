@@ -25,13 +25,23 @@ _MIN_PREFIX = 3
 _MAX_WORDS = 8  # beyond this a search reads like a pasted message: the first words do
 
 
-class MessageDocument(Func):
-    """to_tsvector(CONFIG, text): exactly the indexed expression, so the index is used
-    (Django's SearchVector adds a COALESCE, which the index does not hold)."""
+# The message's document, to_tsvector(CONFIG, text), stored by PostgreSQL in this
+# column (generated, not a model field: SQLite has none) and indexed.
+DOCUMENT_COLUMN = "search_document"
 
-    function = "to_tsvector"
-    template = f"%(function)s('{CONFIG}'::regconfig, %(expressions)s)"
+
+class MessageDocument(Func):
+    """The stored document of the message whose `text` column is given: the same
+    table alias (subqueries alias it), the document's column."""
+
     output_field = SearchVectorField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        text, params = compiler.compile(self.source_expressions[0])
+        table = text.removesuffix(connection.ops.quote_name("text"))
+        if table == text:
+            raise ValueError(f"Not a message's text column: {text}")
+        return table + connection.ops.quote_name(DOCUMENT_COLUMN), params
 
 
 def full_text() -> bool:
@@ -58,8 +68,7 @@ def message_text_matches(search: str) -> Q:
 # message_text_share): walking the inbox in order then finds a page sooner than
 # collecting every match. Measured with bench/inbox.py over a million messages.
 COMMON_SHARE = 0.01
-INDEX = "message_text_search"
-# The statistics ANALYZE keeps of the index's lexemes: the most common ones with the
+# The statistics ANALYZE keeps of the documents' lexemes: the most common ones with the
 # share of messages holding each. A word counts for what its lexeme holds, and a word
 # matched as a prefix for every lexeme it starts; several words are taken as
 # independent, as PostgreSQL's planner takes them (a message must hold them all). A
@@ -73,7 +82,8 @@ _SHARE_SQL = """
         FROM pg_stats, unnest(
             most_common_elems::text::text[], most_common_elem_freqs
         ) AS element(lexeme, freq)
-        WHERE pg_stats.schemaname = current_schema() AND pg_stats.tablename = %s
+        WHERE pg_stats.schemaname = current_schema()
+            AND pg_stats.tablename = 'conversations_message' AND pg_stats.attname = %s
     ) stats ON stats.lexeme = normal.lexeme
         OR (typed.prefix AND starts_with(stats.lexeme, normal.lexeme))
     GROUP BY typed.word
@@ -82,12 +92,12 @@ _SHARE_SQL = """
 
 def message_text_share(search: str) -> float:
     """About what share of messages (0 to 1) hold the words of `search`, from
-    PostgreSQL's statistics of the index (one small query, no scan); 0 elsewhere."""
+    PostgreSQL's statistics of the documents (one small query, no scan); 0 elsewhere."""
     words = search_words(search)
     if not words or not full_text():
         return 0.0
     with connection.cursor() as cursor:
-        cursor.execute(_SHARE_SQL, [words, _prefixes(words), INDEX])
+        cursor.execute(_SHARE_SQL, [words, _prefixes(words), DOCUMENT_COLUMN])
         return math.prod(float(share) for (share,) in cursor.fetchall())
 
 

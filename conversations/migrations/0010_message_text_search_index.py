@@ -1,17 +1,22 @@
 """Full-text search over message text, on PostgreSQL: a text search configuration that
 folds accents and case (`switchboard_text`: the `simple` dictionary, no stemming and no
-stop words, so any word of any language is found as written, after `unaccent`), and a
-GIN index over each message's document in it (conversations.text_search).
+stop words, so any word of any language is found as written, after `unaccent`), each
+message's document in it, and a GIN index over those (conversations.text_search).
 
-An expression index, not a stored tsvector column: the query repeats the expression,
-the index is the same size, and the message table (read by every thread page) stays
-narrow. Other databases (the embedded SQLite) search message text without it.
+A stored generated column, not an expression index: a search for a common word asks
+each conversation's messages in turn, and reading a stored document instead of
+computing it from the text made that 5 to 7 times faster (bench/inbox.py, a million
+messages: 12.7 ms against 68.4 for a word in 2.6% of them, 200 conversations deep),
+for about 120 bytes more per message. Adding it rewrites the table under lock (about
+40 s a million messages). Not a model field: other databases (the embedded SQLite)
+have no such column and search message text without it.
 """
 
 from django.contrib.postgres.operations import UnaccentExtension
 from django.db import migrations, models
 
 CONFIG = "switchboard_text"
+COLUMN = "search_document"
 INDEX = "message_text_search"
 
 
@@ -26,8 +31,11 @@ def create(apps, schema_editor):
         "WITH unaccent, simple; END IF; END $$"
     )
     schema_editor.execute(
-        f"CREATE INDEX IF NOT EXISTS {INDEX} ON conversations_message "
-        f"USING gin (to_tsvector('{CONFIG}'::regconfig, text))"
+        f"ALTER TABLE conversations_message ADD COLUMN IF NOT EXISTS {COLUMN} tsvector "
+        f"GENERATED ALWAYS AS (to_tsvector('{CONFIG}'::regconfig, text)) STORED"
+    )
+    schema_editor.execute(
+        f"CREATE INDEX IF NOT EXISTS {INDEX} ON conversations_message USING gin ({COLUMN})"
     )
 
 
@@ -35,6 +43,7 @@ def drop(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute(f"DROP INDEX IF EXISTS {INDEX}")
+    schema_editor.execute(f"ALTER TABLE conversations_message DROP COLUMN IF EXISTS {COLUMN}")
     schema_editor.execute(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {CONFIG}")
 
 
