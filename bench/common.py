@@ -20,7 +20,9 @@ import psycopg
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH_DB = "switchboard_bench"
+# BENCH_DATABASE names another one, so that people sharing a server do not drop
+# each other's.
+BENCH_DB = os.environ.get("BENCH_DATABASE", "switchboard_bench")
 PHONE_NUMBER_ID = "106540352242922"
 APP_SECRET = "bench-app-secret"
 
@@ -32,7 +34,7 @@ def require(tool: str, install_hint: str) -> None:
 
 def bench_environment() -> dict[str, str]:
     """Production settings (DEBUG off) against a fresh database named switchboard_bench
-    on the server of DATABASE_URL, with REDIS_URL as the broker."""
+    (or $BENCH_DATABASE) on the server of DATABASE_URL, with REDIS_URL as the broker."""
     base_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     if not base_url.startswith(("postgres://", "postgresql://")) or not redis_url:
         sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: benchmarks measure those.")
@@ -57,6 +59,16 @@ def fresh_database(env: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True
     )
+
+
+def drop_database(env: dict[str, str]) -> None:
+    """Drop the benchmark's database (a million rows are not left behind)."""
+    from django.db import connections
+
+    connections.close_all()
+    admin_url = urlunsplit(urlsplit(env["DATABASE_URL"])._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 def setup_django(env: dict[str, str]) -> None:

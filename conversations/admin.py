@@ -23,9 +23,10 @@ from conversations.models import (
     ConversationNote,
     ConversationStatus,
 )
+from conversations.selectors import conversation_search_condition
 from conversations.services import conversation_status_set
 from conversations.window import WindowState, window_conditions, window_status
-from tenants.admin_scope import OrganizationScopedAdmin
+from tenants.admin_scope import OrganizationScopedAdmin, organizations_allowing
 from tenants.admin_ui import AMBER, GREEN, GREY, HistoryAdminMixin, UncountedChangeList, badge
 from tenants.models import Role, WindowPolicy
 
@@ -164,14 +165,30 @@ class ConversationAdmin(
         ("assignee", AssigneeFilter),
         "organization",
     ]
-    search_fields = ["contact__name", "contact__phone", "contact__identities__value"]
-    search_help_text = "Contact name, phone, or a provider id (wa_id, user id...)."
+    search_fields = ["contact__name"]  # shows the search box; get_search_results searches
+    search_help_text = (
+        "Contact name, phone, a provider id (wa_id, user id...), or words of a message "
+        "(accents and case ignored; the last word may be the start of one)."
+    )
     list_select_related = ["contact", "channel", "assignee"]
     ordering = ["-last_activity_at", "-id"]
     show_full_result_count = False  # an unfiltered count(*) of a large table per page
 
     def get_changelist(self, request, **kwargs):
         return UncountedChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        """The inbox's search (conversation_search_condition), over the organizations
+        the person may see (the queryset is scoped to them as well)."""
+        if not search_term.strip():
+            return queryset, False
+        organization_ids = (
+            None if request.user.is_superuser else organizations_allowing(request, Role.VIEWER)
+        )
+        condition = conversation_search_condition(
+            search=search_term, organization_ids=organization_ids
+        )
+        return queryset.filter(condition), False
 
     actions = ["close", "reopen", "recompute_window"]
     fieldsets = [

@@ -10,8 +10,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from conversations.models import Message, MessageReaction, PendingMessageChange
-from conversations.selectors import MESSAGE_ORDER, message_reactions
-from tenants.admin_scope import OrganizationScopedAdmin
+from conversations.selectors import MESSAGE_ORDER, message_reactions, message_search_condition
+from tenants.admin_scope import OrganizationScopedAdmin, organizations_allowing
 from tenants.admin_ui import HistoryAdminMixin
 from tenants.models import Role
 
@@ -108,12 +108,24 @@ class MessageAdmin(HistoryAdminMixin, OrganizationScopedAdmin, admin.ModelAdmin)
         "conversation",
     ]
     list_filter = ["status", "direction", ErrorFilter, "error_code", "type", "channel__provider"]
-    search_fields = ["provider_message_id", "text", "error_code"]
-    search_help_text = "Provider message id, text (also a location, contact or order), error."
+    search_fields = ["text"]  # shows the search box; get_search_results searches
+    search_help_text = (
+        "Words of the text (also of a location, contact or order; accents and case "
+        "ignored), or a whole provider message id or error code."
+    )
     list_select_related = ["channel", "conversation__contact", "conversation__channel"]
     date_hierarchy = "occurred_at"
     ordering = list(MESSAGE_ORDER)
     readonly_fields = ["reactions", "edit_history", "failures"]
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        organization_ids = (
+            None if request.user.is_superuser else organizations_allowing(request, Role.VIEWER)
+        )
+        condition = message_search_condition(search=search_term, organization_ids=organization_ids)
+        return queryset.filter(condition), False
 
     @admin.display(description="Error", ordering="error_code")
     def error(self, obj: Message) -> str:

@@ -229,6 +229,10 @@ class Message(models.Model):
                 condition=models.Q(direction="outbound", status__in=["queued", "failed"]),
                 name="message_outbound_pending",
             ),
+            # The admin's search by error code: failed messages only, a small index.
+            models.Index(
+                fields=["error_code"], condition=~models.Q(error_code=""), name="message_error_code"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -25,6 +25,12 @@ from conversations.models import (
     Message,
     MessageReaction,
 )
+from conversations.text_search import (
+    COMMON_SHARE,
+    message_text_matches,
+    message_text_share,
+    search_words,
+)
 from conversations.window import EXPIRING_WITHIN, window_conditions
 from tenants.errors import ApplicationError, ErrorCode
 from tenants.models import SECRET_FIELDS, Channel, Organization, WindowPolicy
@@ -76,7 +82,11 @@ def conversation_list(
         _window_condition(window, now or timezone.now()) if window else None,
         (Q(unread_count__gt=0) if unread else Q(unread_count=0)) if unread is not None else None,
         Q(updated_at__gte=updated_since) if updated_since else None,
-        _conversation_search(search, organization) if search.strip() else None,
+        (
+            conversation_search_condition(search=search, organization_ids=[organization.pk])
+            if search.strip()
+            else None
+        ),
     ]
     conversations = _conversations(organization)
     for condition in conditions:
@@ -238,19 +248,71 @@ def _window_condition(window: WindowFilter, now: datetime) -> Q:
     return is_open if window == WindowFilter.OPEN else ~is_open
 
 
-def _conversation_search(search: str, organization: Organization) -> Q:
-    """Conversations of the contacts that match: two sets of contact ids, each found
-    through its trigram index (PostgreSQL), not a condition tried on every row."""
+def conversation_search_condition(*, search: str, organization_ids: list[int] | None) -> Q:
+    """The conversations where `search` is found: in their contact's name, phone or
+    provider ids, or in the text of any of their messages (conversations.text_search).
+    Only rows of `organization_ids` are searched (None: every organization, for the
+    platform's operators; the caller scopes the conversations themselves too).
+    """
+    scoped = {"organization_id__in": organization_ids} if organization_ids is not None else {}
     by_name_or_phone, by_identity = Q(), Q()
     for value in _search_values(search):
         by_name_or_phone |= Q(name__icontains=value) | Q(phone__contains=value)
         by_identity |= Q(value__icontains=value)
-    contacts = Contact.objects.filter(by_name_or_phone, organization=organization)
-    identities = ContactIdentity.objects.filter(by_identity, contact__organization=organization)
-    # One set (a UNION), not two IN conditions joined by OR: PostgreSQL cannot estimate
-    # an OR of subplans and walked the whole inbox to filter it; one small set it joins
-    # to conversations through their contact index.
-    return Q(contact_id__in=contacts.values("pk").union(identities.values("contact_id")))
+    # Two sets of contact ids, each found through its trigram index (PostgreSQL).
+    contacts = (
+        Contact.objects.filter(by_name_or_phone, **scoped)
+        .values("pk")
+        .union(
+            ContactIdentity.objects.filter(
+                by_identity, **{f"contact__{key}": value for key, value in scoped.items()}
+            ).values("contact_id")
+        )
+    )
+    if not search_words(search):
+        return Q(contact_id__in=contacts)
+    messages = Message.objects.filter(message_text_matches(search), **scoped)
+    if message_text_share(search) >= COMMON_SHARE:
+        # Common words: the inbox is walked in its order and each conversation's
+        # messages are asked (through their conversation's index) until the page is
+        # full, after a few dozen. Collecting every match first read most of the
+        # message table (a second for a word in most messages, of a million).
+        probe = _ProbedExists(messages.filter(conversation=OuterRef("pk")))
+        return Q(contact_id__in=contacts) | probe
+    # Rare words (and contacts): one small set of conversation ids, fetched and sorted.
+    # A set, not conditions joined by OR: PostgreSQL cannot estimate an OR of subplans
+    # and walked the whole inbox to filter it. ALL: a conversation in both parts is
+    # still listed once (a set to look ids up in, not rows).
+    by_contact = Conversation.objects.filter(contact_id__in=contacts, **scoped).values("pk")
+    return Q(pk__in=by_contact.union(messages.values("conversation_id"), all=True))
+
+
+def message_search_condition(*, search: str, organization_ids: list[int] | None) -> Q:
+    """The messages whose text holds the words of `search`, or whose provider message
+    id or error code is `search` exactly, of `organization_ids` (None: all). Three sets
+    of ids, each found through an index (the full-text one; the per-channel provider
+    ids one, asked for each channel; the failed messages' error codes), not a scan of
+    every message."""
+    term = search.strip()
+    scoped = {"organization_id__in": organization_ids} if organization_ids is not None else {}
+    by_text = Message.objects.filter(message_text_matches(term), **scoped)
+    by_provider_id = Message.objects.filter(
+        channel_id__in=Channel.objects.filter(**scoped).values("pk"), provider_message_id=term
+    )
+    by_error = Message.objects.filter(error_code=term, **scoped).exclude(error_code="")
+    return Q(
+        pk__in=by_text.values("pk").union(
+            by_provider_id.values("pk"), by_error.values("pk"), all=True
+        )
+    )
+
+
+class _ProbedExists(Exists):
+    """EXISTS asked row by row. OFFSET 0 keeps PostgreSQL from trading it for a hashed
+    set of every matching message, which it picks when it underestimates the matches
+    (it estimates any prefix search at 2% of the messages)."""
+
+    template = "EXISTS(%(subquery)s OFFSET 0)"
 
 
 def _contact_search(search: str, *, contact: OuterRef) -> Q:

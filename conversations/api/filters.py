@@ -17,6 +17,12 @@ from conversations.selectors import WindowFilter
 from tenants.api.fields import IdFilter, MomentFilter
 
 SEARCH_HELP = "Contact name, phone number (punctuation ignored) or provider id (wa_id, ...)."
+CONVERSATION_SEARCH_HELP = (
+    f"{SEARCH_HELP.removesuffix('.')}, or words said in the conversation: a conversation "
+    "is listed once when any of its messages holds every word (accents and case ignored; "
+    "the last word, of three letters or more, also finds the words it starts: "
+    "`parcel deliv` finds `delivery of the parcel`)."
+)
 
 
 class StrictBooleanField(forms.NullBooleanField):
@@ -54,7 +60,7 @@ class ConversationFilter(filters.FilterSet):
     )
     unread = BooleanFilter(help_text="true: unread_count > 0; false: all read.")
     updated_since = MomentFilter(help_text="Changed at or after (ISO 8601).")
-    q = filters.CharFilter(help_text=SEARCH_HELP)
+    q = filters.CharFilter(help_text=CONVERSATION_SEARCH_HELP)
 
     class Meta:
         model = Conversation
