@@ -13,6 +13,7 @@ from providers import Provider
 from tenants.models import Role
 from tests.factories import MembershipFactory, UserFactory
 from tests.webhooks.delivery import fixture_text
+from tests.webhooks.test_processing import _outbound
 from webhooks.models import EventStatus, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -182,21 +183,6 @@ def test_a_twilio_location_has_a_readable_text(client, endpoints):
 OUT = "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBJBQUZERjg0NDEzNDdFODU3MUMxMAA="  # status_read.json's
 
 
-def _outbound(channel) -> Message:
-    contact = Contact.objects.create(organization=channel.organization, phone="+16505551234")
-    conversation = Conversation.objects.create(
-        organization=channel.organization, channel=channel, contact=contact
-    )
-    return Message.objects.create(
-        organization=channel.organization,
-        channel=channel,
-        conversation=conversation,
-        direction="outbound",
-        provider_message_id=OUT,
-        status="sent",
-    )
-
-
 def _failed() -> str:
     failed = json.loads(fixture_text(Provider.WHATSAPP_CLOUD, "status_failed"))
     failed["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = OUT
@@ -209,7 +195,7 @@ def _failed() -> str:
 def test_a_failure_around_a_read_is_one_consistent_record(
     client, whatsapp, webhook_org, failure_first
 ):
-    message = _outbound(whatsapp.channel)
+    message = _outbound(whatsapp.channel, OUT)
     read = fixture_text(Provider.WHATSAPP_CLOUD, "status_read")
     for payload in [_failed(), read] if failure_first else [read, _failed()]:
         whatsapp.deliver_text(client, payload)
@@ -228,7 +214,7 @@ def test_a_failure_around_a_read_is_one_consistent_record(
 
 
 def test_a_failure_before_any_delivery_still_fails_the_message(client, whatsapp):
-    message = _outbound(whatsapp.channel)
+    message = _outbound(whatsapp.channel, OUT)
 
     whatsapp.deliver_text(client, _failed())
 
