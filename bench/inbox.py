@@ -328,11 +328,11 @@ def _fill_messages(count: int) -> None:
 def _report_words() -> None:
     """How many messages hold each searched word (as the search reads it)."""
     from conversations.models import Message
-    from conversations.text_search import message_text_matches
+    from conversations.text_search import message_text_matches, text_search
 
     print("messages holding each searched word:")
     for label, word in SEARCHED_WORDS:
-        found = Message.objects.filter(message_text_matches(word)).count()
+        found = Message.objects.filter(message_text_matches(text_search(word))).count()
         print(f"  {label:12} {word!r:18} {found:>9,}")
 
 

@@ -28,8 +28,7 @@ from conversations.models import (
 from conversations.text_search import (
     COMMON_SHARE,
     message_text_matches,
-    message_text_share,
-    search_words,
+    text_search,
 )
 from conversations.window import EXPIRING_WITHIN, window_conditions
 from tenants.errors import ApplicationError, ErrorCode
@@ -269,10 +268,11 @@ def conversation_search_condition(*, search: str, organization_ids: list[int] | 
             ).values("contact_id")
         )
     )
-    if not search_words(search):
+    said = text_search(search)
+    if not said.words:
         return Q(contact_id__in=contacts)
-    messages = Message.objects.filter(message_text_matches(search), **scoped)
-    if message_text_share(search) >= COMMON_SHARE:
+    messages = Message.objects.filter(message_text_matches(said), **scoped)
+    if said.share >= COMMON_SHARE:
         # Common words: the inbox is walked in its order and each conversation's
         # messages are asked (through their conversation's index) until the page is
         # full, after a few dozen. Collecting every match first read most of the
@@ -295,7 +295,7 @@ def message_search_condition(*, search: str, organization_ids: list[int] | None)
     every message."""
     term = search.strip()
     scoped = {"organization_id__in": organization_ids} if organization_ids is not None else {}
-    by_text = Message.objects.filter(message_text_matches(term), **scoped)
+    by_text = Message.objects.filter(message_text_matches(text_search(term)), **scoped)
     by_provider_id = Message.objects.filter(
         channel_id__in=Channel.objects.filter(**scoped).values("pk"), provider_message_id=term
     )

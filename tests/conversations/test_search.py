@@ -170,7 +170,9 @@ def test_the_embedded_default_matches_text_that_contains_the_words(
 @postgresql_only("the full-text index exists on PostgreSQL only")
 def test_the_text_search_uses_the_index(organization):
     MessageFactory(conversation=ConversationFactory(organization=organization), text="parcel")
-    query = Message.objects.filter(text_search.message_text_matches("parcel"))
+    query = Message.objects.filter(
+        text_search.message_text_matches(text_search.text_search("parcel"))
+    )
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = query.explain()
@@ -187,10 +189,32 @@ def test_the_share_of_a_word_comes_from_the_index_statistics(organization):
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE conversations_message")
 
-    assert text_search.message_text_share("parcel") > 0.9
-    assert text_search.message_text_share("Deliv") > 0.9  # a prefix, any case
-    assert text_search.message_text_share("parcel chargeback") < text_search.COMMON_SHARE
-    assert text_search.message_text_share("zeppelin") == 0
+    assert text_search.text_search("parcel").share > 0.9
+    assert text_search.text_search("Deliv").share > 0.9  # a prefix, any case
+    assert text_search.text_search("parcel chargeback").share < text_search.COMMON_SHARE
+    assert text_search.text_search("zeppelin").share == 0
+
+
+@postgresql_only("which words are common is read from PostgreSQL's statistics")
+def test_a_common_last_word_is_taken_whole_and_a_rare_one_as_a_prefix(organization):
+    conversation = ConversationFactory(organization=organization)
+    for n in range(200):
+        MessageFactory(conversation=conversation, text=f"parcel number{n} delivery")
+    whole = MessageFactory(conversation=conversation, text="my parcels arrived")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE conversations_message")
+
+    assert text_search.text_search("damaged parcel").prefix_last is False
+    assert text_search.text_search("damaged deliv").prefix_last is True
+    assert text_search.text_search("damaged parc").prefix_last is True
+    found = Message.objects.filter(
+        text_search.message_text_matches(text_search.text_search("parc"))
+    )
+    assert whole in found
+    assert found.count() == 201
+    assert whole not in Message.objects.filter(
+        text_search.message_text_matches(text_search.text_search("parcel"))
+    )
 
 
 # --- The admin -----------------------------------------------------------------------
