@@ -52,7 +52,12 @@ class CSVTextParser(BaseParser):
 class DoNotContactSerializer(serializers.ModelSerializer):
     kind = serializers.CharField(read_only=True, help_text="phone or linkedin.")
     source = serializers.CharField(read_only=True, help_text="admin, api or import.")
-    added_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    added_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who added it (a username); null for a removed user.",
+    )
 
     class Meta:
         model = DoNotContact
@@ -61,7 +66,8 @@ class DoNotContactSerializer(serializers.ModelSerializer):
 
 
 class DoNotContactAddSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=DoNotContactKind.choices)
+    # A plain string in the schema, not an enum: `kind` enums of other models collide.
+    kind = serializers.CharField(max_length=16, help_text="phone or linkedin.")
     value = serializers.CharField(
         max_length=255,
         help_text="A phone number (E.164, or national with default_region) or a LinkedIn "
@@ -71,6 +77,11 @@ class DoNotContactAddSerializer(serializers.Serializer):
     default_region = serializers.CharField(
         max_length=2, required=False, allow_blank=True, default="", help_text="e.g. US"
     )
+
+    def validate_kind(self, value: str) -> str:
+        if value not in DoNotContactKind.values:
+            raise serializers.ValidationError("phone or linkedin.", code="invalid_choice")
+        return value
 
 
 class ImportOptionsSerializer(serializers.Serializer):
