@@ -8,6 +8,8 @@ and would overwrite what a webhook changed in between. The window is always show
 
 from datetime import datetime
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -26,6 +28,7 @@ from conversations.models import (
 from conversations.selectors import conversation_search_condition
 from conversations.services import conversation_status_set
 from conversations.window import WindowState, window_conditions, window_status
+from providers.phones import InvalidPhoneNumberError, valid_e164
 from tenants.admin_scope import OrganizationScopedAdmin, organizations_allowing
 from tenants.admin_ui import AMBER, GREEN, GREY, HistoryAdminMixin, UncountedChangeList, badge
 from tenants.models import Role, WindowPolicy
@@ -113,9 +116,29 @@ class ContactConversationInline(ReadOnlyInline):
         return windowbadge(obj)
 
 
+class ContactForm(forms.ModelForm):
+    """A number typed by staff must be one someone can have: valid in its region, not
+    only well-formed (numbers that customers' messages came from are filed as they
+    are, by the inbound pipeline, never through this form)."""
+
+    class Meta:
+        model = Contact
+        fields = ["organization", "name", "phone"]
+
+    def clean_phone(self) -> str:
+        phone = self.cleaned_data.get("phone", "").strip()
+        if not phone or phone == self.initial.get("phone"):
+            return phone  # unchanged: a number filed from a provider stays as it came
+        try:
+            return valid_e164(phone, default_region=settings.DEFAULT_PHONE_REGION)
+        except InvalidPhoneNumberError as exc:
+            raise forms.ValidationError(str(exc), code="invalid_phone") from exc
+
+
 @admin.register(Contact)
 class ContactAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     member_roles = {"view": Role.VIEWER, "change": Role.AGENT}
+    form = ContactForm
     list_display = ["display_name", "phone", "organization", "conversation_count", "created_at"]
     list_filter = ["organization"]
     search_fields = ["name", "phone", "identities__value"]

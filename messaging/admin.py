@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
+import messaging.admin_do_not_contact  # noqa: F401 - registers the do-not-contact list
 from conversations.admin import ConversationAdmin
 from conversations.models import Conversation
 from conversations.window import window_status

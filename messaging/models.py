@@ -1,6 +1,7 @@
 """What outbound sending keeps besides the messages themselves (conversations.Message):
 per-channel limits, the day's send counts, and the answers to idempotent requests."""
 
+from django.conf import settings
 from django.db import models
 
 from tenants.models import Channel, Organization
@@ -88,3 +89,60 @@ class ThroughputPace(models.Model):
 
     def __str__(self) -> str:
         return f"Channel {self.channel_id}"
+
+
+class DoNotContactKind(models.TextChoices):
+    PHONE = "phone", "Phone number (E.164)"
+    LINKEDIN = "linkedin", "LinkedIn id"
+
+
+class DoNotContactSource(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    API = "api", "API"
+    IMPORT = "import", "Import"
+
+
+class DoNotContact(models.Model):
+    """A number or LinkedIn id the organization must never send to, whoever the
+    contact behind it is (messaging.do_not_contact checks every send against it).
+
+    Phone numbers are kept in E.164; a LinkedIn id is what Unipile names the person by
+    (`attendee_provider_id`, kept as the contact's provider_id identity)."""
+
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="do_not_contact",
+        db_index=False,  # the unique constraint's index starts with it
+    )
+    kind = models.CharField(max_length=16, choices=DoNotContactKind.choices)
+    value = models.CharField(max_length=255)
+    note = models.CharField(max_length=500, blank=True, help_text="Why, for the team.")
+    source = models.CharField(max_length=16, choices=DoNotContactSource.choices)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "do-not-contact entry"
+        verbose_name_plural = "do-not-contact list"
+        constraints = [
+            # Also the index of the send check: (organization, kind, value IN (...)).
+            models.UniqueConstraint(
+                fields=["organization", "kind", "value"], name="do_not_contact_unique"
+            )
+        ]
+        indexes = [
+            # The list, newest first, paged by cursor.
+            models.Index(
+                fields=["organization", "-created_at", "-id"], name="do_not_contact_org_created"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.value

@@ -7,6 +7,11 @@ a task that hands it to the provider.
    exactly the parameters it needs (TEMPLATE_PARAMS_MISMATCH);
 4. the channel's throughput and daily cap (RATE_LIMITED, with retry_after).
 
+Before the window and the template, the contact is checked against the organization's
+do-not-contact list (CONTACT_DO_NOT_CONTACT, messaging.do_not_contact), except for a
+webhook health check (`health_check=True`): its recipient is the operator's own test
+number, not a customer.
+
 The message row is created `queued` in the caller's transaction; the send task is
 queued once that commits. What the provider answers is recorded by `message_deliver`.
 """
@@ -31,13 +36,14 @@ from conversations.models import (
     Message,
 )
 from conversations.window import window_status
+from messaging.do_not_contact import do_not_contact_check
 from messaging.idempotency import IDEMPOTENCY_KEY_TTL
 from messaging.limits import send_admit
 from messaging.models import IdempotencyKey
 from providers import Provider
 from providers.events import ContactRef, MessageStatus, MessageType
 from providers.http import ProviderError
-from providers.phones import InvalidPhoneNumberError, to_e164
+from providers.phones import InvalidPhoneNumberError, to_e164, valid_e164
 from providers.whatsapp_templates import (
     TemplateParamsError,
     components_for_send,
@@ -72,12 +78,18 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 
 
 def message_send_text(
-    *, conversation: Conversation, text: str, reply_to: str = "", sent_by=None
+    *,
+    conversation: Conversation,
+    text: str,
+    reply_to: str = "",
+    sent_by=None,
+    health_check: bool = False,
 ) -> Message:
     """`sent_by`: the person who wrote it (the admin's composer), kept with it."""
     channel = conversation.channel
     _check_active(channel)
     _check_text(channel, text)
+    _check_recipient(conversation, health_check=health_check)
     _check_window(conversation)
     send_admit(channel=channel)
     context = {"message_id": reply_to} if reply_to else {}
@@ -93,12 +105,19 @@ def message_send_text(
 
 
 def message_send_template(
-    *, conversation: Conversation, name: str, language: str, parameters: dict, sent_by=None
+    *,
+    conversation: Conversation,
+    name: str,
+    language: str,
+    parameters: dict,
+    sent_by=None,
+    health_check: bool = False,
 ) -> Message:
     """An approved template, at any time: templates are what may be sent when the
     window is closed."""
     channel = conversation.channel
     _check_active(channel)
+    _check_recipient(conversation, health_check=health_check)
     template = _approved_template(channel, name, language)
     components = _components(template, parameters)
     send_admit(channel=channel)
@@ -123,20 +142,29 @@ def message_send_to_phone(
     phone: str,
     text: str = "",
     template: dict | None = None,
+    health_check: bool = False,
 ) -> Message:
     """Send to a number: its contact and conversation are found, or created, first.
-    `template` is {"name", "language", "parameters"}; otherwise `text` is sent."""
+    `template` is {"name", "language", "parameters"}; otherwise `text` is sent.
+
+    The number must be a valid one in its region, not only well-formed: a send is
+    where a mistyped number would become a contact. A health check's test number is
+    only checked for its form: providers' test numbers (Meta's +1 555 ones) are not
+    assigned numbers. A refused send leaves no contact behind (the block rolls back)."""
     _check_active(channel)
+    check = to_e164 if health_check else valid_e164
     try:
-        number = to_e164(phone)
+        number = check(phone)
     except InvalidPhoneNumberError as exc:
         raise field_error("to", str(exc), code="invalid_phone") from exc
     with transaction.atomic():
         ref = ContactRef(phone=number)
         conversation = conversations.conversation_with(channel=channel, ref=ref)
         if template:
-            return message_send_template(conversation=conversation, **template)
-        return message_send_text(conversation=conversation, text=text)
+            return message_send_template(
+                conversation=conversation, **template, health_check=health_check
+            )
+        return message_send_text(conversation=conversation, text=text, health_check=health_check)
 
 
 def message_resend(*, message: Message, sent_by=None) -> Message:
@@ -288,6 +316,13 @@ def _recipient(message: Message) -> str:
 def _check_active(channel: Channel) -> None:
     if not channel.is_active:
         raise field_error("channel", "This channel is switched off.", code="inactive")
+
+
+def _check_recipient(conversation: Conversation, *, health_check: bool) -> None:
+    if not health_check:
+        do_not_contact_check(
+            organization_id=conversation.organization_id, contact_id=conversation.contact_id
+        )
 
 
 def _check_text(channel: Channel, text: str) -> None:

@@ -46,3 +46,30 @@ def contact_for_address(address: str | None, *, name: str = "", wa_id: str = "")
         return ContactRef(phone=to_e164(address or ""), name=name, wa_id=wa_id)
     except InvalidPhoneNumberError:
         return ContactRef(provider_id=address or "", name=name, wa_id=wa_id)
+
+
+def valid_e164(raw: str, *, default_region: str | None = None) -> str:
+    """Like `to_e164`, but also refuses numbers that are possible in length yet assigned
+    to nothing in their region (+1 555 01xx, a German mobile prefix that does not
+    exist): what we create or send to ourselves must be a number someone can have.
+
+    Numbers from providers are filed with `to_e164` only: a customer who wrote to us
+    exists, whatever the metadata of `phonenumbers` says today."""
+    number = to_e164(raw, default_region=default_region)
+    parsed = phonenumbers.parse(number)
+    if not phonenumbers.is_valid_number(parsed):
+        region = phonenumbers.region_code_for_country_code(parsed.country_code)
+        where = f" in {region}" if region and region != phonenumbers.UNKNOWN_REGION else ""
+        raise InvalidPhoneNumberError(f"{raw!r} is not a valid phone number{where}.")
+    return number
+
+
+def phone_region(code: str | None) -> str | None:
+    """A region code (ISO 3166 alpha-2, "US") that `phonenumbers` knows, upper-cased;
+    None for none; InvalidPhoneNumberError for one it does not know."""
+    code = (code or "").strip().upper()
+    if not code:
+        return None
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidPhoneNumberError(f"{code!r} is not a region code (ISO 3166, e.g. US).")
+    return code

@@ -117,10 +117,16 @@ def _setting_locked(channel_id: int) -> HealthCheckSetting | None:
 
 def _send_test(channel: Channel, setting: HealthCheckSetting, *, at: datetime) -> Message:
     """WhatsApp: the configured template (a test number's window is rarely open), or
-    text; SMS: text to the number; LinkedIn (Unipile): text into the chat."""
+    text; SMS: text to the number; LinkedIn (Unipile): text into the chat.
+
+    Sent as a health check: the recipient is the operator's own test number or chat,
+    not a customer, so the do-not-contact list does not apply, and a provider's test
+    number (Meta's +1 555 ones) is accepted although it is not an assigned number."""
     text = f"Switchboard webhook health check, {at:%Y-%m-%d %H:%M:%S} UTC."
     if Provider(channel.provider) == Provider.UNIPILE:
-        return message_send_text(conversation=_chat(channel, setting.test_recipient), text=text)
+        return message_send_text(
+            conversation=_chat(channel, setting.test_recipient), text=text, health_check=True
+        )
     if setting.template_name:
         template = {
             "name": setting.template_name,
@@ -128,9 +134,11 @@ def _send_test(channel: Channel, setting: HealthCheckSetting, *, at: datetime) -
             "parameters": {},
         }
         return message_send_to_phone(
-            channel=channel, phone=setting.test_recipient, template=template
+            channel=channel, phone=setting.test_recipient, template=template, health_check=True
         )
-    return message_send_to_phone(channel=channel, phone=setting.test_recipient, text=text)
+    return message_send_to_phone(
+        channel=channel, phone=setting.test_recipient, text=text, health_check=True
+    )
 
 
 def _chat(channel: Channel, chat_id: str) -> Conversation:

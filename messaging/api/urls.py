@@ -1,5 +1,6 @@
 from django.urls import re_path
 
+from messaging.api.do_not_contact import DoNotContactViewSet
 from messaging.api.views import ConversationMessagesView, MessageSendView
 from tenants.api.routers import OptionalSlashRouter
 from tenants.ids import ID_PATTERN
@@ -12,6 +13,7 @@ router.register(
     ConversationMessagesView,
     basename="conversation-message",
 )
+router.register("do-not-contact", DoNotContactViewSet, basename="do-not-contact")
 
 urlpatterns = [
     re_path(r"^messages/?$", MessageSendView.as_view(), name="message-send"),

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, Phase, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi import checks as openapi_checks
 
+from messaging.models import DoNotContact
 from providers import Provider
 from reconciliation.models import RunKind, RunTrigger
 from reconciliation.services import run_create
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.django_db
 # Read once, at import, before any test has a user to sign in with.
 with override_settings(API_DOCS_PUBLIC=True):
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_application())
-# Examples per operation and role: 28 operations x (admin 12 + agent 4 + viewer 4).
+# Examples per operation and role: 32 operations x (admin 12 + agent 4 + viewer 4).
 EXAMPLES = {Role.ADMIN: 12, Role.AGENT: 4, Role.VIEWER: 4}
 CHECKS = [
     openapi_checks.status_code_conformance,
@@ -86,6 +87,9 @@ def world():
     conversation = ConversationFactory(organization=organization, channel=whatsapp, contact=contact)
     template = MessageTemplateFactory(channel=whatsapp)
     run = run_create(channel=whatsapp, trigger=RunTrigger.API, kind=RunKind.TEMPLATES)
+    listed = DoNotContact.objects.create(
+        organization=organization, kind="phone", value="+16505550199", source="api"
+    )
     tokens = {
         role: Token.objects.create(
             user=MembershipFactory(organization=organization, role=role).user
@@ -101,6 +105,7 @@ def world():
             "contacts": contact.pk,
             "templates": template.pk,
             "reconciliation-runs": run.pk,
+            "do-not-contact": listed.pk,
         },
     }
 

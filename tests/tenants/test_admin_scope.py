@@ -20,7 +20,7 @@ from conversations.models import (
     MessageReaction,
     PendingMessageChange,
 )
-from messaging.models import IdempotencyKey, SendLimit
+from messaging.models import DoNotContact, DoNotContactSource, IdempotencyKey, SendLimit
 from reconciliation.models import (
     HealthCheckResult,
     HealthCheckSetting,
@@ -104,6 +104,13 @@ def _world(tag: str) -> dict[type[Model], Model]:
         ),
         FailedWebhook: FailedWebhook.objects.create(
             **webhook, body=b"{}", dedupe_key=f"{tag}-2", status=EventStatus.DEAD
+        ),
+        DoNotContact: DoNotContact.objects.create(
+            organization=organization,
+            kind="phone",
+            value=conversation.contact.phone,
+            note=f"{tag} asked",
+            source=DoNotContactSource.ADMIN,
         ),
         HealthCheckSetting: HealthCheckSetting.objects.create(channel=channel),
         WebhookHealthCheck: WebhookHealthCheck.objects.create(
