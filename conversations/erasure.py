@@ -364,7 +364,7 @@ def messages_blank_in_conversation(
             blanked += Message.objects.filter(pk__in=todo).update(
                 **BLANK_CONTENTS, contents_erased_at=now
             )
-        cursor = batch[-1][:2]
+        cursor = (batch[-1][1], batch[-1][0])  # (occurred_at, pk)
         if len(batch) < batch_size:
             return blanked
 
