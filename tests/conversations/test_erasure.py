@@ -27,6 +27,7 @@ from conversations.models import (
     ConversationNote,
     Message,
     MessageReaction,
+    PendingStatusUpdate,
 )
 from messaging.models import IdempotencyKey
 from providers import Provider
@@ -110,6 +111,14 @@ def customer(client, agent_client, channels, django_capture_on_commit_callbacks)
         organization=contact.organization,
         conversation=conversations[twilio.channel.pk],
         text=f"{NAME} asked us to call {PHONE}",
+    )
+    PendingStatusUpdate.objects.create(  # a status for a message we never saw
+        channel=whatsapp.channel,
+        provider_message_id="wamid.never-seen",
+        event_id="never-seen-delivered",
+        status="delivered",
+        occurred_at=timezone.now(),
+        details={"recipient_id": DIGITS},
     )
     LogEntry.objects.create(  # an agent edited her in the admin: history names her
         user=agent_client.user,
