@@ -254,6 +254,8 @@ def _erasure_complete(erasure: ContactErasure, subject: ErasureSubject) -> Conta
     with transaction.atomic():
         again = _erase_contact(subject)
         erasure = ContactErasure.objects.select_for_update().get(pk=erasure.pk)
+        if erasure.completed_at is not None:  # a second run (request, sweep) finished it
+            return erasure
         erasure.counts = {**erasure.counts, "contact": erasure.counts.get("contact", 0) + again}
         erasure.steps_done = [*erasure.steps_done, "complete"]
         erasure.pending_identifiers = ""
