@@ -286,6 +286,15 @@ WEBHOOK_HEALTH_CHECK_TIMEOUT_SECONDS = env_int("WEBHOOK_HEALTH_CHECK_TIMEOUT_SEC
 WEBHOOK_HEALTH_CHECK_RETENTION_DAYS = env_int("WEBHOOK_HEALTH_CHECK_RETENTION_DAYS", 30)
 ADMINS = [("Operators", address) for address in env_list("ADMIN_EMAILS")]
 
+# --- Erasure and retention (conversations.erasure, conversations.retention) -----------
+# The key of the keyed hash (HMAC-SHA256) an erasure's audit record keeps of the
+# contact's identifier: a later request can be checked against it, while a leaked table
+# cannot be reversed by hashing every phone number. Empty: derived from SECRET_KEY (so
+# rotating SECRET_KEY without setting this orphans old hashes: set it in production).
+ERASURE_HASH_KEY = env_str("ERASURE_HASH_KEY")
+# Rows per transaction when erasing or blanking messages: short locks on the inbox.
+ERASURE_BATCH_SIZE = env_int("ERASURE_BATCH_SIZE", 500)
+
 # --- Provider APIs -------------------------------------------------------------------
 # Where the providers' APIs are; a benchmark or staging points them at a fake server.
 # Unipile's is per channel (its DSN).

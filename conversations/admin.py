@@ -15,6 +15,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from conversations.admin_erasure import ContactErasureActionMixin
 from conversations.admin_list import ConversationListColumns
 from conversations.admin_thread import ConversationWorkspace, span
 from conversations.maintenance import windows_backfill
@@ -136,9 +137,10 @@ class ContactForm(forms.ModelForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+class ContactAdmin(ContactErasureActionMixin, OrganizationScopedAdmin, admin.ModelAdmin):
     member_roles = {"view": Role.VIEWER, "change": Role.AGENT}
     form = ContactForm
+    actions = ["erase_contacts"]
     list_display = ["display_name", "phone", "organization", "conversation_count", "created_at"]
     list_filter = ["organization"]
     search_fields = ["name", "phone", "identities__value"]

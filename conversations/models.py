@@ -3,6 +3,7 @@ from django.db import models
 from django.utils import timezone
 
 from providers.events import MessageStatus, MessageType
+from tenants.fields import EncryptedTextField
 from tenants.models import Channel, Organization
 
 
@@ -203,6 +204,9 @@ class Message(models.Model):
     # Outbound: when a webhook first spoke of it (a status update, or the provider's
     # echo of it): the proof that the provider's webhooks reach us (health checks).
     webhook_confirmed_at = models.DateTimeField(null=True, blank=True)
+    # When its contents were blanked (the contact was erased, or retention ran out):
+    # kept as a row for counts and reports, with nothing of what was said.
+    contents_erased_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -341,3 +345,49 @@ class ConversationNote(models.Model):
 
     def __str__(self) -> str:
         return f"Note {self.pk} on conversation {self.conversation_id}"
+
+
+class ErasureSource(models.TextChoices):
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    COMMAND = "command", "Management command"
+
+
+class ContactErasure(models.Model):
+    """The record that a contact was forgotten (GDPR art. 17, LGPD art. 18).
+
+    It keeps no personal data of the contact: a keyed hash of their identifier (so a
+    later request about the same number can be checked against it), who asked, when,
+    and counts of what was erased. While the erasure runs, `pending_identifiers` holds
+    what the later steps search for (phone, provider ids, name), encrypted at rest, and
+    is emptied when it completes (conversations.erasure).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # The anonymized contact (kept, with its conversations, for counts).
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="erasures"
+    )
+    identifier_kind = models.CharField(max_length=16, help_text="What was hashed: phone, wa_id...")
+    identifier_hash = models.CharField(
+        max_length=64, db_index=True, help_text="HMAC-SHA256 of the identifier (ERASURE_HASH_KEY)."
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=16, choices=ErasureSource.choices)
+    requested_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # Steps done so far (resume point) and what each erased: {"messages": 12, ...}.
+    steps_done = models.JSONField(default=list, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    pending_identifiers = EncryptedTextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "-requested_at"], name="erasure_org_requested")
+        ]
+
+    def __str__(self) -> str:
+        state = "completed" if self.completed_at else "running"
+        return f"Erasure #{self.pk} ({state})"

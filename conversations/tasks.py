@@ -1,6 +1,8 @@
 from celery import shared_task
 
 from conversations import maintenance
+from conversations.erasure import contact_erasures_resume_stalled
+from conversations.retention import messages_retention_apply
 
 
 @shared_task
@@ -13,3 +15,15 @@ def windows_close_expired_task() -> dict:
 def conversations_unsnooze_task() -> dict:
     """Reopen snoozed conversations whose time has come."""
     return {"reopened": maintenance.conversations_unsnooze_due()}
+
+
+@shared_task
+def messages_retention_apply_task() -> dict:
+    """Blank the contents of messages past their organization's retention."""
+    return messages_retention_apply()
+
+
+@shared_task
+def contact_erasures_resume_task() -> dict:
+    """Finish erasures that a dead request or worker left half done."""
+    return {"resumed": contact_erasures_resume_stalled()}

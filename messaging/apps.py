@@ -6,3 +6,10 @@ class MessagingConfig(AppConfig):
 
     name = "messaging"
     verbose_name = "Outbound messaging"
+
+    def ready(self) -> None:
+        # The answers kept for Idempotency-Key headers hold the message as it was sent.
+        from conversations.erasure import erasure_step_register
+        from messaging.idempotency import idempotency_answers_erase
+
+        erasure_step_register("idempotency_answers", idempotency_answers_erase)

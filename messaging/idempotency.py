@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Subquery
 
+from conversations.erasure import ErasureSubject
+from conversations.models import Message
 from messaging.models import IdempotencyKey
 from tenants.errors import ApplicationError, ErrorCode, field_error
 from tenants.models import Organization
@@ -81,3 +84,19 @@ def _replay(stored: IdempotencyKey, fingerprint: str) -> Answer:
             details={"key": stored.key},
         )
     return Answer(stored.response_status, stored.response_body, stored.message_id, replayed=True)
+
+
+def idempotency_answers_erase(subject: ErasureSubject) -> int:
+    """Erasure step (conversations.erasure): the kept answers about the contact's
+    messages lose their contents. The rows stay until the purge, so a client retrying
+    the request still gets an answer (the message's id) and nothing is sent twice."""
+    messages = Message.objects.filter(conversation__contact_id=subject.contact_id).values("pk")
+    keys = IdempotencyKey.objects.filter(
+        organization_id=subject.organization_id, message_id__in=Subquery(messages)
+    )
+    erased = 0
+    for key in keys.exclude(response_body__has_key="contents_erased").only("pk", "message_id"):
+        erased += IdempotencyKey.objects.filter(pk=key.pk).update(
+            response_body={"id": key.message_id, "contents_erased": True}
+        )
+    return erased

@@ -82,6 +82,25 @@ PERIODIC_TASKS = [
         "dead ones after WEBHOOK_RETENTION_DEAD_DAYS, in batches.",
     ),
     PeriodicTaskSpec(
+        name="Apply message retention",
+        task="conversations.tasks.messages_retention_apply_task",
+        cron="40 3 * * *",  # every day at 03:40 UTC, after the webhook purge
+        queue="maintenance",
+        expires=6 * 3600,
+        description="Blanks the contents of messages (and their raw webhooks) older than "
+        "each organization's message retention, in short batches. Organizations without "
+        "one are untouched.",
+    ),
+    PeriodicTaskSpec(
+        name="Resume contact erasures",
+        task="conversations.tasks.contact_erasures_resume_task",
+        every_seconds=10 * 60,  # every 10 minutes: an interrupted erasure is finished soon
+        queue="maintenance",
+        expires=9 * 60,
+        description="Finishes contact erasures that a request or worker left half done "
+        "(started more than 10 minutes ago and not completed).",
+    ),
+    PeriodicTaskSpec(
         name="Send lost outbound messages",
         task="messaging.tasks.messages_queued_sweep_task",
         every_seconds=60,  # every minute: a message waits at most a minute or two more

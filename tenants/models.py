@@ -3,7 +3,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import MinValueValidator, validate_email
 from django.db import models
 
 from providers import PROVIDER_LABELS, Provider
@@ -37,6 +37,15 @@ class Organization(models.Model):
         "checks. Comma-separated or one per line.",
     )
     is_active = models.BooleanField(default=True)
+    # Storage limitation (GDPR art. 5(1)(e)): the contents of messages older than this
+    # are blanked by the periodic "Apply message retention" (conversations.retention).
+    message_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Blank the contents of messages (and their raw webhooks) older than this "
+        "many days. Empty: keep them forever. Conversations and counts are kept.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

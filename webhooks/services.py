@@ -200,6 +200,8 @@ def webhook_events_replay(*, event_ids: Iterable[int], enqueue: bool = True) -> 
     ids = list(
         WebhookEvent.objects.select_for_update()
         .filter(pk__in=list(event_ids), status__in=REPLAYABLE_STATUSES)
+        # A redacted body (webhooks.erasure) has nothing left to apply.
+        .exclude(body=b"")
         .values_list("id", flat=True)
     )
     WebhookEvent.objects.filter(pk__in=ids).update(

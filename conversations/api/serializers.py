@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from conversations.models import (
     Contact,
+    ContactErasure,
     ContactIdentity,
     Conversation,
     ConversationStatus,
@@ -255,6 +256,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "edited_at",
             "edit_history",
             "deleted_at",
+            "contents_erased_at",
             "created_at",
         ]
         read_only_fields = fields
@@ -321,6 +323,34 @@ class ContactDetailSerializer(ContactSerializer):
 
     class Meta(ContactSerializer.Meta):
         fields = [*ContactSerializer.Meta.fields, "identities", "conversations"]
+        read_only_fields = fields
+
+
+class ContactErasureSerializer(serializers.ModelSerializer):
+    contact = serializers.IntegerField(source="contact_id", read_only=True, allow_null=True)
+    requested_by = serializers.IntegerField(
+        source="requested_by_id", read_only=True, allow_null=True
+    )
+    counts = serializers.DictField(
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text="Rows erased per step: contact (identities, contact, conversations, "
+        "reactions, notes), messages, webhook_bodies, idempotency_answers.",
+    )
+
+    class Meta:
+        model = ContactErasure
+        fields = [
+            "id",
+            "contact",
+            "identifier_kind",
+            "identifier_hash",
+            "source",
+            "requested_by",
+            "requested_at",
+            "completed_at",
+            "counts",
+        ]
         read_only_fields = fields
 
 

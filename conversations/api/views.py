@@ -25,6 +25,7 @@ from conversations.api.filters import (
 from conversations.api.serializers import (
     AssignSerializer,
     ContactDetailSerializer,
+    ContactErasureSerializer,
     ContactSerializer,
     ConversationSerializer,
     InboxCountersSerializer,
@@ -32,7 +33,8 @@ from conversations.api.serializers import (
     StatusSerializer,
     WindowStatusSerializer,
 )
-from conversations.models import Contact, Conversation, Message
+from conversations.erasure import contact_erase
+from conversations.models import Contact, Conversation, ErasureSource, Message
 from conversations.window import window_status as window_status_now
 from tenants.api.base import OrganizationScopedMixin, url_object_id, validated
 from tenants.api.pagination import CursorPagination
@@ -260,6 +262,7 @@ class ContactViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
 
     serializer_class = ContactSerializer
     read_role = Role.VIEWER
+    action_roles = {"erase": Role.ADMIN}
     filter_backends = [DjangoFilterBackend]  # documents `q`; list() validates it
     filterset_class = ContactFilter
 
@@ -287,6 +290,33 @@ class ContactViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
         )
         context = {**self.get_serializer_context(), "now": timezone.now()}
         return Response(ContactDetailSerializer(contact, context=context).data)
+
+    @extend_schema(
+        summary="Forget the contact (GDPR/LGPD erasure)",
+        description="Erases the contact's name, phone and identities, the contents of "
+        "every message of their conversations (text, media, payloads, reactions, notes' "
+        "text) and the raw webhooks that mention them; the conversations stay, without "
+        "personal data, for counts. Answers with the audit record, which keeps only a "
+        "keyed hash of the identifier. Asking again returns the same record (an "
+        "interrupted erasure is finished). A later message from the same number creates "
+        "a new contact. Needs the admin role. Errors: 401 NOT_AUTHENTICATED; 403 "
+        "PERMISSION_DENIED for agents and viewers; 404 NOT_FOUND when the contact is not "
+        "one of the organization's.",
+        request=None,
+        responses=ContactErasureSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def erase(self, request, pk=None):
+        contact = selectors.contact_get(
+            organization=self.organization, contact_id=url_object_id(pk)
+        )
+        erasure = contact_erase(
+            organization=self.organization,
+            contact_id=contact.pk,
+            requested_by=request.user,
+            source=ErasureSource.API,
+        )
+        return Response(ContactErasureSerializer(erasure).data)
 
 
 class InboxCountersView(OrganizationScopedMixin, APIView):

@@ -387,6 +387,7 @@ def test_a_message_carries_its_content_and_delivery(viewer_client, organization)
         "edited_at",
         "edit_history",
         "deleted_at",
+        "contents_erased_at",
         "created_at",
     }
 

@@ -14,6 +14,7 @@ from django.db.models import Model
 from django.urls import reverse
 
 from conversations.models import (
+    ContactErasure,
     Conversation,
     ConversationNote,
     ConversationStatus,
@@ -90,6 +91,13 @@ def _world(tag: str) -> dict[type[Model], Model]:
             kind="edited",
             text=f"{tag} edited",
             occurred_at=NOW,
+        ),
+        ContactErasure: ContactErasure.objects.create(
+            organization=organization,
+            contact=conversation.contact,
+            identifier_kind="phone",
+            identifier_hash=f"{tag.lower():0>64}",
+            source="admin",
         ),
         SendLimit: SendLimit.objects.create(channel=channel, per_second=5),
         IdempotencyKey: IdempotencyKey.objects.create(
