@@ -341,3 +341,14 @@ class ConversationNote(models.Model):
 
     def __str__(self) -> str:
         return f"Note {self.pk} on conversation {self.conversation_id}"
+
+
+# Consent, keywords and auto-replies live in their own module; imported here so that
+# Django registers them with the app.
+from conversations.consent_models import (  # noqa: E402, F401
+    AutoReply,
+    Consent,
+    ConsentChange,
+    ConsentKeyword,
+    KeywordReplyTexts,
+)

@@ -5,7 +5,12 @@ a task that hands it to the provider.
 2. free-form text only while the 24-hour window is open (WINDOW_EXPIRED);
 3. a template must be APPROVED in that language (TEMPLATE_NOT_APPROVED) and be given
    exactly the parameters it needs (TEMPLATE_PARAMS_MISMATCH);
-4. the channel's throughput and daily cap (RATE_LIMITED, with retry_after).
+4. the contact has not opted out of this channel kind and scope (CONTACT_OPTED_OUT,
+   see messaging.consent_check);
+5. the channel's throughput and daily cap (RATE_LIMITED, with retry_after).
+
+Health checks (reconciliation) send to the business's own test number and pass
+`check_consent=False`; keyword auto-replies are sent by messaging.auto_replies.
 
 The message row is created `queued` in the caller's transaction; the send task is
 queued once that commits. What the provider answers is recorded by `message_deliver`.
@@ -23,6 +28,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from conversations import services as conversations
+from conversations.consent_models import ConsentScope
 from conversations.models import (
     ContactIdentity,
     Conversation,
@@ -31,6 +37,7 @@ from conversations.models import (
     Message,
 )
 from conversations.window import window_status
+from messaging import consent_check
 from messaging.idempotency import IDEMPOTENCY_KEY_TTL
 from messaging.limits import send_admit
 from messaging.models import IdempotencyKey
@@ -72,13 +79,21 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 
 
 def message_send_text(
-    *, conversation: Conversation, text: str, reply_to: str = "", sent_by=None
+    *,
+    conversation: Conversation,
+    text: str,
+    reply_to: str = "",
+    sent_by=None,
+    check_consent: bool = True,
 ) -> Message:
-    """`sent_by`: the person who wrote it (the admin's composer), kept with it."""
+    """`sent_by`: the person who wrote it (the admin's composer), kept with it.
+    `check_consent=False` is for health checks only (see the module's docstring)."""
     channel = conversation.channel
     _check_active(channel)
     _check_text(channel, text)
     _check_window(conversation)
+    if check_consent:
+        consent_check.check_consent(conversation=conversation, scope=ConsentScope.SERVICE)
     send_admit(channel=channel)
     context = {"message_id": reply_to} if reply_to else {}
     message = conversations.message_outbound_create(
@@ -93,14 +108,23 @@ def message_send_text(
 
 
 def message_send_template(
-    *, conversation: Conversation, name: str, language: str, parameters: dict, sent_by=None
+    *,
+    conversation: Conversation,
+    name: str,
+    language: str,
+    parameters: dict,
+    sent_by=None,
+    check_consent: bool = True,
 ) -> Message:
     """An approved template, at any time: templates are what may be sent when the
-    window is closed."""
+    window is closed. A MARKETING template is refused to a marketing opt-out too."""
     channel = conversation.channel
     _check_active(channel)
     template = _approved_template(channel, name, language)
     components = _components(template, parameters)
+    if check_consent:
+        scope = consent_check.template_scope(template)
+        consent_check.check_consent(conversation=conversation, scope=scope)
     send_admit(channel=channel)
     message = conversations.message_outbound_create(
         conversation=conversation,
@@ -123,9 +147,11 @@ def message_send_to_phone(
     phone: str,
     text: str = "",
     template: dict | None = None,
+    check_consent: bool = True,
 ) -> Message:
     """Send to a number: its contact and conversation are found, or created, first.
-    `template` is {"name", "language", "parameters"}; otherwise `text` is sent."""
+    `template` is {"name", "language", "parameters"}; otherwise `text` is sent.
+    `check_consent=False` is for health checks only."""
     _check_active(channel)
     try:
         number = to_e164(phone)
@@ -135,8 +161,10 @@ def message_send_to_phone(
         ref = ContactRef(phone=number)
         conversation = conversations.conversation_with(channel=channel, ref=ref)
         if template:
-            return message_send_template(conversation=conversation, **template)
-        return message_send_text(conversation=conversation, text=text)
+            return message_send_template(
+                conversation=conversation, **template, check_consent=check_consent
+            )
+        return message_send_text(conversation=conversation, text=text, check_consent=check_consent)
 
 
 def message_resend(*, message: Message, sent_by=None) -> Message:

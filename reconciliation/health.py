@@ -117,10 +117,14 @@ def _setting_locked(channel_id: int) -> HealthCheckSetting | None:
 
 def _send_test(channel: Channel, setting: HealthCheckSetting, *, at: datetime) -> Message:
     """WhatsApp: the configured template (a test number's window is rarely open), or
-    text; SMS: text to the number; LinkedIn (Unipile): text into the chat."""
+    text; SMS: text to the number; LinkedIn (Unipile): text into the chat. The test
+    number is the business's own: its consent is not checked (a STOP it once sent, or
+    a provider's opt-out signal from it, must not fail every later check)."""
     text = f"Switchboard webhook health check, {at:%Y-%m-%d %H:%M:%S} UTC."
     if Provider(channel.provider) == Provider.UNIPILE:
-        return message_send_text(conversation=_chat(channel, setting.test_recipient), text=text)
+        return message_send_text(
+            conversation=_chat(channel, setting.test_recipient), text=text, check_consent=False
+        )
     if setting.template_name:
         template = {
             "name": setting.template_name,
@@ -128,9 +132,11 @@ def _send_test(channel: Channel, setting: HealthCheckSetting, *, at: datetime) -
             "parameters": {},
         }
         return message_send_to_phone(
-            channel=channel, phone=setting.test_recipient, template=template
+            channel=channel, phone=setting.test_recipient, template=template, check_consent=False
         )
-    return message_send_to_phone(channel=channel, phone=setting.test_recipient, text=text)
+    return message_send_to_phone(
+        channel=channel, phone=setting.test_recipient, text=text, check_consent=False
+    )
 
 
 def _chat(channel: Channel, chat_id: str) -> Conversation:
