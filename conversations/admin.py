@@ -133,7 +133,9 @@ class ContactAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not ConsentInline.model:
             return super().save_formset(request, form, formset, change)
-        # Not formset.save(): every change goes through the service, into the history.
+        # Not formset.save(): every change goes through the service, into the history
+        # (the admin's own change message then lists no consent rows).
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         report_consent_saved(self, request, consent_formset_save(request, form.instance, formset))
 
     def get_readonly_fields(self, request, obj=None):

@@ -25,7 +25,6 @@ from conversations.api.filters import (
 from conversations.api.serializers import (
     AssignSerializer,
     ConsentChangeSerializer,
-    ConsentSerializer,
     ConsentSetSerializer,
     ContactDetailSerializer,
     ContactSerializer,
@@ -35,7 +34,7 @@ from conversations.api.serializers import (
     StatusSerializer,
     WindowStatusSerializer,
 )
-from conversations.consent import consent_of, consent_set
+from conversations.consent import consent_set
 from conversations.consent_models import ConsentChange, ConsentSource
 from conversations.models import Contact, Conversation, Message
 from conversations.window import window_status as window_status_now
@@ -302,11 +301,11 @@ class ContactViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary="Set the contact's consent on a channel kind and scope",
         description="Recorded with source `api` and the caller in the history; setting "
-        "the state in force changes nothing. Answers the contact's six consents. Needs "
+        "the state in force changes nothing. Answers the contact with its consent. Needs "
         "the admin role. Errors: 400 VALIDATION_ERROR with details per field; 401 "
         "NOT_AUTHENTICATED; 403 PERMISSION_DENIED below admin; 404 NOT_FOUND.",
         request=ConsentSetSerializer,
-        responses=ConsentSerializer(many=True),
+        responses=ContactSerializer,
         examples=[
             OpenApiExample(
                 "Opt out of SMS marketing",
@@ -321,7 +320,7 @@ class ContactViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
         contact = self._contact(pk)
         consent_set(contact=contact, **data, source=ConsentSource.API, changed_by=request.user)
         contact = self._contact(pk)  # with the consents as they are now
-        return Response(ConsentSerializer(consent_of(contact=contact), many=True).data)
+        return Response(ContactSerializer(contact).data)
 
     @extend_schema(
         summary="The contact's consent changes, newest first",

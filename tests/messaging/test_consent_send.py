@@ -19,7 +19,14 @@ from conversations.models import Message
 from messaging import services
 from providers import Provider
 from tenants.errors import ApplicationError, ErrorCode
-from tests.factories import ContactFactory, ConversationFactory, MessageFactory
+from tenants.models import Role
+from tests.factories import (
+    ContactFactory,
+    ConversationFactory,
+    MembershipFactory,
+    MessageFactory,
+    UserFactory,
+)
 from tests.messaging.conftest import SEND_URL, accepted
 from tests.webhooks.conftest import make_channel
 
@@ -254,3 +261,27 @@ def _plan(sql: str) -> str:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"EXPLAIN {sql}")
         return " ".join(row[0] for row in cursor.fetchall())
+
+
+def test_the_admin_composer_is_refused_as_the_api_is(
+    client, organization, conversation, graph, django_capture_on_commit_callbacks
+):
+    route = graph.post(SEND_URL).mock(return_value=accepted())
+    user = UserFactory(is_staff=True)
+    MembershipFactory(user=user, organization=organization, role=Role.AGENT)
+    client.force_login(user)
+    _opt_out(conversation.contact, "whatsapp", "service")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/admin/conversations/conversation/{conversation.pk}/reply/",
+            {"text": "Hi", "idempotency_key": "k1"},
+            follow=True,
+        )
+
+    assert (
+        "Not sent. CONTACT_OPTED_OUT: The contact opted out of service messages on whatsapp."
+        in response.content.decode()
+    )
+    assert not Message.objects.filter(direction="outbound").exists()
+    assert not route.called
