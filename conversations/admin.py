@@ -18,6 +18,12 @@ from django.utils import timezone
 from conversations.admin_erasure import ContactErasureActionMixin
 from conversations.admin_list import ConversationListColumns
 from conversations.admin_thread import ConversationWorkspace, span
+from conversations.consent_admin import (
+    ConsentChangeInline,
+    ConsentInline,
+    consent_formset_save,
+    report_consent_saved,
+)
 from conversations.maintenance import windows_backfill
 from conversations.models import (
     Contact,
@@ -147,7 +153,15 @@ class ContactAdmin(ContactErasureActionMixin, OrganizationScopedAdmin, admin.Mod
     search_help_text = "Name, phone, or a provider id (wa_id, user id...)."
     list_select_related = ["organization"]
     readonly_fields = ["created_at", "updated_at"]
-    inlines = [ContactIdentityInline, ContactConversationInline]
+    inlines = [ConsentInline, ConsentChangeInline, ContactIdentityInline, ContactConversationInline]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ConsentInline.model:
+            return super().save_formset(request, form, formset, change)
+        # Not formset.save(): every change goes through the service, into the history
+        # (the admin's own change message then lists no consent rows).
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        report_consent_saved(self, request, consent_formset_save(request, form.instance, formset))
 
     def get_readonly_fields(self, request, obj=None):
         # Moving a contact to another organization would strand its conversations.

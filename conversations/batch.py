@@ -27,6 +27,8 @@ from conversations.amendments import (
     reactions_apply,
 )
 from conversations.calls import PENDING_CALL_FACTS, call_facts_add, call_file
+from conversations.consent import ConsentUpdate, consent_changes_apply, refusal_opt_outs
+from conversations.keywords import RepliesPending, keywords_apply
 from conversations.models import (
     Contact,
     ContactIdentity,
@@ -142,11 +144,19 @@ class _Batch:
     changed_conversations: set[int] = field(default_factory=set)
     messages: dict[tuple[int, str], Message] = field(default_factory=dict)
     changed_messages: dict[int, set[str]] = field(default_factory=dict)
+    consent_updates: list[ConsentUpdate] = field(default_factory=list)  # refusals' opt-outs
 
 
 @transaction.atomic(savepoint=False)  # inside a caller's transaction: all or nothing
-def events_apply(*, inbound: list[Inbound], statuses: list[Status]) -> tuple[list, list]:
-    """File inbound messages and apply status updates, each exactly once.
+def events_apply(
+    *,
+    inbound: list[Inbound],
+    statuses: list[Status],
+    on_replies_pending: RepliesPending | None = None,
+) -> tuple[list, list]:
+    """File inbound messages and apply status updates, each exactly once; customers'
+    keywords change their consent (conversations.keywords), and `on_replies_pending`
+    is given the auto-replies recorded, once the transaction commits.
 
     Returns the outcome of each item, in order: "created" or "duplicate" for messages;
     "reacted" or "unchanged" for reactions; "edited", "revoked", "unchanged" or
@@ -187,7 +197,17 @@ def events_apply(*, inbound: list[Inbound], statuses: list[Status]) -> tuple[lis
     }
     status_outcomes = [_apply_status(batch, item) for item in statuses]
     _save(batch)
+    filed = [
+        batch.messages[(i.channel.id, i.key)]
+        for p, i in enumerate(inbound)
+        if _new_text(i, outcomes[p])
+    ]
+    keywords_apply(messages=filed, on_replies_pending=on_replies_pending)
     return [outcomes[position] for position in range(len(inbound))], status_outcomes
+
+
+def _new_text(item: Inbound, outcome: str) -> bool:
+    return outcome == "created" and isinstance(item.message, InboundMessage)
 
 
 def _in_conversations(items: list, by_pair: dict) -> list[tuple[int, Inbound, Conversation]]:
@@ -525,6 +545,14 @@ def _record_status(batch: _Batch, message: Message, update) -> list[str]:
         details=update.details,
     )
     batch.changed_messages.setdefault(message.pk, set()).update(changed)
+    if "error_history" in changed and message.direction == Direction.OUTBOUND:
+        # A new refusal, not a redelivered one: it may say the recipient opted out.
+        batch.consent_updates += refusal_opt_outs(
+            conversation=batch.conversations[message.conversation_id],
+            message=message,
+            error_code=update.error_code,
+            at=update.occurred_at,
+        )
     if update.status == MessageStatus.FAILED and update.error_code == WINDOW_CLOSED_ERROR:
         conversation = batch.conversations[message.conversation_id]
         window_close(conversation, at=update.occurred_at)
@@ -639,6 +667,8 @@ def _save(batch: _Batch) -> None:
             message.updated_at = now
         fields = sorted(set().union(*changed.values()) | {"updated_at"})
         rows_update(messages, fields)
+    if batch.consent_updates:
+        consent_changes_apply(updates=batch.consent_updates)
 
 
 # --- Outbound: messages the business sends ------------------------------------------

@@ -391,3 +391,14 @@ class ContactErasure(models.Model):
     def __str__(self) -> str:
         state = "completed" if self.completed_at else "running"
         return f"Erasure #{self.pk} ({state})"
+
+
+# Consent, keywords and auto-replies live in their own module; imported here so that
+# Django registers them with the app.
+from conversations.consent_models import (  # noqa: E402, F401
+    AutoReply,
+    Consent,
+    ConsentChange,
+    ConsentKeyword,
+    KeywordReplyTexts,
+)

@@ -140,14 +140,15 @@ def contact_list(*, organization: Organization, search: str = "") -> QuerySet[Co
     contacts = Contact.objects.filter(organization=organization)
     if search.strip():
         contacts = contacts.filter(_contact_search(search, contact=OuterRef("pk")))
-    return contacts.order_by(*CONTACT_ORDER)
+    return contacts.prefetch_related("consents").order_by(*CONTACT_ORDER)
 
 
 def contact_get(*, organization: Organization, contact_id: int) -> Contact:
-    """One contact with its identities and conversations (three queries in all)."""
+    """One contact with its consents, identities and conversations (four queries)."""
     contact = (
         Contact.objects.filter(organization=organization, pk=contact_id)
         .prefetch_related(
+            "consents",
             Prefetch("identities", queryset=ContactIdentity.objects.order_by("id")),
             Prefetch(
                 "conversations",

@@ -1,19 +1,9 @@
-"""Outbound sends: the checks, in the order DESIGN.md gives, then a queued message and
-a task that hands it to the provider.
-
-1. the channel is active;
-2. free-form text only while the 24-hour window is open (WINDOW_EXPIRED);
-3. a template must be APPROVED in that language (TEMPLATE_NOT_APPROVED) and be given
-   exactly the parameters it needs (TEMPLATE_PARAMS_MISMATCH);
-4. the channel's throughput and daily cap (RATE_LIMITED, with retry_after).
-
-Before the window and the template, the contact is checked against the organization's
-do-not-contact list (CONTACT_DO_NOT_CONTACT, messaging.do_not_contact), except for a
-webhook health check (`health_check=True`): its recipient is the operator's own test
-number, not a customer.
+"""Outbound sends: the checks (messaging.checks, in the order given there), then a
+queued message and a task that hands it to the provider.
 
 The message row is created `queued` in the caller's transaction; the send task is
-queued once that commits. What the provider answers is recorded by `message_deliver`.
+queued once that commits. What the provider answers is recorded by `message_deliver`,
+which first makes the contact checks again (a STOP filed in between stops it).
 """
 
 import logging
@@ -28,6 +18,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from conversations import services as conversations
+from conversations.consent_models import ConsentScope
 from conversations.models import (
     ContactIdentity,
     Conversation,
@@ -35,8 +26,17 @@ from conversations.models import (
     IdentityKind,
     Message,
 )
-from conversations.window import window_status
-from messaging.do_not_contact import do_not_contact_check
+from messaging import consent_check
+from messaging.checks import (
+    Exemption,
+    approved_template,
+    check_active,
+    check_may_contact,
+    check_text,
+    check_window,
+    may_still_contact,
+    template_components,
+)
 from messaging.idempotency import IDEMPOTENCY_KEY_TTL
 from messaging.limits import send_admit
 from messaging.models import IdempotencyKey
@@ -44,26 +44,13 @@ from providers import Provider
 from providers.events import ContactRef, MessageStatus, MessageType
 from providers.http import ProviderError
 from providers.phones import InvalidPhoneNumberError, to_e164, valid_e164
-from providers.whatsapp_templates import (
-    TemplateParamsError,
-    components_for_send,
-    placeholders,
-)
 from templates.models import MessageTemplate
 from tenants.clients import send_client_for
-from tenants.errors import ApplicationError, ErrorCode, field_error
+from tenants.errors import ApplicationError, field_error
 from tenants.models import Channel
 
 logger = logging.getLogger(__name__)
 
-APPROVED = "APPROVED"
-# The longest text each provider takes in one message.
-MAX_TEXT_LENGTH = {
-    Provider.WHATSAPP_CLOUD: 4096,
-    Provider.OPENPHONE: 1600,
-    Provider.TWILIO: 1600,
-    Provider.UNIPILE: 8000,
-}
 # Transient provider errors are retried this many times, waiting 2, 4, 8 s (or what
 # the provider's Retry-After asks, up to a minute): longer waits belong to the
 # failed-message view, not to a worker holding the send.
@@ -85,12 +72,14 @@ def message_send_text(
     sent_by=None,
     health_check: bool = False,
 ) -> Message:
-    """`sent_by`: the person who wrote it (the admin's composer), kept with it."""
+    """`sent_by`: the person who wrote it (the admin's composer), kept with it.
+    `health_check`: a webhook health check to the business's own test number."""
     channel = conversation.channel
-    _check_active(channel)
-    _check_text(channel, text)
-    _check_recipient(conversation, health_check=health_check)
-    _check_window(conversation)
+    exempt = Exemption.HEALTH_CHECK if health_check else Exemption.NONE
+    check_active(channel)
+    check_text(channel, text)
+    check_window(conversation)
+    check_may_contact(conversation, scope=ConsentScope.SERVICE, exempt=exempt)
     send_admit(channel=channel)
     context = {"message_id": reply_to} if reply_to else {}
     message = conversations.message_outbound_create(
@@ -98,9 +87,9 @@ def message_send_text(
         type=MessageType.TEXT,
         text=text,
         context=context,
-        payload=_author(sent_by),
+        payload={**_author(sent_by), **_checked(ConsentScope.SERVICE, exempt)},
     )
-    _deliver_on_commit(message)
+    deliver_on_commit(message)
     return message
 
 
@@ -114,12 +103,14 @@ def message_send_template(
     health_check: bool = False,
 ) -> Message:
     """An approved template, at any time: templates are what may be sent when the
-    window is closed."""
+    window is closed. A MARKETING template is refused to a marketing opt-out too."""
     channel = conversation.channel
-    _check_active(channel)
-    _check_recipient(conversation, health_check=health_check)
-    template = _approved_template(channel, name, language)
-    components = _components(template, parameters)
+    exempt = Exemption.HEALTH_CHECK if health_check else Exemption.NONE
+    check_active(channel)
+    template = approved_template(channel, name, language)
+    components = template_components(template, parameters)
+    scope = consent_check.template_scope(template)
+    check_may_contact(conversation, scope=scope, exempt=exempt)
     send_admit(channel=channel)
     message = conversations.message_outbound_create(
         conversation=conversation,
@@ -130,9 +121,10 @@ def message_send_template(
             "template_id": template.pk,
             "parameters": parameters,
             **_author(sent_by),
+            **_checked(scope, exempt),
         },
     )
-    _deliver_on_commit(message)
+    deliver_on_commit(message)
     return message
 
 
@@ -151,7 +143,7 @@ def message_send_to_phone(
     where a mistyped number would become a contact. A health check's test number is
     only checked for its form: providers' test numbers (Meta's +1 555 ones) are not
     assigned numbers. A refused send leaves no contact behind (the block rolls back)."""
-    _check_active(channel)
+    check_active(channel)
     check = to_e164 if health_check else valid_e164
     try:
         number = check(phone)
@@ -214,7 +206,12 @@ def message_deliver(*, message_id: int, attempt: int = 0) -> Delivery:
     """
     if not _claim(message_id):
         return Delivery("skipped")
-    message = Message.objects.select_related("channel", "conversation__contact").get(pk=message_id)
+    message = Message.objects.select_related(
+        "channel", "conversation__contact", "conversation__channel"
+    ).get(pk=message_id)
+    refusal = may_still_contact(message)
+    if refusal is not None:
+        return _withheld(message, refusal)
     try:
         sent = _send(message)
     except ProviderError as error:
@@ -288,6 +285,16 @@ def _refused(message: Message, error: ProviderError, attempt: int) -> Delivery:
     return Delivery("failed")
 
 
+def _withheld(message: Message, refusal: ApplicationError) -> Delivery:
+    """The contact opted out, or was listed, after the message was queued: it fails
+    with the refusal's code, never reaching the provider."""
+    logger.info("Message %s withheld: %s", message.pk, refusal.message)
+    conversations.message_outbound_failed(
+        message_id=message.pk, error_code=refusal.code.value, error_title=refusal.message
+    )
+    return Delivery("failed")
+
+
 def _recipient(message: Message) -> str:
     """Who the provider should deliver to: the chat for LinkedIn (Unipile), the
     WhatsApp id Meta gave us for WhatsApp, else the contact's phone number."""
@@ -310,73 +317,6 @@ def _recipient(message: Message) -> str:
     return conversation.contact.phone
 
 
-# --- checks -------------------------------------------------------------------------
-
-
-def _check_active(channel: Channel) -> None:
-    if not channel.is_active:
-        raise field_error("channel", "This channel is switched off.", code="inactive")
-
-
-def _check_recipient(conversation: Conversation, *, health_check: bool) -> None:
-    if not health_check:
-        do_not_contact_check(
-            organization_id=conversation.organization_id, contact_id=conversation.contact_id
-        )
-
-
-def _check_text(channel: Channel, text: str) -> None:
-    limit = MAX_TEXT_LENGTH[Provider(channel.provider)]
-    if not text.strip():
-        raise field_error("text", "A message needs some text.", code="blank")
-    if len(text) > limit:
-        raise field_error("text", f"At most {limit} characters on this channel.", code="too_long")
-
-
-def _check_window(conversation: Conversation) -> None:
-    status = window_status(conversation)
-    if status.can_send_free_form:
-        return
-    closed_at = status.expires_at.isoformat().replace("+00:00", "Z") if status.expires_at else None
-    raise ApplicationError(
-        ErrorCode.WINDOW_EXPIRED,
-        "The 24-hour window is closed: only an approved template may be sent."
-        if closed_at
-        else "The customer has not written yet: only an approved template may be sent.",
-        details={"window": status.state.value, "closed_at": closed_at},
-    )
-
-
-def _approved_template(channel: Channel, name: str, language: str) -> MessageTemplate:
-    if Provider(channel.provider) != Provider.WHATSAPP_CLOUD:
-        raise field_error("template", "Templates are sent on WhatsApp channels only.")
-    template = MessageTemplate.objects.filter(channel=channel, name=name, language=language).first()
-    status = template.status if template else None
-    if template is None or status != APPROVED or template.is_deleted:
-        raise ApplicationError(
-            ErrorCode.TEMPLATE_NOT_APPROVED,
-            f"Template {name!r} in {language!r} is not approved for this channel.",
-            details={
-                "name": name,
-                "language": language,
-                "status": "REMOVED" if template and template.is_deleted else status,
-            },
-        )
-    return template
-
-
-def _components(template: MessageTemplate, parameters: dict) -> list[dict]:
-    required = placeholders(template.components, template.parameter_format)
-    try:
-        return components_for_send(required, parameters)
-    except TemplateParamsError as exc:
-        raise ApplicationError(
-            ErrorCode.TEMPLATE_PARAMS_MISMATCH,
-            str(exc),
-            details={"expected": required, "problems": exc.problems},
-        ) from exc
-
-
 def _rendered_body(template: MessageTemplate, parameters: dict) -> str:
     """The body as the customer will read it, for the inbox."""
     body = next(
@@ -389,6 +329,12 @@ def _rendered_body(template: MessageTemplate, parameters: dict) -> str:
     return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), body)
 
 
+def _checked(scope: ConsentScope, exempt: Exemption) -> dict:
+    """What the check at delivery needs to make check 4 again as it was made here."""
+    checked = {"consent_scope": scope.value} if scope != ConsentScope.SERVICE else {}
+    return {**checked, "exempt": exempt.value} if exempt else checked
+
+
 def _author(user) -> dict:
     """Who wrote a message sent from the admin, as the thread shows it (its name is
     copied: the thread then reads no user rows, and a renamed person's old messages
@@ -398,7 +344,7 @@ def _author(user) -> dict:
     return {"sent_by": {"id": user.pk, "name": user.get_username()}}
 
 
-def _deliver_on_commit(message: Message) -> None:
+def deliver_on_commit(message: Message) -> None:
     transaction.on_commit(lambda: _deliver_later(message.pk))
 
 

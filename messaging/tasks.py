@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from messaging import services
+from messaging import auto_replies, services
 
 
 # No result stored: the Message row is the record (a result row per send halved the
@@ -16,7 +16,11 @@ def message_send_task(self, message_id: int) -> str:
 
 @shared_task
 def messages_queued_sweep_task() -> dict:
-    return {"queued_again": services.messages_queued_sweep()}
+    # Keyword auto-replies whose sender died ride on the same sweep (and schedule).
+    return {
+        "queued_again": services.messages_queued_sweep(),
+        "auto_replies_sent": auto_replies.auto_replies_sweep(),
+    }
 
 
 @shared_task

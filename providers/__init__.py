@@ -37,3 +37,25 @@ PROVIDER_SHORT_LABELS = {
     Provider.TWILIO: "Twilio",
     Provider.UNIPILE: "LinkedIn",
 }
+
+
+class ChannelKind(StrEnum):
+    """What a customer consents to per channel: the medium, whichever provider carries
+    it (an SMS STOP sent to an OpenPhone number stops the Twilio number's texts too)."""
+
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    LINKEDIN = "linkedin"
+
+
+# The one place a provider is mapped to the kind of channel it carries.
+CHANNEL_KIND = {
+    Provider.WHATSAPP_CLOUD: ChannelKind.WHATSAPP,
+    Provider.OPENPHONE: ChannelKind.SMS,
+    Provider.TWILIO: ChannelKind.SMS,
+    Provider.UNIPILE: ChannelKind.LINKEDIN,
+}
+
+
+def channel_kind(provider: str) -> ChannelKind:
+    return CHANNEL_KIND[Provider(provider)]

@@ -120,7 +120,8 @@ def _send_test(channel: Channel, setting: HealthCheckSetting, *, at: datetime) -
     text; SMS: text to the number; LinkedIn (Unipile): text into the chat.
 
     Sent as a health check: the recipient is the operator's own test number or chat,
-    not a customer, so the do-not-contact list does not apply, and a provider's test
+    not a customer, so neither the do-not-contact list nor consent applies (a STOP the
+    test number once sent must not fail every later check), and a provider's test
     number (Meta's +1 555 ones) is accepted although it is not an assigned number."""
     text = f"Switchboard webhook health check, {at:%Y-%m-%d %H:%M:%S} UTC."
     if Provider(channel.provider) == Provider.UNIPILE:

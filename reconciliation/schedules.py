@@ -107,7 +107,8 @@ PERIODIC_TASKS = [
         queue="sweeps",
         expires=55,
         description="Queues the send of outbound messages whose task was lost (broker down "
-        "when they were created) or whose worker died while sending.",
+        "when they were created) or whose worker died while sending, and sends keyword "
+        "auto-replies left pending.",
     ),
     PeriodicTaskSpec(
         name="Purge idempotency keys",

@@ -141,12 +141,34 @@ class ChannelAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
         account, secrets = provider_fields(self.provider_of(request, obj))
         if obj is None:  # nothing stored yet: no key, credentials or history to show
             return [
-                (None, {"fields": ["organization", "provider_name", "name", "is_active"]}),
+                (
+                    None,
+                    {
+                        "fields": [
+                            "organization",
+                            "provider_name",
+                            "name",
+                            "is_active",
+                            "keyword_replies",
+                        ]
+                    },
+                ),
                 ("Provider account", {"fields": account}),
                 ("Credentials (encrypted; never shown)", {"fields": secrets}),
             ]
         return [
-            (None, {"fields": ["organization", "provider_name", "name", "is_active"]}),
+            (
+                None,
+                {
+                    "fields": [
+                        "organization",
+                        "provider_name",
+                        "name",
+                        "is_active",
+                        "keyword_replies",
+                    ]
+                },
+            ),
             ("Provider account", {"fields": account}),
             ("Webhook", {"fields": [self._webhook_field(request, obj), "key"]}),
             (

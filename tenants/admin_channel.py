@@ -100,7 +100,14 @@ class ChannelAdminForm(forms.ModelForm):
 
     class Meta:
         model = Channel
-        fields = ["organization", "name", "is_active", *ACCOUNT_FIELDS, *SECRET_FIELDS]
+        fields = [
+            "organization",
+            "name",
+            "is_active",
+            "keyword_replies",
+            *ACCOUNT_FIELDS,
+            *SECRET_FIELDS,
+        ]
         widgets = {name: forms.PasswordInput(render_value=False) for name in SECRET_FIELDS}
 
     def __init__(self, *args, **kwargs):
@@ -112,6 +119,8 @@ class ChannelAdminForm(forms.ModelForm):
         for name, (label, help_text) in PROVIDER_TEXTS[self.provider].items():
             if name in self.fields:
                 self.fields[name].label, self.fields[name].help_text = label, help_text
+        if "keyword_replies" in self.fields:  # not for those who only read the page
+            self.fields["keyword_replies"].required = False
         default = WindowPolicy(DEFAULT_WINDOW_POLICY[self.provider]).label
         self.fields["window_policy"].choices = [
             ("", f"{self.provider.short_label}'s default: {default}"),
@@ -132,6 +141,9 @@ class ChannelAdminForm(forms.ModelForm):
         cleaned = super().clean()
         if not cleaned.get("window_policy"):
             cleaned["window_policy"] = DEFAULT_WINDOW_POLICY[self.provider]
+        if "keyword_replies" in self.fields and not cleaned.get("keyword_replies"):
+            # Left out: as it is (a new channel: the provider's default).
+            cleaned["keyword_replies"] = self.instance.keyword_replies
         cleared = cleaned.get("clear_secrets", [])
         for name in self.secret_fields:
             if not cleaned.get(name) and name not in cleared:

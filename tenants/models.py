@@ -99,6 +99,16 @@ class WindowPolicy(models.TextChoices):
     ALWAYS_OPEN = "always_open", "Always open (no customer-service window)"
 
 
+class KeywordReplies(models.TextChoices):
+    DEFAULT = "default", "The provider's default (off for Twilio, on for the others)"
+    ON = "on", "On: answer STOP, START and HELP ourselves"
+    OFF = "off", "Off: the provider answers them (or nobody does)"
+
+
+# Twilio long codes answer STOP, START and HELP themselves by default: a reply of ours
+# as well would make two.
+PROVIDERS_ANSWERING_KEYWORDS = {Provider.TWILIO}
+
 DEFAULT_WINDOW_POLICY = {
     Provider.WHATSAPP_CLOUD: WindowPolicy.META,
     Provider.OPENPHONE: WindowPolicy.ALWAYS_OPEN,
@@ -228,6 +238,14 @@ class Channel(models.Model):
     window_policy = models.CharField(
         max_length=32, choices=WindowPolicy.choices, default=WindowPolicy.META
     )
+    keyword_replies = models.CharField(
+        "Keyword auto-replies",
+        max_length=16,
+        choices=KeywordReplies.choices,
+        default=KeywordReplies.DEFAULT,
+        help_text="Whether Switchboard answers opt-out, opt-in and help keywords on this "
+        "channel. The consent change itself is applied either way.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -261,6 +279,12 @@ class Channel(models.Model):
     @property
     def webhook_secret(self) -> str:
         return getattr(self, WEBHOOK_SECRET_FIELD[Provider(self.provider)])
+
+    @property
+    def sends_keyword_replies(self) -> bool:
+        if self.keyword_replies == KeywordReplies.DEFAULT:
+            return Provider(self.provider) not in PROVIDERS_ANSWERING_KEYWORDS
+        return self.keyword_replies == KeywordReplies.ON
 
     @property
     def secrets_set(self) -> list[str]:

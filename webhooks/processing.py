@@ -20,6 +20,7 @@ from django.db import InterfaceError, OperationalError, transaction
 
 from conversations.batch import ConversationEvent, Inbound, Status
 from conversations.batch import events_apply as apply_conversation_events
+from messaging.auto_replies import auto_replies_send
 from providers import Provider
 from providers.base import PayloadError, SignedRequest
 from providers.events import (
@@ -245,7 +246,10 @@ def _apply(parsed: list[_Parsed]) -> None:
                 for channel in channels:
                     item.outcomes[HANDLERS[type(event)](channel, event, item.webhook)] += 1
     filed, moved = apply_conversation_events(
-        inbound=[entry for entry, _ in inbound], statuses=[entry for entry, _ in statuses]
+        inbound=[entry for entry, _ in inbound],
+        statuses=[entry for entry, _ in statuses],
+        # Keyword replies go once the batch commits (the sweep sends what this misses).
+        on_replies_pending=auto_replies_send,
     )
     for (_, outcomes), outcome in [
         *zip(inbound, filed, strict=True),

@@ -9,6 +9,8 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from conversations.consent import consent_of
+from conversations.consent_models import ConsentChange, ConsentScope, ConsentSource, ConsentState
 from conversations.models import (
     Contact,
     ContactErasure,
@@ -19,6 +21,7 @@ from conversations.models import (
     MessageReaction,
 )
 from conversations.window import WindowState, WindowStatus, window_status
+from providers import ChannelKind
 from providers.events import MessageStatus
 from tenants.api.fields import IdField, MomentField
 from tenants.models import Channel
@@ -293,11 +296,61 @@ class StatusSerializer(serializers.Serializer):
     )
 
 
+class ConsentSerializer(serializers.Serializer):
+    """One (channel kind, scope) of a contact; all six are listed, unknown included."""
+
+    kind = serializers.ChoiceField(choices=[k.value for k in ChannelKind])
+    scope = serializers.ChoiceField(choices=ConsentScope.choices)
+    state = serializers.ChoiceField(choices=ConsentState.choices)
+    source = serializers.ChoiceField(
+        choices=ConsentSource.choices, allow_null=True, help_text="Null while unknown."
+    )
+    since = serializers.DateTimeField(allow_null=True, help_text="When it was decided.")
+
+
+class ConsentSetSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[k.value for k in ChannelKind])
+    scope = serializers.ChoiceField(
+        choices=ConsentScope.choices,
+        help_text="service: every message of the kind; marketing: marketing only.",
+    )
+    state = serializers.ChoiceField(choices=ConsentState.choices)
+
+
+class ConsentChangeSerializer(serializers.ModelSerializer):
+    changed_by = AssigneeSerializer(allow_null=True, read_only=True)
+
+    class Meta:
+        model = ConsentChange
+        fields = [
+            "id",
+            "kind",
+            "scope",
+            "state",
+            "previous_state",
+            "source",
+            "changed_by",
+            "label",
+            "message",
+            "changed_at",
+        ]
+        read_only_fields = fields
+
+
+_ConsentList = ConsentSerializer(many=True)
+
+
 class ContactSerializer(serializers.ModelSerializer):
+    consent = serializers.SerializerMethodField()
+
     class Meta:
         model = Contact
-        fields = ["id", "name", "phone", "created_at", "updated_at"]
+        fields = ["id", "name", "phone", "consent", "created_at", "updated_at"]
         read_only_fields = fields
+
+    @extend_schema_field(_ConsentList)
+    def get_consent(self, contact: Contact) -> list[dict]:
+        return consent_of(contact=contact)  # from the prefetched consents: no query
 
 
 class ContactIdentitySerializer(serializers.ModelSerializer):

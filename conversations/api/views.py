@@ -24,6 +24,8 @@ from conversations.api.filters import (
 )
 from conversations.api.serializers import (
     AssignSerializer,
+    ConsentChangeSerializer,
+    ConsentSetSerializer,
     ContactDetailSerializer,
     ContactErasureSerializer,
     ContactSerializer,
@@ -33,6 +35,8 @@ from conversations.api.serializers import (
     StatusSerializer,
     WindowStatusSerializer,
 )
+from conversations.consent import consent_set
+from conversations.consent_models import ConsentChange, ConsentSource
 from conversations.erasure import contact_erase
 from conversations.models import Contact, Conversation, ErasureSource, Message
 from conversations.window import window_status as window_status_now
@@ -257,12 +261,17 @@ class ConversationMessageViewSet(OrganizationScopedMixin, viewsets.GenericViewSe
         return self.get_paginated_response(MessageSerializer(page, many=True, context=context).data)
 
 
+class ConsentHistoryPagination(CursorPagination):
+    ordering = ("-changed_at", "-id")  # index consent_change_contact
+
+
 class ContactViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
-    """Contacts: the organization's customers. Anyone in the organization reads them."""
+    """Contacts: the organization's customers. Anyone in the organization reads them
+    (their consent and its history too); admins change consent."""
 
     serializer_class = ContactSerializer
     read_role = Role.VIEWER
-    action_roles = {"erase": Role.ADMIN}
+    write_role = Role.ADMIN
     filter_backends = [DjangoFilterBackend]  # documents `q`; list() validates it
     filterset_class = ContactFilter
 
@@ -317,6 +326,47 @@ class ContactViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
             source=ErasureSource.API,
         )
         return Response(ContactErasureSerializer(erasure).data)
+
+    @extend_schema(
+        summary="Set the contact's consent on a channel kind and scope",
+        description="Recorded with source `api` and the caller in the history; setting "
+        "the state in force changes nothing. Answers the contact with its consent. Needs "
+        "the admin role. Errors: 400 VALIDATION_ERROR with details per field; 401 "
+        "NOT_AUTHENTICATED; 403 PERMISSION_DENIED below admin; 404 NOT_FOUND.",
+        request=ConsentSetSerializer,
+        responses=ContactSerializer,
+        examples=[
+            OpenApiExample(
+                "Opt out of SMS marketing",
+                value={"kind": "sms", "scope": "marketing", "state": "opted_out"},
+                request_only=True,
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def consent(self, request, pk=None):
+        data = validated(ConsentSetSerializer, request.data)
+        contact = self._contact(pk)
+        consent_set(contact=contact, **data, source=ConsentSource.API, changed_by=request.user)
+        contact = self._contact(pk)  # with the consents as they are now
+        return Response(ContactSerializer(contact).data)
+
+    @extend_schema(
+        summary="The contact's consent changes, newest first",
+        description=f"Every change with its source, who made it and the message that "
+        f"caused it (a keyword, or a refused send). Cursor-paginated. {READ_ERRORS}",
+        responses=ConsentChangeSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], url_path="consent-history")
+    def consent_history(self, request, pk=None):
+        contact = self._contact(pk)
+        self.paginator.ordering = ConsentHistoryPagination.ordering
+        changes = ConsentChange.objects.filter(contact=contact).select_related("changed_by")
+        page = self.paginate_queryset(changes)
+        return self.get_paginated_response(ConsentChangeSerializer(page, many=True).data)
+
+    def _contact(self, pk: str):
+        return selectors.contact_get(organization=self.organization, contact_id=url_object_id(pk))
 
 
 class InboxCountersView(OrganizationScopedMixin, APIView):

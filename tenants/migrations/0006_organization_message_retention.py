@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tenants", "0004_channel_account_user_id")]
+    dependencies = [("tenants", "0005_channel_keyword_replies")]
 
     operations = [
         migrations.AddField(

@@ -21,7 +21,7 @@ def failed_event(client, organization, monkeypatch) -> WebhookEvent:
     """A signed WhatsApp text message, received and stored, whose processing failed
     once (the failure is patched in, and out again: a replay succeeds)."""
 
-    def explode(*, inbound, statuses):
+    def explode(*, inbound, statuses, **_):
         raise RuntimeError("boom")
 
     provider = Provider.WHATSAPP_CLOUD

@@ -362,7 +362,8 @@ def test_a_contact_can_still_be_renamed_under_its_read_only_inlines(staff_client
     contact = windows["open"].contact
     ContactIdentityFactory(contact=contact, channel=windows["open"].channel)
     form = {"organization": contact.organization_id, "name": "Olga K.", "phone": contact.phone}
-    for prefix, rows in [("identities", 1), ("conversations", 1)]:
+    inlines = [("consents", 0), ("consent_changes", 0), ("identities", 1), ("conversations", 1)]
+    for prefix, rows in inlines:
         form |= {f"{prefix}-TOTAL_FORMS": rows, f"{prefix}-INITIAL_FORMS": rows}
 
     response = staff_client.post(f"{CONTACTS}{contact.pk}/change/", form)

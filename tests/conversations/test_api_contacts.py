@@ -36,6 +36,11 @@ def test_list_shows_only_the_organizations_contacts_newest_first(viewer_client, 
         "id": newer.id,
         "name": newer.name,
         "phone": newer.phone,
+        "consent": [
+            {"kind": kind, "scope": scope, "state": "unknown", "source": None, "since": None}
+            for kind in ("sms", "whatsapp", "linkedin")
+            for scope in ("service", "marketing")
+        ],
         "created_at": response.json()["results"][0]["created_at"],
         "updated_at": response.json()["results"][0]["updated_at"],
     }

@@ -13,6 +13,13 @@ from django.contrib.auth.models import Permission
 from django.db.models import Model
 from django.urls import reverse
 
+from conversations.consent_models import (
+    AutoReply,
+    Consent,
+    ConsentChange,
+    ConsentKeyword,
+    KeywordReplyTexts,
+)
 from conversations.models import (
     ContactErasure,
     Conversation,
@@ -60,12 +67,38 @@ def _world(tag: str) -> dict[type[Model], Model]:
     template = MessageTemplateFactory(channel=channel, name=f"{tag.lower()}_template")
     webhook = {"provider": channel.provider, "channel": channel, "organization": organization}
     webhook["received_at"] = NOW
+    message = MessageFactory(conversation=conversation, text=f"{tag}")
+    contact = conversation.contact
+    consent = {"organization": organization, "contact": contact, "kind": "sms"}
     return {
         type(organization): organization,
         type(channel): channel,
         type(conversation.contact): conversation.contact,
         Conversation: conversation,
-        type(MessageFactory.build()): MessageFactory(conversation=conversation, text=f"{tag}"),
+        type(MessageFactory.build()): message,
+        Consent: Consent.objects.create(
+            **consent, scope="service", state="opted_out", source="keyword"
+        ),
+        ConsentChange: ConsentChange.objects.create(
+            **consent,
+            scope="service",
+            state="opted_out",
+            previous_state="unknown",
+            source="keyword",
+            label=f"{tag} STOP",
+        ),
+        ConsentKeyword: ConsentKeyword.objects.create(
+            organization=organization, keyword=f"{tag.upper()}STOP", keyword_class="opt_out"
+        ),
+        KeywordReplyTexts: KeywordReplyTexts.objects.create(organization=organization),
+        AutoReply: AutoReply.objects.create(
+            organization=organization,
+            channel=channel,
+            conversation=conversation,
+            keyword_message=message,
+            keyword_class="opt_out",
+            text=f"{tag} unsubscribed",
+        ),
         type(template): template,
         TemplateEvent: TemplateEvent.objects.create(
             template=template, kind=EventKind.CREATED, source=EventSource.SYNC, occurred_at=NOW

@@ -18,7 +18,7 @@ def staff_client(client):
 
 @pytest.fixture
 def failed_event(client, whatsapp, monkeypatch):
-    def explode(*, inbound, statuses):
+    def explode(*, inbound, statuses, **_):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(processing, "apply_conversation_events", explode)

@@ -179,7 +179,7 @@ def test_a_time_limit_during_a_batch_is_not_retried_one_event_at_a_time(
     ids = _store(client, whatsapp, *[_text(f"wamid.L{i}", at=1749416383 + i) for i in range(3)])
     calls = []
 
-    def out_of_time(*, inbound, statuses):
+    def out_of_time(*, inbound, statuses, **_):
         calls.append(len(inbound))
         raise SoftTimeLimitExceeded
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def broken_inbound(monkeypatch):
     """Applying inbound messages fails, as a bug or a database outage would make it."""
 
-    def explode(*, inbound, statuses):
+    def explode(*, inbound, statuses, **_):
         raise RuntimeError("conversation store unavailable")
 
     monkeypatch.setattr(processing, "apply_conversation_events", explode)
