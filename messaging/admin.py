@@ -14,6 +14,7 @@ from conversations.models import Conversation
 from conversations.window import window_status
 from messaging import services
 from messaging.admin_composer import ComposerAdmin
+from messaging.checks import APPROVED
 from messaging.models import IdempotencyKey, SendLimit
 from templates.models import MessageTemplate
 from tenants.admin_scope import OrganizationScopedAdmin
@@ -33,7 +34,7 @@ class SendTemplateForm(forms.Form):
     def __init__(self, *args, conversation: Conversation, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["template"].queryset = MessageTemplate.objects.filter(
-            channel_id=conversation.channel_id, status=services.APPROVED, is_deleted=False
+            channel_id=conversation.channel_id, status=APPROVED, is_deleted=False
         ).order_by("name", "language")
 
     def clean_parameters(self) -> dict:

@@ -21,6 +21,7 @@ from conversations.admin_thread import back_to, refusal, span
 from conversations.models import Conversation, Message
 from conversations.window import window_status
 from messaging import services
+from messaging.checks import APPROVED
 from messaging.idempotency import Answer, idempotent, request_fingerprint
 from providers import Provider
 from providers.whatsapp_templates import placeholders
@@ -46,7 +47,7 @@ def template_choices(conversation: Conversation) -> list[TemplateChoice]:
     if Provider(conversation.channel.provider) != Provider.WHATSAPP_CLOUD:
         return []  # templates are a WhatsApp thing (the send service says so too)
     templates = MessageTemplate.objects.filter(
-        channel_id=conversation.channel_id, status=services.APPROVED, is_deleted=False
+        channel_id=conversation.channel_id, status=APPROVED, is_deleted=False
     ).order_by("name", "language")
     return [_choice(template) for template in templates]
 

@@ -110,17 +110,30 @@ def template_components(template: MessageTemplate, parameters: dict) -> list[dic
         ) from exc
 
 
+def check_not_listed(conversation: Conversation, *, exempt: Exemption = Exemption.NONE) -> None:
+    """Check 4, the list: one indexed query. Made first by the services: a listed
+    contact is refused whatever else is wrong with the send."""
+    if exempt != Exemption.HEALTH_CHECK:
+        do_not_contact_check(
+            organization_id=conversation.organization_id, contact_id=conversation.contact_id
+        )
+
+
+def check_consent(
+    conversation: Conversation, *, scope: ConsentScope, exempt: Exemption = Exemption.NONE
+) -> None:
+    """Check 4, consent: one indexed query. A template's scope is its category's, so
+    the services make it once the template is known."""
+    if exempt == Exemption.NONE:
+        consent_check.check_consent(conversation=conversation, scope=scope)
+
+
 def check_may_contact(
     conversation: Conversation, *, scope: ConsentScope, exempt: Exemption = Exemption.NONE
 ) -> None:
-    """Check 4: one indexed query for the list, one for consent."""
-    if exempt == Exemption.HEALTH_CHECK:
-        return
-    do_not_contact_check(
-        organization_id=conversation.organization_id, contact_id=conversation.contact_id
-    )
-    if exempt != Exemption.AUTO_REPLY:
-        consent_check.check_consent(conversation=conversation, scope=scope)
+    """Check 4, both halves."""
+    check_not_listed(conversation, exempt=exempt)
+    check_consent(conversation, scope=scope, exempt=exempt)
 
 
 def may_still_contact(message: Message) -> ApplicationError | None:

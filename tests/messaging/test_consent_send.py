@@ -205,7 +205,7 @@ def test_health_checks_are_not_checked(conversation):
     _opt_out(conversation.contact, "whatsapp", "service")
 
     message = services.message_send_text(
-        conversation=conversation, text="health check", check_consent=False
+        conversation=conversation, text="health check", health_check=True
     )
 
     assert message.pk
@@ -285,3 +285,63 @@ def test_the_admin_composer_is_refused_as_the_api_is(
     )
     assert not Message.objects.filter(direction="outbound").exists()
     assert not route.called
+
+
+# --- the check made again at delivery ---------------------------------------------------
+
+
+def test_a_stop_filed_after_the_send_withholds_the_queued_message(conversation, graph):
+    route = graph.post(SEND_URL).mock(return_value=accepted())
+    message = services.message_send_text(conversation=conversation, text="Hi")
+    _opt_out(conversation.contact, "whatsapp", "service")
+
+    delivery = services.message_deliver(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert delivery.outcome == "failed"
+    assert not route.called
+    assert (message.status, message.error_code) == ("failed", "CONTACT_OPTED_OUT")
+
+
+def test_a_number_listed_after_the_send_withholds_the_queued_message(conversation, graph):
+    from messaging.do_not_contact import do_not_contact_add
+
+    route = graph.post(SEND_URL).mock(return_value=accepted())
+    conversation.contact.phone = "+16505550123"
+    conversation.contact.save()
+    message = services.message_send_text(conversation=conversation, text="Hi")
+    do_not_contact_add(
+        organization=conversation.organization, kind="phone", value="+16505550123", source="api"
+    )
+
+    services.message_deliver(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert not route.called
+    assert message.error_code == "CONTACT_DO_NOT_CONTACT"
+
+
+def test_a_marketing_opt_out_after_the_send_withholds_only_the_marketing_template(
+    conversation, template, marketing_template, graph
+):
+    graph.post(SEND_URL).mock(return_value=accepted())
+    params = {"body": {"order": "A1", "day": "Friday"}}
+    sale = services.message_send_template(
+        conversation=conversation, name="spring_sale", language="en_US", parameters=params
+    )
+    update = services.message_send_template(
+        conversation=conversation, name="order_update", language="en_US", parameters=params
+    )
+    _opt_out(conversation.contact, "whatsapp", "marketing", ConsentSource.PROVIDER_ERROR)
+
+    assert services.message_deliver(message_id=sale.pk).outcome == "failed"
+    assert services.message_deliver(message_id=update.pk).outcome == "accepted"
+
+
+def test_a_health_check_is_delivered_whatever_its_test_number_said(conversation, graph):
+    route = graph.post(SEND_URL).mock(return_value=accepted())
+    message = services.message_send_text(conversation=conversation, text="Hi", health_check=True)
+    _opt_out(conversation.contact, "whatsapp", "service")
+
+    assert services.message_deliver(message_id=message.pk).outcome == "accepted"
+    assert route.called

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 CONTACTS = "/admin/conversations/contact/"
 INLINES = {
     f"{prefix}-{field}": 0
-    for prefix in ("identities", "conversations")
+    for prefix in ("consents", "consent_changes", "identities", "conversations")
     for field in ("TOTAL_FORMS", "INITIAL_FORMS")
 }
 
