@@ -48,7 +48,12 @@ class KeywordClass(models.TextChoices):
     HELP = "help", "Help"
 
 
-KIND_CHOICES = [(kind.value, kind.value.capitalize()) for kind in ChannelKind]
+_KIND_LABELS = {
+    ChannelKind.SMS: "SMS",
+    ChannelKind.WHATSAPP: "WhatsApp",
+    ChannelKind.LINKEDIN: "LinkedIn",
+}
+KIND_CHOICES = [(kind.value, _KIND_LABELS[kind]) for kind in ChannelKind]
 
 
 class Consent(models.Model):
@@ -75,7 +80,7 @@ class Consent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.scope}: {self.state}"
+        return f"{self.get_kind_display()} {self.scope}: {self.get_state_display().lower()}"
 
 
 class ConsentChange(models.Model):
@@ -116,7 +121,8 @@ class ConsentChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.scope}: {self.previous_state} → {self.state}"
+        before, after = self.get_previous_state_display(), self.get_state_display()
+        return f"{self.get_kind_display()} {self.scope}: {before.lower()} → {after.lower()}"
 
 
 class ConsentKeyword(models.Model):

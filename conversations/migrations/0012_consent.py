@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
             name='Consent',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('sms', 'Sms'), ('whatsapp', 'Whatsapp'), ('linkedin', 'Linkedin')], max_length=16)),
+                ('kind', models.CharField(choices=[('sms', 'SMS'), ('whatsapp', 'WhatsApp'), ('linkedin', 'LinkedIn')], max_length=16)),
                 ('scope', models.CharField(choices=[('service', 'Service (every message)'), ('marketing', 'Marketing')], max_length=16)),
                 ('state', models.CharField(choices=[('unknown', 'Unknown'), ('subscribed', 'Subscribed'), ('opted_out', 'Opted out')], max_length=16)),
                 ('source', models.CharField(choices=[('keyword', 'Keyword from the customer'), ('api', 'API'), ('admin', 'Admin'), ('import', 'Import'), ('provider_error', 'Provider refused a send')], max_length=16)),
@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
             name='ConsentChange',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('sms', 'Sms'), ('whatsapp', 'Whatsapp'), ('linkedin', 'Linkedin')], max_length=16)),
+                ('kind', models.CharField(choices=[('sms', 'SMS'), ('whatsapp', 'WhatsApp'), ('linkedin', 'LinkedIn')], max_length=16)),
                 ('scope', models.CharField(choices=[('service', 'Service (every message)'), ('marketing', 'Marketing')], max_length=16)),
                 ('state', models.CharField(choices=[('unknown', 'Unknown'), ('subscribed', 'Subscribed'), ('opted_out', 'Opted out')], max_length=16)),
                 ('previous_state', models.CharField(choices=[('unknown', 'Unknown'), ('subscribed', 'Subscribed'), ('opted_out', 'Opted out')], max_length=16)),
