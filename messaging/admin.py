@@ -1,4 +1,5 @@
-"""Sending from the admin: a template to a conversation, channels' send limits, and
+"""Sending from the admin: a template to a conversation, channels' send limits (with
+today's usage, messaging.admin_invitations), LinkedIn invitations and relations, and
 the answers kept for idempotent API requests (read-only)."""
 
 import json
@@ -11,9 +12,12 @@ from django.template.response import TemplateResponse
 from conversations.admin import ConversationAdmin
 from conversations.models import Conversation
 from conversations.window import window_status
-from messaging import services
+from messaging import (
+    admin_invitations,  # noqa: F401 - registers its admins
+    services,
+)
 from messaging.admin_composer import ComposerAdmin
-from messaging.models import IdempotencyKey, SendLimit
+from messaging.models import IdempotencyKey
 from templates.models import MessageTemplate
 from tenants.admin_scope import OrganizationScopedAdmin
 from tenants.errors import ApplicationError
@@ -93,13 +97,6 @@ class SendingConversationAdmin(ComposerAdmin, ConversationAdmin):
         self.message_user(
             request, f"Template {template.name} queued for sending (message {message.pk})."
         )
-
-
-@admin.register(SendLimit)
-class SendLimitAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
-    list_display = ["channel", "per_second", "daily_cap", "updated_at"]
-    list_select_related = ["channel"]
-    search_fields = ["channel__name"]
 
 
 @admin.register(IdempotencyKey)

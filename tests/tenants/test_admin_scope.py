@@ -20,7 +20,7 @@ from conversations.models import (
     MessageReaction,
     PendingMessageChange,
 )
-from messaging.models import IdempotencyKey, SendLimit
+from messaging.models import IdempotencyKey, Invitation, Relation, SendLimit
 from reconciliation.models import (
     HealthCheckResult,
     HealthCheckSetting,
@@ -92,6 +92,20 @@ def _world(tag: str) -> dict[type[Model], Model]:
             occurred_at=NOW,
         ),
         SendLimit: SendLimit.objects.create(channel=channel, per_second=5),
+        Invitation: Invitation.objects.create(
+            organization=organization,
+            channel=channel,
+            contact=conversation.contact,
+            public_identifier=f"{tag.lower()}-lead",
+        ),
+        Relation: Relation.objects.create(
+            organization=organization,
+            channel=channel,
+            public_identifier=f"{tag.lower()}-lead",
+            name=f"{tag} relation",
+            connected_at=NOW,
+            source="webhook",
+        ),
         IdempotencyKey: IdempotencyKey.objects.create(
             organization=organization,
             key=f"{tag}-key",
