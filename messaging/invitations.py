@@ -85,9 +85,13 @@ def invitation_send(
         "note": note,
     }
     if _relation_of(channel, provider_id, public_identifier) is not None:
-        # Already connected: nothing to send, nothing counted against the cap.
-        now = timezone.now()
-        return _create(fields, state=InvitationState.ACCEPTED, accepted_at=now)
+        # Already connected: nothing to send, nothing counted against the cap; accepted
+        # as it is made (accepted_since then finds it from the step's time on).
+        invitation = _create(fields, state=InvitationState.ACCEPTED)
+        if invitation.accepted_at is None:
+            invitation.accepted_at = invitation.created_at
+            invitation.save(update_fields=["accepted_at"])
+        return invitation
     invitation_admit(channel=channel)
     invitation = _create(fields, state=InvitationState.QUEUED)
     if invitation.state == InvitationState.QUEUED:
