@@ -27,7 +27,10 @@ RECEIVED = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 
 
 def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
+    """A recorded payload: webhooks in tests/fixtures/unipile/ (every one of them is
+    delivered by the webhook tests), API answers in its api/ folder."""
+    path = FIXTURES / f"{name}.json"
+    return json.loads((path if path.exists() else FIXTURES / "api" / f"{name}.json").read_text())
 
 
 def _parse(body: dict) -> list:
