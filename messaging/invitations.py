@@ -308,15 +308,19 @@ def _relation_record(channel: Channel, event: RelationAccepted, source: str) -> 
         if updates:
             Relation.objects.filter(pk=known.pk).update(**updates)
         return False
-    Relation.objects.create(
-        organization_id=channel.organization_id,
-        channel=channel,
-        provider_id=provider_id,
-        public_identifier=public_identifier,
-        name=event.contact.name[:200],
-        connected_at=event.occurred_at,
-        source=source,
-    )
+    try:
+        with transaction.atomic():
+            Relation.objects.create(
+                organization_id=channel.organization_id,
+                channel=channel,
+                provider_id=provider_id,
+                public_identifier=public_identifier,
+                name=event.contact.name[:200],
+                connected_at=event.occurred_at,
+                source=source,
+            )
+    except IntegrityError:
+        return False  # the webhook and the reconciliation told it at the same moment
     return True
 
 
