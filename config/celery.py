@@ -28,6 +28,7 @@ QUEUES = ("webhooks", "default", "outbound", "sweeps", "maintenance")
 SWEEP_TASKS = (
     "webhooks.tasks.webhook_events_sweep_task",
     "messaging.tasks.messages_queued_sweep_task",
+    "messaging.tasks.invitations_queued_sweep_task",
     "conversations.tasks.conversations_unsnooze_task",
     "reconciliation.tasks.webhook_health_checks_settle_task",
     "reconciliation.tasks.reconciliation_runs_sweep_task",

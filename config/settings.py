@@ -310,6 +310,9 @@ WINDOW_CLOSE_WORKERS = env_int("WINDOW_CLOSE_WORKERS", 2)
 # --- Reconciliation ------------------------------------------------------------------
 # How far back a reconciliation run reads the providers' messages by default.
 RECONCILIATION_LOOKBACK_HOURS = env_int("RECONCILIATION_LOOKBACK_HOURS", 48)
+# How far back the daily LinkedIn relations run reads (Unipile's new_relation webhook
+# can come 8 hours late; three days also covers a weekend without runs).
+RELATIONS_LOOKBACK_HOURS = env_int("RELATIONS_LOOKBACK_HOURS", 72)
 # A page the provider fails to give (timeouts, 5xx, short 429s) is tried this many times
 # within this many seconds; then the run fails, keeping its place to resume from.
 RECONCILIATION_FETCH_ATTEMPTS = env_int("RECONCILIATION_FETCH_ATTEMPTS", 5)

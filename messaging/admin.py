@@ -1,4 +1,5 @@
-"""Sending from the admin: a template to a conversation, channels' send limits, and
+"""Sending from the admin: a template to a conversation, channels' send limits (with
+today's usage, messaging.admin_invitations), LinkedIn invitations and relations, and
 the answers kept for idempotent API requests (read-only)."""
 
 import json
@@ -12,10 +13,13 @@ import messaging.admin_do_not_contact  # noqa: F401 - registers the do-not-conta
 from conversations.admin import ConversationAdmin
 from conversations.models import Conversation
 from conversations.window import window_status
-from messaging import services
+from messaging import (
+    admin_invitations,  # noqa: F401 - registers its admins
+    services,
+)
 from messaging.admin_composer import ComposerAdmin
 from messaging.checks import APPROVED
-from messaging.models import IdempotencyKey, SendLimit
+from messaging.models import IdempotencyKey
 from templates.models import MessageTemplate
 from tenants.admin_scope import OrganizationScopedAdmin
 from tenants.errors import ApplicationError
@@ -95,13 +99,6 @@ class SendingConversationAdmin(ComposerAdmin, ConversationAdmin):
         self.message_user(
             request, f"Template {template.name} queued for sending (message {message.pk})."
         )
-
-
-@admin.register(SendLimit)
-class SendLimitAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
-    list_display = ["channel", "per_second", "daily_cap", "updated_at"]
-    list_select_related = ["channel"]
-    search_fields = ["channel__name"]
 
 
 @admin.register(IdempotencyKey)

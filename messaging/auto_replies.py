@@ -22,7 +22,7 @@ from conversations import services as conversations
 from conversations.consent_models import AutoReply, AutoReplyState, ConsentScope
 from conversations.keywords import REPLY_MAX_AGE
 from conversations.models import Message
-from messaging.checks import Exemption, check_active, check_may_contact, check_text
+from messaging.checks import Exemption, Recipient, check_active, check_may_contact, check_text
 from messaging.limits import send_admit
 from messaging.services import deliver_on_commit
 from providers.events import MessageType
@@ -107,7 +107,9 @@ def _admit(reply: AutoReply) -> None:
     check_active(reply.channel)
     check_text(reply.channel, reply.text)
     # The do-not-contact list still applies: the business asked never to write there.
-    check_may_contact(reply.conversation, scope=ConsentScope.SERVICE, exempt=Exemption.AUTO_REPLY)
+    check_may_contact(
+        Recipient.of(reply.conversation), scope=ConsentScope.SERVICE, exempt=Exemption.AUTO_REPLY
+    )
     with transaction.atomic():  # a refusal leaves the claim's transaction usable
         send_admit(channel=reply.channel)
 

@@ -21,6 +21,7 @@ Check 4 is made again when the message is handed to the provider (`may_still_con
 a STOP filed between the send and its delivery still stops it.
 """
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from conversations.consent_models import ConsentScope
@@ -110,30 +111,42 @@ def template_components(template: MessageTemplate, parameters: dict) -> list[dic
         ) from exc
 
 
-def check_not_listed(conversation: Conversation, *, exempt: Exemption = Exemption.NONE) -> None:
+@dataclass(frozen=True)
+class Recipient:
+    """Whom a send goes to, for check 4: a conversation's contact on its channel, or a
+    contact invited on a channel (messaging.invitations) before any conversation."""
+
+    organization_id: int
+    contact_id: int
+    channel: Channel
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> "Recipient":
+        return cls(conversation.organization_id, conversation.contact_id, conversation.channel)
+
+
+def check_not_listed(to: Recipient, *, exempt: Exemption = Exemption.NONE) -> None:
     """Check 4, the list: one indexed query. Made first by the services: a listed
     contact is refused whatever else is wrong with the send."""
     if exempt != Exemption.HEALTH_CHECK:
-        do_not_contact_check(
-            organization_id=conversation.organization_id, contact_id=conversation.contact_id
-        )
+        do_not_contact_check(organization_id=to.organization_id, contact_id=to.contact_id)
 
 
 def check_consent(
-    conversation: Conversation, *, scope: ConsentScope, exempt: Exemption = Exemption.NONE
+    to: Recipient, *, scope: ConsentScope, exempt: Exemption = Exemption.NONE
 ) -> None:
     """Check 4, consent: one indexed query. A template's scope is its category's, so
     the services make it once the template is known."""
     if exempt == Exemption.NONE:
-        consent_check.check_consent(conversation=conversation, scope=scope)
+        consent_check.check_consent(contact_id=to.contact_id, channel=to.channel, scope=scope)
 
 
 def check_may_contact(
-    conversation: Conversation, *, scope: ConsentScope, exempt: Exemption = Exemption.NONE
+    to: Recipient, *, scope: ConsentScope, exempt: Exemption = Exemption.NONE
 ) -> None:
     """Check 4, both halves."""
-    check_not_listed(conversation, exempt=exempt)
-    check_consent(conversation, scope=scope, exempt=exempt)
+    check_not_listed(to, exempt=exempt)
+    check_consent(to, scope=scope, exempt=exempt)
 
 
 def may_still_contact(message: Message) -> ApplicationError | None:
@@ -143,7 +156,9 @@ def may_still_contact(message: Message) -> ApplicationError | None:
     scope = ConsentScope(payload.get("consent_scope") or ConsentScope.SERVICE)
     try:
         check_may_contact(
-            message.conversation, scope=scope, exempt=Exemption(payload.get("exempt", ""))
+            Recipient.of(message.conversation),
+            scope=scope,
+            exempt=Exemption(payload.get("exempt", "")),
         )
     except ApplicationError as refusal:
         return refusal

@@ -11,15 +11,15 @@ from datetime import UTC
 
 from conversations.consent import consent_opted_out
 from conversations.consent_models import ConsentScope
-from conversations.models import Conversation
 from providers import channel_kind
 from templates.models import MessageTemplate, TemplateCategory
 from tenants.errors import ApplicationError, ErrorCode
+from tenants.models import Channel
 
 
-def check_consent(*, conversation: Conversation, scope: ConsentScope) -> None:
-    kind = channel_kind(conversation.channel.provider)
-    consent = consent_opted_out(contact_id=conversation.contact_id, kind=kind, scope=scope)
+def check_consent(*, contact_id: int, channel: Channel, scope: ConsentScope) -> None:
+    kind = channel_kind(channel.provider)
+    consent = consent_opted_out(contact_id=contact_id, kind=kind, scope=scope)
     if consent is None:
         return
     raise ApplicationError(

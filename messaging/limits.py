@@ -7,7 +7,10 @@
   Without Redis (the embedded default) the same algorithm keeps its clock in a table,
   moved by one upsert: sends are paced there too, by this machine's clock.
 - Daily caps: a counter per channel and UTC day in PostgreSQL, taken with one
-  INSERT ... ON CONFLICT DO UPDATE that only counts while under the cap.
+  INSERT ... ON CONFLICT DO UPDATE that only counts while under the cap. Messages and
+  LinkedIn invitations have a cap each (DailySendCount, DailyInvitationCount); a
+  channel without its own takes its provider's default (LinkedIn through Unipile: 100
+  messages and 25 invitations a day per account).
 
 Both answer with how long to wait, which becomes RATE_LIMITED's retry_after.
 """
@@ -24,7 +27,7 @@ from django.conf import settings
 from django.db import connection
 from redis.exceptions import RedisError
 
-from messaging.models import DailySendCount, SendLimit, ThroughputPace
+from messaging.models import DailyInvitationCount, DailySendCount, SendLimit, ThroughputPace
 from providers import Provider
 from tenants.errors import ApplicationError, ErrorCode
 from tenants.models import Channel
@@ -39,6 +42,12 @@ DEFAULT_PER_SECOND = {
     Provider.TWILIO: 1,
     Provider.UNIPILE: 1,
 }
+# Sends per UTC day when a channel sets no cap: LinkedIn restricts accounts that send
+# much more (Unipile's guidance), the others have no daily limit of ours.
+DEFAULT_DAILY_CAP = {Provider.UNIPILE: 100}
+# LinkedIn invitations per UTC day: Unipile warns that LinkedIn refuses beyond about
+# 100 a day and 200 a week; 25 a working day stays well inside the weekly limit.
+DEFAULT_DAILY_INVITATION_CAP = {Provider.UNIPILE: 25}
 # Up to one second's worth of sends may go at once (a token bucket as deep as the rate):
 # a person sending two messages quickly is not refused, and the rate holds over time.
 BURST_SECONDS = 1.0
@@ -66,12 +75,27 @@ return 0
 class Limits:
     per_second: int
     daily_cap: int | None
+    daily_invitation_cap: int | None = None
 
 
 def limits_for(channel: Channel) -> Limits:
     own = SendLimit.objects.filter(channel=channel).first()
-    per_second = (own and own.per_second) or DEFAULT_PER_SECOND[Provider(channel.provider)]
-    return Limits(per_second=per_second, daily_cap=own.daily_cap if own else None)
+    return limits_of(channel, own)
+
+
+def limits_of(channel: Channel, own: SendLimit | None) -> Limits:
+    """The limits that apply: the channel's own where it set them, else its provider's."""
+    provider = Provider(channel.provider)
+    per_second = (own and own.per_second) or DEFAULT_PER_SECOND[provider]
+    daily_cap = own.daily_cap if own and own.daily_cap is not None else None
+    invitations = own.daily_invitation_cap if own else None
+    return Limits(
+        per_second=per_second,
+        daily_cap=daily_cap if daily_cap is not None else DEFAULT_DAILY_CAP.get(provider),
+        daily_invitation_cap=(
+            invitations if invitations is not None else DEFAULT_DAILY_INVITATION_CAP.get(provider)
+        ),
+    )
 
 
 def send_admit(*, channel: Channel, now: datetime | None = None) -> None:
@@ -84,6 +108,20 @@ def send_admit(*, channel: Channel, now: datetime | None = None) -> None:
         raise _rate_limited(wait, f"More than {limits.per_second} sends per second.")
     if limits.daily_cap is not None:
         daily_cap_take(channel_id=channel.pk, cap=limits.daily_cap, now=now)
+
+
+def invitation_admit(*, channel: Channel, now: datetime | None = None) -> None:
+    """Count one LinkedIn invitation against the channel's throughput (shared with its
+    messages) and its daily invitation cap, or raise RATE_LIMITED saying how long to
+    wait (for the cap: until the next UTC day)."""
+    limits = limits_for(channel)
+    wait = throughput_take(channel_id=channel.pk, per_second=limits.per_second)
+    if wait:
+        raise _rate_limited(wait, f"More than {limits.per_second} sends per second.")
+    if limits.daily_invitation_cap is not None:
+        _daily_take(
+            DailyInvitationCount, channel.pk, limits.daily_invitation_cap, now, "invitations"
+        )
 
 
 def throughput_take(*, channel_id: int, per_second: int) -> float:
@@ -138,8 +176,28 @@ def _throughput_key(channel_id: int) -> str:
 
 
 def daily_cap_take(*, channel_id: int, cap: int, now: datetime | None = None) -> None:
+    _daily_take(DailySendCount, channel_id, cap, now, "sends")
+
+
+def usage_today(*, channel_ids: list[int], now: datetime | None = None) -> dict[int, tuple]:
+    """(messages, invitations) counted today (UTC) per channel, two queries in all."""
+    day = (now or datetime.now(UTC)).date()
+    sends = dict(
+        DailySendCount.objects.filter(channel_id__in=channel_ids, day=day).values_list(
+            "channel_id", "count"
+        )
+    )
+    invitations = dict(
+        DailyInvitationCount.objects.filter(channel_id__in=channel_ids, day=day).values_list(
+            "channel_id", "count"
+        )
+    )
+    return {pk: (sends.get(pk, 0), invitations.get(pk, 0)) for pk in channel_ids}
+
+
+def _daily_take(model, channel_id: int, cap: int, now: datetime | None, what: str) -> None:
     now = now or datetime.now(UTC)
-    table = DailySendCount._meta.db_table
+    table = model._meta.db_table
     sql = (
         f"INSERT INTO {table} (channel_id, day, count) VALUES (%s, %s, 1) "  # noqa: S608 - names from the model
         f"ON CONFLICT (channel_id, day) DO UPDATE SET count = {table}.count + 1 "
@@ -151,7 +209,8 @@ def daily_cap_take(*, channel_id: int, cap: int, now: datetime | None = None) ->
     if not admitted:
         tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
         raise _rate_limited(
-            (tomorrow - now).total_seconds(), f"The channel's daily cap of {cap} sends is used up."
+            (tomorrow - now).total_seconds(),
+            f"The channel's daily cap of {cap} {what} is used up.",
         )
 
 

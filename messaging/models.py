@@ -1,9 +1,11 @@
 """What outbound sending keeps besides the messages themselves (conversations.Message):
-per-channel limits, the day's send counts, and the answers to idempotent requests."""
+per-channel limits, the day's send counts, the answers to idempotent requests, and
+LinkedIn invitations with the relations that answer them."""
 
 from django.conf import settings
 from django.db import models
 
+from conversations.models import Contact
 from tenants.models import Channel, Organization
 
 
@@ -20,7 +22,13 @@ class SendLimit(models.Model):
     daily_cap = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="At most this many sends per UTC day. Empty: no cap.",
+        help_text="At most this many messages per UTC day. Empty: the provider's default "
+        "(LinkedIn through Unipile 100; no cap for the others).",
+    )
+    daily_invitation_cap = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="LinkedIn: at most this many invitations per UTC day. Empty: 25.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -146,3 +154,128 @@ class DoNotContact(models.Model):
 
     def __str__(self) -> str:
         return self.value
+
+
+class DailyInvitationCount(models.Model):
+    """Invitations admitted per channel and UTC day, like DailySendCount for messages:
+    LinkedIn's invitation cap is its own, apart from the message cap."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "day"], name="daily_invitation_count_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id} on {self.day}: {self.count}"
+
+
+class InvitationState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    ACCEPTED = "accepted", "Accepted"
+    FAILED = "failed", "Failed"
+
+
+# An invitation that still stands: at most one per contact and channel.
+OPEN_STATES = (InvitationState.QUEUED, InvitationState.SENT, InvitationState.ACCEPTED)
+
+
+class Invitation(models.Model):
+    """A LinkedIn invitation to connect, sent through a Unipile channel
+    (messaging.invitations). Queued when admitted; the send task resolves the profile
+    to a provider id, invites, and records the answer; the `new_relation` webhook or
+    the daily relations reconciliation marks it accepted."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="invitations")
+    profile = models.CharField(
+        max_length=500, blank=True, help_text="The profile URL or identifier as given."
+    )
+    public_identifier = models.CharField(max_length=255, blank=True)
+    provider_id = models.CharField(max_length=255, blank=True)
+    note = models.TextField(blank=True)
+    state = models.CharField(
+        max_length=16, choices=InvitationState.choices, default=InvitationState.QUEUED
+    )
+    provider_invitation_id = models.CharField(max_length=255, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_title = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # When it counted as accepted: the relation's time (for the webhook, which carries
+    # none, when it arrived), never before the invitation was made.
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    # When a send task took it, so that a redelivered task invites no one twice; a
+    # claim older than the lease is a worker that died (messaging.invitations).
+    send_claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "contact"],
+                condition=models.Q(state__in=OPEN_STATES),
+                name="invitation_one_open_per_contact",
+            )
+        ]
+        indexes = [
+            # A relation finds the invitations it answers.
+            models.Index(
+                fields=["channel", "provider_id"],
+                condition=models.Q(state__in=["queued", "sent"]),
+                name="invitation_waiting_provider",
+            ),
+            models.Index(
+                fields=["channel", "public_identifier"],
+                condition=models.Q(state__in=["queued", "sent"]),
+                name="invitation_waiting_public",
+            ),
+            # The sweep: queued ones whose task was lost.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(state="queued"),
+                name="invitation_queued",
+            ),
+            models.Index(fields=["organization", "-created_at"], name="invitation_org_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation to {self.public_identifier or self.provider_id or self.contact_id}"
+
+
+class Relation(models.Model):
+    """A person the channel's LinkedIn account is connected with, as the `new_relation`
+    webhook or the relations list told it. Kept whether or not we invited them: an
+    acceptance may come before our own invitation record does (the person was already
+    connected), and a later invitation to them is then accepted at once, unsent."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    provider_id = models.CharField(max_length=255, blank=True)
+    public_identifier = models.CharField(max_length=255, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    connected_at = models.DateTimeField()
+    source = models.CharField(max_length=16)  # "webhook" or "reconciliation"
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "provider_id"],
+                condition=~models.Q(provider_id=""),
+                name="relation_unique_provider_id",
+            ),
+            models.UniqueConstraint(
+                fields=["channel", "public_identifier"],
+                condition=~models.Q(public_identifier=""),
+                name="relation_unique_public_identifier",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.public_identifier or self.provider_id

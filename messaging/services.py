@@ -29,6 +29,7 @@ from conversations.models import (
 from messaging import consent_check
 from messaging.checks import (
     Exemption,
+    Recipient,
     approved_template,
     check_active,
     check_consent,
@@ -79,9 +80,9 @@ def message_send_text(
     exempt = Exemption.HEALTH_CHECK if health_check else Exemption.NONE
     check_active(channel)
     check_text(channel, text)
-    check_not_listed(conversation, exempt=exempt)
+    check_not_listed(Recipient.of(conversation), exempt=exempt)
     check_window(conversation)
-    check_consent(conversation, scope=ConsentScope.SERVICE, exempt=exempt)
+    check_consent(Recipient.of(conversation), scope=ConsentScope.SERVICE, exempt=exempt)
     send_admit(channel=channel)
     context = {"message_id": reply_to} if reply_to else {}
     message = conversations.message_outbound_create(
@@ -109,11 +110,11 @@ def message_send_template(
     channel = conversation.channel
     exempt = Exemption.HEALTH_CHECK if health_check else Exemption.NONE
     check_active(channel)
-    check_not_listed(conversation, exempt=exempt)
+    check_not_listed(Recipient.of(conversation), exempt=exempt)
     template = approved_template(channel, name, language)
     components = template_components(template, parameters)
     scope = consent_check.template_scope(template)
-    check_consent(conversation, scope=scope, exempt=exempt)
+    check_consent(Recipient.of(conversation), scope=scope, exempt=exempt)
     send_admit(channel=channel)
     message = conversations.message_outbound_create(
         conversation=conversation,

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from messaging import auto_replies, services
+from messaging import auto_replies, invitations, services
 
 
 # No result stored: the Message row is the record (a result row per send halved the
@@ -26,3 +26,19 @@ def messages_queued_sweep_task() -> dict:
 @shared_task
 def idempotency_keys_purge_task() -> dict:
     return {"deleted": services.idempotency_keys_purge()}
+
+
+@shared_task(bind=True, max_retries=services.SEND_RETRIES, ignore_result=True)
+def invitation_send_task(self, invitation_id: int) -> str:
+    """Send one queued LinkedIn invitation; transient errors retry in seconds."""
+    delivery = invitations.invitation_deliver(
+        invitation_id=invitation_id, attempt=self.request.retries
+    )
+    if delivery.retry_in is not None:
+        raise self.retry(countdown=delivery.retry_in)
+    return delivery.outcome
+
+
+@shared_task
+def invitations_queued_sweep_task() -> dict:
+    return {"queued_again": invitations.invitations_queued_sweep()}

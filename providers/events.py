@@ -250,6 +250,18 @@ class AccountEvent(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RelationAccepted(Event):
+    """The connected account has a new relation (LinkedIn: an invitation was accepted,
+    ours or one we accepted). `contact` names the person (provider id, name); the
+    public identifier is the last part of their profile URL, which is how a lead list
+    names them before we know their provider id. Providers may tell it hours late."""
+
+    contact: ContactRef
+    public_identifier: str = ""
+    profile_url: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Unsupported(Event):
     """Anything we do not handle (contacts, unknown fields): recorded, acknowledged, never
     an exception."""

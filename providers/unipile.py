@@ -36,6 +36,7 @@ from providers.events import (
     MessageType,
     Unsupported,
 )
+from providers.unipile_relations import new_relation
 
 PROVIDER = Provider.UNIPILE
 
@@ -207,6 +208,8 @@ _PARSERS: dict[str, Callable[[dict[str, Any], SignedRequest], Event]] = {
     "message_deleted": _message_changed,
     "message_read": _status,
     "message_delivered": _status,
+    # Source `users`: a LinkedIn relation, our invitation accepted (providers.unipile_relations).
+    "new_relation": new_relation,
 }
 
 

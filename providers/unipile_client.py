@@ -1,11 +1,14 @@
 """Unipile API client: sending a message into an existing chat (LinkedIn and others),
-and listing an account's messages for reconciliation.
+listing an account's messages for reconciliation, and LinkedIn invitations: a profile
+resolved to its provider id, the invitation, the account's relations (contracts:
+docs/unipile-linkedin.md).
 
 Unipile serves each customer from their own DSN ("api1.unipile.com:13111"), so there is
 no default base URL. The send is a multipart form; Unipile answers 201 with
 `{"object": "MessageSent", "message_id": ...}` once the message has left.
 """
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -15,6 +18,29 @@ import httpx
 from providers.events import MessageStatus
 from providers.http import JsonApi, ProviderError, Sent, text_value
 from providers.listing import Page, page_from, utc_iso
+from providers.unipile_relations import public_identifier_of
+
+# LinkedIn refuses longer invitation notes (errors/too_many_characters).
+INVITATION_NOTE_MAX = 300
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A LinkedIn profile as Unipile resolves it: `provider_id` is what invitations and
+    chats name the person by."""
+
+    provider_id: str
+    public_identifier: str = ""
+    name: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class Invited:
+    """An invitation LinkedIn took. Unipile's id for it, when its answer gives one."""
+
+    invitation_id: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 class UnipileClient(JsonApi):
@@ -74,6 +100,59 @@ class UnipileClient(JsonApi):
         if page is None:
             raise self.unexpected(reply, "an items list")
         return page
+
+    def resolve_profile(self, identifier: str) -> Profile:
+        """The profile behind a LinkedIn profile URL, a public identifier or a provider id
+        (`GET /api/v1/users/{identifier}`)."""
+        slug = public_identifier_of(identifier)
+        if slug in ("", ".", ".."):
+            raise ProviderError(
+                code="invalid_recipient", title=f"Not a LinkedIn profile: {identifier!r}"
+            )
+        path = f"/api/v1/users/{quote(slug, safe='')}"
+        reply = self.request("GET", path, params={"account_id": self._account()})
+        provider_id = text_value(reply.body.get("provider_id"))
+        if not provider_id:
+            raise self.unexpected(reply, "a provider_id")
+        first, last = (
+            text_value(reply.body.get(key)).strip() for key in ("first_name", "last_name")
+        )
+        return Profile(
+            provider_id=provider_id,
+            public_identifier=text_value(reply.body.get("public_identifier")) or slug,
+            name=" ".join(part for part in (first, last) if part),
+            raw=reply.body,
+        )
+
+    def invite(self, *, provider_id: str, note: str = "") -> Invited:
+        """Invite a person to connect (`POST /api/v1/users/invite`), with an optional
+        note of at most INVITATION_NOTE_MAX characters."""
+        body = {"account_id": self._account(), "provider_id": provider_id}
+        if note:
+            body["message"] = note
+        reply = self.request("POST", "/api/v1/users/invite", json=body)
+        # Any 2xx is an invitation sent; the id is kept when the answer has one.
+        return Invited(invitation_id=text_value(reply.body.get("invitation_id")), raw=reply.body)
+
+    def relations_page(self, *, cursor: str = "", limit: int = 100) -> Page:
+        """One page of the account's relations, most recently added first
+        (`GET /api/v1/users/relations`)."""
+        params: dict[str, Any] = {"account_id": self._account(), "limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        reply = self.request("GET", "/api/v1/users/relations", params=params)
+        page = page_from(reply.body, items="items", cursor="cursor")
+        if page is None:
+            raise self.unexpected(reply, "an items list")
+        return page
+
+    def _account(self) -> str:
+        if not self.account_id:
+            # Unipile would pick no account, or every account of the API key.
+            raise ProviderError(
+                code="no_account_id", title="The channel has no Unipile account id."
+            )
+        return self.account_id
 
     def error_code_and_title(self, body: dict[str, Any]) -> tuple[str, str]:
         # Problem details: {"type": "errors/disconnected_account", "title", "detail", ...}

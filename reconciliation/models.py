@@ -12,6 +12,7 @@ class RunKind(models.TextChoices):
     MESSAGES = "messages", "Messages"
     TEMPLATES = "templates", "Templates"
     INTEGRITY = "integrity", "Daily counts check"
+    RELATIONS = "relations", "LinkedIn relations"
 
 
 class RunStatus(models.TextChoices):

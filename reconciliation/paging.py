@@ -15,7 +15,7 @@ from providers import Provider
 from providers.http import ProviderError
 from reconciliation.leases import run_lease_renew
 from reconciliation.models import ReconciliationRun
-from reconciliation.sources import Batch, next_batch
+from reconciliation.sources import Batch, Source, next_batch
 from tenants.errors import ApplicationError, ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ MAX_INLINE_WAIT = 30.0
 FIRST_BACKOFF, MAX_BACKOFF = 1.0, 15.0
 
 
-def page_fetch(run: ReconciliationRun, cursor: dict) -> Batch:
+def page_fetch(run: ReconciliationRun, cursor: dict, source: Source = next_batch) -> Batch:
     """The page at `cursor`. Transient errors are tried again after the provider's
     Retry-After (when short) or a backoff, at most RECONCILIATION_FETCH_ATTEMPTS times
     within RECONCILIATION_FETCH_SECONDS; then the run fails, keeping its cursor."""
@@ -36,7 +36,7 @@ def page_fetch(run: ReconciliationRun, cursor: dict) -> Batch:
     deadline = started + settings.RECONCILIATION_FETCH_SECONDS
     for attempt in range(1, attempts + 1):
         try:
-            return next_batch(run.channel, cursor, run.window_start, run.window_end)
+            return source(run.channel, cursor, run.window_start, run.window_end)
         except ProviderError as exc:
             wait = exc.retry_after if exc.retry_after is not None else _backoff(attempt)
             if not exc.transient or wait > MAX_INLINE_WAIT:

@@ -111,6 +111,15 @@ PERIODIC_TASKS = [
         "auto-replies left pending.",
     ),
     PeriodicTaskSpec(
+        name="Send lost LinkedIn invitations",
+        task="messaging.tasks.invitations_queued_sweep_task",
+        every_seconds=60,  # every minute, like lost messages
+        queue="sweeps",
+        expires=55,
+        description="Queues the send of LinkedIn invitations whose task was lost or whose "
+        "worker died while sending (a claimed invitation is never sent twice).",
+    ),
+    PeriodicTaskSpec(
         name="Purge idempotency keys",
         task="messaging.tasks.idempotency_keys_purge_task",
         cron="45 3 * * *",  # every day at 03:45 UTC
@@ -166,6 +175,16 @@ PERIODIC_TASKS = [
         description="For every active channel, reads the last RECONCILIATION_LOOKBACK_HOURS "
         "of messages from OpenPhone, Twilio and Unipile (WhatsApp: its templates) and "
         "applies what webhooks missed; one run each, visible in the admin.",
+    ),
+    PeriodicTaskSpec(
+        name="Reconcile LinkedIn relations",
+        task="reconciliation.tasks.relations_reconcile_daily_task",
+        cron="15 2 * * *",  # every day at 02:15 UTC, after the message reconciliation
+        queue="maintenance",
+        expires=6 * 3600,
+        description="For every active LinkedIn (Unipile) channel, reads the relations "
+        "added in the last RELATIONS_LOOKBACK_HOURS and accepts the invitations whose "
+        "new_relation webhook never came; one run each, visible in the admin.",
     ),
     PeriodicTaskSpec(
         name="Sweep reconciliation runs",

@@ -39,6 +39,11 @@ from providers.http import ProviderError
 from reconciliation.leases import resume_hint, run_claim, run_lease
 from reconciliation.models import ReconciliationRun, RunKind, RunStatus, RunTrigger
 from reconciliation.paging import page_fetch
+from reconciliation.relations import (
+    relations_lookback_hours,
+    relations_reconcilable,
+    relations_reconcile,
+)
 from reconciliation.sources import READ_AHEAD, SOURCES, Batch
 from templates.services import templates_sync
 from tenants import services as tenants
@@ -77,6 +82,8 @@ def run_create(
     hours = settings.RECONCILIATION_LOOKBACK_HOURS
     if kind == RunKind.INTEGRITY:
         hours = INTEGRITY_DAYS * 24
+    elif kind == RunKind.RELATIONS:
+        hours = relations_lookback_hours()
     since = since or until - timedelta(hours=hours)
     _check_run(channel, kind, since, until)
     return ReconciliationRun.objects.create(
@@ -105,6 +112,8 @@ def run_execute(
             _sync_templates(run)
         elif run.kind == RunKind.INTEGRITY:
             _count_days(run, on_progress)
+        elif run.kind == RunKind.RELATIONS:
+            relations_reconcile(run, save=_save, on_progress=on_progress)
         else:
             _reconcile_messages(run, on_progress)
     except (ProviderError, ApplicationError) as exc:
@@ -337,6 +346,12 @@ def _check_run(channel: Channel, kind: RunKind, since: datetime, until: datetime
         )
     if kind == RunKind.TEMPLATES and lists_messages:
         raise field_error("kind", "Only WhatsApp channels have templates.", code="unsupported")
+    if kind == RunKind.RELATIONS and not relations_reconcilable(channel):
+        raise field_error(
+            "kind",
+            "Only LinkedIn (Unipile) channels with an account id have relations.",
+            code="unsupported",
+        )
 
 
 @dataclass(frozen=True)
@@ -346,7 +361,8 @@ class Scheduled:
 
 def runs_schedule_all(*, kind: RunKind | None = None, trigger=RunTrigger.SCHEDULE) -> Scheduled:
     """A run for every active channel (the daily schedule; the weekly integrity check
-    with kind=INTEGRITY, for channels whose provider lists messages)."""
+    with kind=INTEGRITY, for channels whose provider lists messages; the daily LinkedIn
+    relations with kind=RELATIONS, for Unipile channels)."""
     channels = Channel.objects.filter(is_active=True).order_by("pk")
     runs = []
     for channel in channels:
@@ -354,6 +370,8 @@ def runs_schedule_all(*, kind: RunKind | None = None, trigger=RunTrigger.SCHEDUL
         if channel_kind == RunKind.INTEGRITY and Provider(channel.provider) not in SOURCES:
             continue
         if channel_kind == RunKind.TEMPLATES and not channel.waba_id:
+            continue
+        if channel_kind == RunKind.RELATIONS and not relations_reconcilable(channel):
             continue
         runs.append(run_create(channel=channel, trigger=trigger, kind=channel_kind).pk)
     return Scheduled(runs)

@@ -68,6 +68,13 @@ def reconciliation_integrity_task() -> dict:
     return _queued(services.runs_schedule_all(kind=RunKind.INTEGRITY))
 
 
+@shared_task
+def relations_reconcile_daily_task() -> dict:
+    """Daily: each LinkedIn channel's recent relations, for acceptances whose webhook
+    never came."""
+    return _queued(services.runs_schedule_all(kind=RunKind.RELATIONS))
+
+
 def _queued(scheduled: services.Scheduled) -> dict:
     for run_id in scheduled.runs:
         reconciliation_run_task.delay(run_id)

@@ -21,12 +21,14 @@ from django.db import InterfaceError, OperationalError, transaction
 from conversations.batch import ConversationEvent, Inbound, Status
 from conversations.batch import events_apply as apply_conversation_events
 from messaging.auto_replies import auto_replies_send
+from messaging.invitations import relation_apply
 from providers import Provider
 from providers.base import PayloadError, SignedRequest
 from providers.events import (
     AccountEvent,
     Event,
     MessageStatusUpdate,
+    RelationAccepted,
     TemplateCategoryChanged,
     TemplateQualityChanged,
     TemplateStatusChanged,
@@ -71,6 +73,11 @@ def _template_category(
     return templates.template_category_apply(channel=channel, event=event)
 
 
+def _relation(channel: Channel, event: RelationAccepted, webhook: WebhookEvent) -> str:
+    # A LinkedIn invitation accepted (or another new relation): "relation_accepted".
+    return f"relation_{relation_apply(channel=channel, event=event, source='webhook')}"
+
+
 def _unsupported(channel: Channel, event: Unsupported, webhook: WebhookEvent) -> str:
     # Named by kind (a webhook field, an event type): what came that we do not handle
     # shows in the event's result and is found by searching the events for it.
@@ -83,6 +90,7 @@ HANDLERS: dict[type[Event], Handler] = {
     TemplateStatusChanged: _template_status,
     TemplateQualityChanged: _template_quality,
     TemplateCategoryChanged: _template_category,
+    RelationAccepted: _relation,
     Unsupported: _unsupported,
 }
 
@@ -221,6 +229,8 @@ def _refs(events: list[Event]) -> str:
 def _ref(event: Event) -> str:
     if isinstance(event, Unsupported):
         return f"unsupported:{event.kind}"
+    if isinstance(event, RelationAccepted):
+        return event.contact.provider_id or event.public_identifier
     return (
         getattr(event, "message_id", "")
         or getattr(event, "call_id", "")

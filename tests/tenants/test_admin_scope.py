@@ -28,7 +28,14 @@ from conversations.models import (
     MessageReaction,
     PendingMessageChange,
 )
-from messaging.models import DoNotContact, DoNotContactSource, IdempotencyKey, SendLimit
+from messaging.models import (
+    DoNotContact,
+    DoNotContactSource,
+    IdempotencyKey,
+    Invitation,
+    Relation,
+    SendLimit,
+)
 from reconciliation.models import (
     HealthCheckResult,
     HealthCheckSetting,
@@ -133,6 +140,20 @@ def _world(tag: str) -> dict[type[Model], Model]:
             source="admin",
         ),
         SendLimit: SendLimit.objects.create(channel=channel, per_second=5),
+        Invitation: Invitation.objects.create(
+            organization=organization,
+            channel=channel,
+            contact=conversation.contact,
+            public_identifier=f"{tag.lower()}-lead",
+        ),
+        Relation: Relation.objects.create(
+            organization=organization,
+            channel=channel,
+            public_identifier=f"{tag.lower()}-lead",
+            name=f"{tag} relation",
+            connected_at=NOW,
+            source="webhook",
+        ),
         IdempotencyKey: IdempotencyKey.objects.create(
             organization=organization,
             key=f"{tag}-key",
