@@ -16,7 +16,8 @@ the applying worker sends once its batch commits; a worker on the `outbound` que
 hands the replies to a local fake Graph API (bench/fake_provider.py), never to Meta.
 `--compare-keywords` runs 0% and the share in alternating rounds (0, share, 0, share
 with --rounds 2), each on a fresh database, and prints them side by side. The outbound
-worker runs in every round, keywords or not.
+worker runs in every round, keywords or not. `--no-replies` turns the channel's keyword
+replies off: the keywords still change consent, nothing is answered.
 """
 
 import argparse
@@ -77,6 +78,11 @@ def _options() -> argparse.Namespace:
         help="alternate rounds without keywords and with --keyword-share (default 0.1)",
     )
     parser.add_argument("--rounds", type=int, default=2, help="with --compare-keywords")
+    parser.add_argument(
+        "--no-replies",
+        action="store_true",
+        help="the channel's keyword replies off: keywords change consent, nothing is sent",
+    )
     return parser.parse_args()
 
 
@@ -89,6 +95,8 @@ def _round(options, env, share: float) -> dict:
     fresh_database(env)
     channel = whatsapp_channel()
     channel.access_token = "bench-token"
+    if options.no_replies:
+        channel.keyword_replies = "off"
     channel.save()
     # Auto-replies go through the channel's limits: measure the path, not Meta's 80/s.
     SendLimit.objects.create(channel=channel, per_second=1_000_000)
