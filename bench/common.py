@@ -94,9 +94,17 @@ def whatsapp_channel():
     )
 
 
-def whatsapp_text_payload(index: int, *, messages: int = 1, contacts: int = 1000) -> bytes:
+def whatsapp_text_payload(
+    index: int,
+    *,
+    messages: int = 1,
+    contacts: int = 1000,
+    text: str | None = None,
+    timestamp: int | None = None,
+) -> bytes:
     """A WhatsApp webhook with `messages` distinct text messages from one of `contacts`
-    customers. Compact JSON, non-ASCII escaped, as Meta sends it."""
+    customers (`text` as the body of each, if given: a keyword), written at `timestamp`
+    (default: a fixed day in 2025). Compact JSON, non-ASCII escaped, as Meta sends it."""
     wa_id = f"1650555{index % contacts:04d}"
     value = {
         "messaging_product": "whatsapp",
@@ -106,9 +114,13 @@ def whatsapp_text_payload(index: int, *, messages: int = 1, contacts: int = 1000
             {
                 "from": wa_id,
                 "id": f"wamid.bench.{index}.{n}",
-                "timestamp": str(1_760_000_000 + index),
+                "timestamp": str(timestamp if timestamp is not None else 1_760_000_000 + index),
                 "type": "text",
-                "text": {"body": f"Message {index}.{n}: does it come in another colour? ✓"},
+                "text": {
+                    "body": text
+                    if text is not None
+                    else f"Message {index}.{n}: does it come in another colour? ✓"
+                },
             }
             for n in range(messages)
         ],
@@ -124,12 +136,13 @@ def whatsapp_signature(body: bytes) -> str:
     return "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
 
 
-def purge_broker() -> None:
+def purge_broker(*queues: str) -> None:
     """Drop what a benchmark queued and no worker will take."""
     from config.celery import app
 
     with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge("webhooks")
+        for queue in queues or ("webhooks",):
+            connection.default_channel.queue_purge(queue)
 
 
 def free_port() -> int:
