@@ -187,21 +187,6 @@ def refusal_opt_outs(
 # --- reads --------------------------------------------------------------------------
 
 
-def consent_opted_out(*, contact_id: int, kind: str, scope: str) -> Consent | None:
-    """The opt-out that refuses a send of `scope` to this contact on `kind`, if any:
-    one query on the (contact, kind, scope) unique index."""
-    return (
-        Consent.objects.filter(
-            contact_id=contact_id,
-            kind=kind,
-            scope__in=BLOCKING_SCOPES[ConsentScope(scope)],
-            state=ConsentState.OPTED_OUT,
-        )
-        .order_by("changed_at")
-        .first()
-    )
-
-
 def contacts_opted_out(*, contact_ids: Iterable[int], kind: str, scope: str) -> set[int]:
     """Which of these contacts a send of `scope` on `kind` must skip: one query, for
     preparing many sends at once (campaigns)."""

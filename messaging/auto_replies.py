@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
 from conversations import services as conversations
 from conversations.consent_models import AutoReply, AutoReplyState, ConsentScope
@@ -85,6 +87,19 @@ def auto_replies_send(auto_reply_ids: list[int]) -> None:
             message_send_auto_reply(auto_reply_id=auto_reply_id)
         except Exception:
             logger.exception("Auto-reply %s not sent now; the sweep sends it", auto_reply_id)
+
+
+def auto_replies_queue(auto_reply_ids: list[int]) -> None:
+    """Hand the replies a batch recorded to the outbound queue (called once the batch
+    committed). With the broker down they stay pending for the sweep."""
+    from messaging.tasks import auto_replies_send_task  # tasks import this module
+
+    try:
+        auto_replies_send_task.delay(auto_reply_ids)
+    except (KombuOperationalError, RedisError, OSError) as exc:
+        logger.warning(
+            "Broker unavailable; %d auto-replies wait for the sweep: %s", len(auto_reply_ids), exc
+        )
 
 
 def auto_replies_sweep(*, now: datetime | None = None, limit: int = 500) -> int:

@@ -8,7 +8,8 @@ invitations call them; nothing sends around them).
    exactly the parameters it needs (TEMPLATE_PARAMS_MISMATCH);
 4. the contact may be contacted: not on the organization's do-not-contact list
    (CONTACT_DO_NOT_CONTACT, messaging.do_not_contact) and not opted out of this
-   channel kind and scope (CONTACT_OPTED_OUT, messaging.consent_check).
+   channel kind and scope (CONTACT_OPTED_OUT), both read in one query
+   (messaging.standing).
 
 The channel's throughput and daily cap (messaging.limits) come last, in the services:
 a send refused for any reason above must not use up the channel's allowance.
@@ -27,11 +28,10 @@ from enum import StrEnum
 from conversations.consent_models import ConsentScope
 from conversations.models import Conversation, Message
 from conversations.window import window_status
-from messaging import consent_check
-from messaging.do_not_contact import do_not_contact_check
+from messaging.standing import Standing, contact_standing
 from providers import Provider
 from providers.whatsapp_templates import TemplateParamsError, components_for_send, placeholders
-from templates.models import MessageTemplate
+from templates.models import MessageTemplate, TemplateCategory
 from tenants.errors import ApplicationError, ErrorCode, field_error
 from tenants.models import Channel
 
@@ -99,6 +99,14 @@ def approved_template(channel: Channel, name: str, language: str) -> MessageTemp
     return template
 
 
+def template_scope(template: MessageTemplate) -> ConsentScope:
+    """A MARKETING template needs marketing consent; utility and authentication ones
+    still reach someone who only stopped marketing (as WhatsApp's 131050 has it)."""
+    if template.category == TemplateCategory.MARKETING:
+        return ConsentScope.MARKETING
+    return ConsentScope.SERVICE
+
+
 def template_components(template: MessageTemplate, parameters: dict) -> list[dict]:
     required = placeholders(template.components, template.parameter_format)
     try:
@@ -125,28 +133,26 @@ class Recipient:
         return cls(conversation.organization_id, conversation.contact_id, conversation.channel)
 
 
-def check_not_listed(to: Recipient, *, exempt: Exemption = Exemption.NONE) -> None:
-    """Check 4, the list: one indexed query. Made first by the services: a listed
-    contact is refused whatever else is wrong with the send."""
-    if exempt != Exemption.HEALTH_CHECK:
-        do_not_contact_check(organization_id=to.organization_id, contact_id=to.contact_id)
-
-
-def check_consent(
-    to: Recipient, *, scope: ConsentScope, exempt: Exemption = Exemption.NONE
-) -> None:
-    """Check 4, consent: one indexed query. A template's scope is its category's, so
-    the services make it once the template is known."""
-    if exempt == Exemption.NONE:
-        consent_check.check_consent(contact_id=to.contact_id, channel=to.channel, scope=scope)
+def standing(to: Recipient, *, exempt: Exemption = Exemption.NONE) -> Standing:
+    """Check 4's facts, read once (one query): the services refuse a listed contact
+    first, whatever else is wrong with the send, and consent once the template (and
+    so the scope) is known."""
+    return contact_standing(
+        organization_id=to.organization_id,
+        contact_id=to.contact_id,
+        channel=to.channel,
+        listed=exempt != Exemption.HEALTH_CHECK,
+        consent=exempt == Exemption.NONE,
+    )
 
 
 def check_may_contact(
     to: Recipient, *, scope: ConsentScope, exempt: Exemption = Exemption.NONE
 ) -> None:
-    """Check 4, both halves."""
-    check_not_listed(to, exempt=exempt)
-    check_consent(to, scope=scope, exempt=exempt)
+    """Check 4, both halves, in one query."""
+    facts = standing(to, exempt=exempt)
+    facts.check_listed()
+    facts.check_consent(scope)
 
 
 def may_still_contact(message: Message) -> ApplicationError | None:

@@ -22,7 +22,7 @@ from conversations.models import Contact, ContactIdentity, IdentityKind
 from messaging.models import DoNotContact, DoNotContactKind, DoNotContactSource
 from providers import Provider
 from providers.phones import InvalidPhoneNumberError, valid_e164
-from tenants.errors import ApplicationError, ErrorCode, field_error
+from tenants.errors import field_error
 from tenants.models import Organization
 
 MAX_LINKEDIN_ID_LENGTH = 255
@@ -66,21 +66,6 @@ def do_not_contact_matches(*, organization_id: int, contact_ids) -> dict[int, Li
     # Filtered here rather than in SQL, where the filter would evaluate the lookups a
     # second time: the rows are the contacts asked about, no more.
     return {contact_id: _listed(found) for contact_id, found in rows if found is not None}
-
-
-def do_not_contact_check(*, organization_id: int, contact_id: int) -> None:
-    """Refuse a send to the contact if it is on its organization's list: 422
-    CONTACT_DO_NOT_CONTACT, saying which value matched and since when."""
-    found = do_not_contact_matches(organization_id=organization_id, contact_ids=[contact_id]).get(
-        contact_id
-    )
-    if found is None:
-        return
-    raise ApplicationError(
-        ErrorCode.CONTACT_DO_NOT_CONTACT,
-        f"{found.value} is on the organization's do-not-contact list: nothing is sent to it.",
-        details=found.as_details(),
-    )
 
 
 def _first_entry(organization_id: int) -> Coalesce:

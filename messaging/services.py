@@ -26,18 +26,17 @@ from conversations.models import (
     IdentityKind,
     Message,
 )
-from messaging import consent_check
 from messaging.checks import (
     Exemption,
     Recipient,
     approved_template,
     check_active,
-    check_consent,
-    check_not_listed,
     check_text,
     check_window,
     may_still_contact,
+    standing,
     template_components,
+    template_scope,
 )
 from messaging.idempotency import IDEMPOTENCY_KEY_TTL
 from messaging.limits import send_admit
@@ -80,9 +79,10 @@ def message_send_text(
     exempt = Exemption.HEALTH_CHECK if health_check else Exemption.NONE
     check_active(channel)
     check_text(channel, text)
-    check_not_listed(Recipient.of(conversation), exempt=exempt)
+    contact = standing(Recipient.of(conversation), exempt=exempt)
+    contact.check_listed()
     check_window(conversation)
-    check_consent(Recipient.of(conversation), scope=ConsentScope.SERVICE, exempt=exempt)
+    contact.check_consent(ConsentScope.SERVICE)
     send_admit(channel=channel)
     context = {"message_id": reply_to} if reply_to else {}
     message = conversations.message_outbound_create(
@@ -110,11 +110,12 @@ def message_send_template(
     channel = conversation.channel
     exempt = Exemption.HEALTH_CHECK if health_check else Exemption.NONE
     check_active(channel)
-    check_not_listed(Recipient.of(conversation), exempt=exempt)
+    contact = standing(Recipient.of(conversation), exempt=exempt)
+    contact.check_listed()
     template = approved_template(channel, name, language)
     components = template_components(template, parameters)
-    scope = consent_check.template_scope(template)
-    check_consent(Recipient.of(conversation), scope=scope, exempt=exempt)
+    scope = template_scope(template)
+    contact.check_consent(scope)
     send_admit(channel=channel)
     message = conversations.message_outbound_create(
         conversation=conversation,

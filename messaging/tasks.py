@@ -14,6 +14,13 @@ def message_send_task(self, message_id: int) -> str:
     return delivery.outcome
 
 
+@shared_task(ignore_result=True)
+def auto_replies_send_task(auto_reply_ids: list[int]) -> None:
+    """Send the keyword replies a webhook batch recorded, on the outbound queue: the
+    webhook worker goes on applying (each reply is a send with its checks)."""
+    auto_replies.auto_replies_send(auto_reply_ids)
+
+
 @shared_task
 def messages_queued_sweep_task() -> dict:
     # Keyword auto-replies whose sender died ride on the same sweep (and schedule).

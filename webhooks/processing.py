@@ -20,7 +20,7 @@ from django.db import InterfaceError, OperationalError, transaction
 
 from conversations.batch import ConversationEvent, Inbound, Status
 from conversations.batch import events_apply as apply_conversation_events
-from messaging.auto_replies import auto_replies_send
+from messaging.auto_replies import auto_replies_queue
 from messaging.invitations import relation_apply
 from providers import Provider
 from providers.base import PayloadError, SignedRequest
@@ -259,7 +259,7 @@ def _apply(parsed: list[_Parsed]) -> None:
         inbound=[entry for entry, _ in inbound],
         statuses=[entry for entry, _ in statuses],
         # Keyword replies go once the batch commits (the sweep sends what this misses).
-        on_replies_pending=auto_replies_send,
+        on_replies_pending=auto_replies_queue,
     )
     for (_, outcomes), outcome in [
         *zip(inbound, filed, strict=True),

@@ -10,7 +10,6 @@ from django.test.utils import CaptureQueriesContext
 
 from conversations.consent import (
     consent_changes_apply,
-    consent_opted_out,
     consent_set,
     contacts_opted_out,
 )
@@ -27,6 +26,7 @@ from tests.factories import (
     MessageFactory,
     UserFactory,
 )
+from tests.markers import postgresql_only
 from tests.messaging.conftest import SEND_URL, accepted
 from tests.webhooks.conftest import make_channel
 
@@ -211,17 +211,20 @@ def test_health_checks_are_not_checked(conversation):
     assert message.pk
 
 
-def test_the_check_costs_one_query(conversation):
+@postgresql_only("the plan read is PostgreSQL's")
+def test_the_check_costs_one_query_on_the_indexes(conversation):
+    from messaging.checks import Recipient, standing
+
     _opt_out(conversation.contact, "whatsapp", "service")
 
     with CaptureQueriesContext(connection) as queries:
-        found = consent_opted_out(
-            contact_id=conversation.contact_id, kind="whatsapp", scope="marketing"
-        )
+        facts = standing(Recipient.of(conversation))
 
-    assert found is not None
+    assert set(facts.opt_outs) == {"service"}
     assert len(queries) == 1
-    assert "consent_unique_contact_kind_scope" in _plan(queries[0]["sql"])
+    plan = _plan(queries[0]["sql"])
+    assert "consent_unique_contact_kind_scope" in plan
+    assert "do_not_contact_unique" in plan
 
 
 def test_the_set_based_check_costs_one_query_for_many_contacts(organization):
@@ -254,6 +257,18 @@ def test_the_send_adds_one_query_for_consent(conversation, django_assert_num_que
 
     consent_queries = [q for q in queries if "conversations_consent" in q["sql"]]
     assert len(consent_queries) == 1
+
+
+def test_the_list_and_consent_are_read_in_one_query_per_send(conversation):
+    services.message_send_text(conversation=conversation, text="warm-up")
+
+    with CaptureQueriesContext(connection) as queries:
+        services.message_send_text(conversation=conversation, text="Hi")
+
+    tables = ("conversations_consent", "messaging_donotcontact")
+    checks = [q["sql"] for q in queries if any(table in q["sql"] for table in tables)]
+    assert len(checks) == 1
+    assert all(table in checks[0] for table in tables)
 
 
 def _plan(sql: str) -> str:
