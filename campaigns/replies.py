@@ -30,11 +30,11 @@ logger = logging.getLogger(__name__)
 REPLIED = "replied"
 
 
-def conversations_locked(*, enrollments: list[Enrollment]) -> dict[tuple[int, int], tuple]:
-    """For a batch: each lead's conversation on its campaign's channel, as
-    (contact_id, channel_id) -> (id, last_user_message_at), locked in id order (the
-    order inbound filing locks them in) until the batch commits: a reply being filed
-    now is either seen here or waits for the batch, so at most one step races it."""
+def conversations_locked(*, enrollments: list[Enrollment]) -> dict[tuple[int, int], Conversation]:
+    """For a batch: each lead's conversation on its campaign's channel, by (contact_id,
+    channel_id), locked in id order (the order inbound filing locks them in) until
+    the batch commits: a reply being filed now is either seen here or waits for the
+    batch, so at most one step races it."""
     pairs = {(e.contact_id, e.campaign.channel_id) for e in enrollments}
     if not pairs:
         return {}
@@ -42,9 +42,12 @@ def conversations_locked(*, enrollments: list[Enrollment]) -> dict[tuple[int, in
         Conversation.objects.select_for_update(of=("self",))
         .filter(contact_id__in={c for c, _ in pairs}, channel_id__in={k for _, k in pairs})
         .order_by("pk")
-        .values_list("contact_id", "channel_id", "pk", "last_user_message_at")
     )
-    return {(c, k): (pk, last) for c, k, pk, last in rows if (c, k) in pairs}
+    return {
+        (row.contact_id, row.channel_id): row
+        for row in rows
+        if (row.contact_id, row.channel_id) in pairs
+    }
 
 
 def reply_after_start(enrollment: Enrollment, last_user_message_at) -> datetime | None:

@@ -157,7 +157,7 @@ def _batch_in_one_transaction(ids: list[int], token: str, now: datetime) -> dict
     with transaction.atomic():
         enrollments = list(
             Enrollment.objects.select_for_update(of=("self",))
-            .select_related("contact", "conversation")
+            .select_related("contact")
             .filter(pk__in=ids, claim_token=token, state__in=_DUE)
             .order_by("pk")
         )
