@@ -21,11 +21,15 @@ MESSAGE = "message"
 INVITATION = "invitation"
 # A RATE_LIMITED answer asking to wait longer than this is a daily cap, not throughput.
 CAP_RETRY_AFTER_SECONDS = 60.0
+# When a step refused "not now" for another reason (the channel switched off) is
+# tried again.
+RETRY = timedelta(hours=1)
 # How long a WhatsApp text step waits for the 24-hour window before giving up.
 WINDOW_WAIT_WORKING_DAYS = 3
 
 # Verdicts on a refused send.
 NOT_NOW = "not_now"
+THROTTLED = "throttled"
 CHANNEL_CAPPED = "channel_capped"
 WAIT_FOR_WINDOW = "wait_for_window"
 NEVER = "never"
@@ -44,7 +48,7 @@ class CampaignCapped(Exception):  # noqa: N818 - a condition, not a failure
 def verdict_for(error: ApplicationError) -> str:
     if error.code == ErrorCode.RATE_LIMITED:
         retry_after = float(error.details.get("retry_after") or 0)
-        return CHANNEL_CAPPED if retry_after > CAP_RETRY_AFTER_SECONDS else NOT_NOW
+        return CHANNEL_CAPPED if retry_after > CAP_RETRY_AFTER_SECONDS else THROTTLED
     if error.code == ErrorCode.WINDOW_EXPIRED:
         return WAIT_FOR_WINDOW
     if error.code == ErrorCode.VALIDATION_ERROR and _channel_switched_off(error):

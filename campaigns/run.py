@@ -70,6 +70,9 @@ class Batch:
     conversations: dict[tuple[int, int], tuple]
     executed: set[tuple[int, int]]
     calendars: dict[int, SendingCalendar] = field(default_factory=dict)
+    # Channels at their throughput limit in this batch, and until when: the batch's
+    # other leads on them wait without trying (and without a history row each).
+    throttled: dict[int, datetime] = field(default_factory=dict)
     history: list[EnrollmentStep] = field(default_factory=list)
     changed: dict[int, Enrollment] = field(default_factory=dict)
 
@@ -183,6 +186,10 @@ def step_run(enrollment: Enrollment, batch: Batch) -> str:
     if not calendar.is_sending_moment(now, cal):
         _reschedule(batch, enrollment, calendar.next_sending_moment(now, cal))
         return "outside_hours"
+    throttled_until = batch.throttled.get(campaign.channel_id)
+    if throttled_until is not None:
+        _reschedule(batch, enrollment, throttled_until)
+        return "throttled"
     return _send_step(batch, enrollment, step, cal)
 
 
@@ -228,10 +235,16 @@ def _refused(batch: Batch, enrollment: Enrollment, step: Step, error: Applicatio
     if verdict == caps.CHANNEL_CAPPED:
         retry_after = error.details.get("retry_after")
         return _capped(batch, enrollment, cal, detail, retry_after=retry_after)
-    if verdict == caps.NOT_NOW:
-        wait = timedelta(seconds=float(error.details.get("retry_after") or 60))
-        batch.record(enrollment, step, StepOutcome.DEFERRED, detail)
+    if verdict == caps.THROTTLED:
+        # The channel's throughput: a matter of milliseconds, not an event in the
+        # lead's timeline. Its other leads in this batch wait too.
+        wait = timedelta(seconds=float(error.details.get("retry_after") or 1))
+        batch.throttled[enrollment.campaign.channel_id] = batch.now + wait
         _reschedule(batch, enrollment, calendar.next_sending_moment(batch.now + wait, cal))
+        return "throttled"
+    if verdict == caps.NOT_NOW:
+        batch.record(enrollment, step, StepOutcome.DEFERRED, detail)
+        _reschedule(batch, enrollment, calendar.next_sending_moment(batch.now + caps.RETRY, cal))
         return "deferred"
     if verdict == caps.WAIT_FOR_WINDOW:
         return _wait_for_window(batch, enrollment, step, cal, detail)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from campaigns import services
-from campaigns.models import EnrollmentState, EnrollmentStep, StepKind, StepOutcome
+from campaigns.models import Enrollment, EnrollmentState, EnrollmentStep, StepKind, StepOutcome
 from messaging import services as messaging
 from providers import Provider
 from tenants.errors import ApplicationError, ErrorCode
@@ -69,22 +69,28 @@ def test_a_do_not_contact_refusal_stops_the_lead(sms, openphone, clock, tick, mo
     assert (lead.state, lead.stop_reason) == (EnrollmentState.STOPPED, "CONTACT_DO_NOT_CONTACT")
 
 
-def test_a_throughput_refusal_reschedules_the_step_shortly(
+def test_a_throughput_refusal_holds_the_channels_other_leads_briefly_without_trying(
     sms, openphone, clock, tick, monkeypatch
 ):
     campaign = make_campaign(sms, STEPS[:1])
-    (lead,) = enroll(campaign, {"first_name": "Ada"})
+    enroll(campaign, {"first_name": "Ada"}, {"first_name": "Bob"}, {"first_name": "Cy"})
     services.campaign_start(campaign=campaign)
+    attempts = []
 
     def busy(**kwargs):
+        attempts.append(kwargs)
         raise ApplicationError(ErrorCode.RATE_LIMITED, "Slow down.", {"retry_after": 0.5})
 
     monkeypatch.setattr(messaging, "message_send_text", busy)
-    tick()
+    report = tick()
 
-    lead.refresh_from_db()
-    assert lead.state == EnrollmentState.ACTIVE
-    assert lead.next_run_at == datetime(2026, 3, 4, 10, 0, 0, 500000, tzinfo=UTC)
+    assert len(attempts) == 1
+    assert report.outcomes == {"throttled": 3}
+    half_a_second_later = datetime(2026, 3, 4, 10, 0, 0, 500000, tzinfo=UTC)
+    assert {(e.state, e.next_run_at) for e in Enrollment.objects.all()} == {
+        (EnrollmentState.ACTIVE, half_a_second_later)
+    }
+    assert not EnrollmentStep.objects.exists()  # not an event in the leads' timelines
     campaign.refresh_from_db()
     assert campaign.capped_until is None
 
