@@ -79,14 +79,15 @@ def replies_detect(*, now: datetime | None = None) -> list[int]:
     enrollment, campaign = Enrollment._meta.db_table, Campaign._meta.db_table
     conversation = Conversation._meta.db_table
     sql = (
-        f"UPDATE {enrollment} e SET state = %s, stop_reason = %s, "  # noqa: S608 - names from the models
+        f"UPDATE {enrollment} AS e SET state = %s, stop_reason = %s, "  # noqa: S608 - names from the models
         "replied_at = c.last_user_message_at, next_run_at = NULL, finished_at = %s, "
         "updated_at = %s "
         f"FROM {campaign} k, {conversation} c "
         "WHERE k.id = e.campaign_id AND c.contact_id = e.contact_id "
         "AND c.channel_id = k.channel_id AND e.state IN (%s, %s) "
         "AND e.started_at IS NOT NULL AND c.last_user_message_at > e.started_at "
-        "RETURNING e.id"
+        # SQLite's RETURNING names the target's columns unqualified only.
+        + ("RETURNING e.id" if connection.vendor == "postgresql" else "RETURNING id")
     )
     params = [EnrollmentState.REPLIED, REPLIED, now, now, *_STARTED_STATES]
     with transaction.atomic():
