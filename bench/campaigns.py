@@ -246,7 +246,7 @@ def _rss_mib() -> float:
     return float("nan")
 
 
-def _report(rows, idle: dict[str, float], round_trip: float, alone: float, size: int) -> None:
+def _report(rows, idle: dict[str, float], round_trip: float, alone: float, stubbed: int) -> None:
     print("\nCampaign scheduler: claim + render + message_send_template + step record")
     header = ("enrollments", "start", "steps run", "steps/s", "tick peak (tracemalloc)", "RSS")
     print("{:>12} {:>10} {:>10} {:>8} {:>24} {:>8}".format(*header))
@@ -256,7 +256,7 @@ def _report(rows, idle: dict[str, float], round_trip: float, alone: float, size:
             f"{peak:>20.1f} MiB {rss:>4.0f} MiB"
         )
     print(f"\nOne SELECT 1 round trip: {round_trip:.2f} ms")
-    print(f"The same with the send service stubbed ({size:,} leads): {alone:,.0f} steps/s")
+    print(f"The same with the send service stubbed ({stubbed:,} leads): {alone:,.0f} steps/s")
     print("\nA tick with nothing due (median of 5), every lead waiting for its next step:")
     for name, ms in idle.items():
         print(f"  {name:<12} {ms:8.1f} ms")
