@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "templates",
     "messaging",
     "webhooks",
+    "campaigns",
     "reconciliation",
 ]
 

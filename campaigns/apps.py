@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class CampaignsConfig(AppConfig):
+    """Campaigns, their steps and enrollments, and the scheduler that runs them."""
+
+    name = "campaigns"
+    verbose_name = "Campaigns"
