@@ -82,6 +82,7 @@ app.conf.update(
         "webhooks.tasks.*": {"queue": "maintenance"},
         "messaging.tasks.*": {"queue": "outbound"},
         "reconciliation.tasks.*": {"queue": "maintenance"},
+        "campaigns.tasks.*": {"queue": "default"},
         "tenants.tasks.*": {"queue": "maintenance"},
         "conversations.tasks.*": {"queue": "maintenance"},
         "templates.tasks.*": {"queue": "maintenance"},

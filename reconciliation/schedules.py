@@ -73,6 +73,18 @@ PERIODIC_TASKS = [
         description="Reopens snoozed conversations whose snoozed_until has come.",
     ),
     PeriodicTaskSpec(
+        name="Run campaigns",
+        task="campaigns.tasks.campaigns_tick_task",
+        every_seconds=60,  # every minute: a step goes within a minute of falling due
+        # `default`, not `sweeps`: a tick sends for up to 45 s and must not hold up the
+        # short sweeps; two ticks at once are safe (claims skip each other's rows).
+        queue="default",
+        expires=55,
+        description="Starts scheduled campaigns, stops leads who replied (and emails the "
+        "campaign's owner), claims due steps of running campaigns and sends them through "
+        "the send services, completes finished campaigns.",
+    ),
+    PeriodicTaskSpec(
         name="Purge old webhooks",
         task="webhooks.tasks.webhook_events_purge_task",
         cron="15 3 * * *",  # every day at 03:15 UTC

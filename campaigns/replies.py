@@ -1,0 +1,170 @@
+"""Replies: a lead who writes on the campaign's channel after their enrollment started
+is stopped as `replied` before any next step, their conversation is put in front of
+an agent, and the campaign's owner is emailed.
+
+Asked, not told (DESIGN.md "Things that must react"): the conversation's
+`last_user_message_at` is the latest customer message it has filed, from a webhook or
+from a reconciliation that fills in a missed one later, whatever the provider. The
+scheduler asks it inside each step's transaction (`enrollment_reply_at`), and each
+tick asks it for every live enrollment at once (`replies_detect`), so a reply is
+noticed even while no step is due.
+
+The owner's email is durable: `reply_notified_at` is set only once it went out; it is
+sent after the commit that recorded the reply and retried by every tick until then.
+"""
+
+import logging
+from datetime import datetime
+
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaigns.models import Campaign, Enrollment, EnrollmentState
+from conversations import services as conversations
+from conversations.models import Conversation
+from tenants.alerts import admin_url
+
+logger = logging.getLogger(__name__)
+
+REPLIED = "replied"
+
+
+def enrollment_reply_at(*, enrollment: Enrollment, lock: bool = False) -> datetime | None:
+    """When the lead last wrote on the campaign's channel, if after the enrollment
+    started. `lock`: hold the conversation row (the lock inbound filing takes), so a
+    reply being filed now is either seen here or waits for this transaction: a reply
+    racing a step lets at most that one step go."""
+    if enrollment.started_at is None:
+        return None
+    conversations_of = Conversation.objects.filter(
+        contact_id=enrollment.contact_id, channel_id=enrollment.campaign.channel_id
+    )
+    if lock:
+        conversations_of = conversations_of.select_for_update(of=("self",))
+    last = conversations_of.values_list("last_user_message_at", flat=True).first()
+    return last if last is not None and last > enrollment.started_at else None
+
+
+def enrollment_mark_replied(*, enrollment: Enrollment, at: datetime, now: datetime) -> None:
+    """Inside the caller's transaction: stop it as replied and hand the conversation to
+    the agents; the owner's email goes after the commit."""
+    Enrollment.objects.filter(pk=enrollment.pk).update(
+        state=EnrollmentState.REPLIED,
+        stop_reason=REPLIED,
+        replied_at=at,
+        next_run_at=None,
+        finished_at=now,
+        updated_at=now,
+    )
+    _hand_to_agents(enrollment_ids=[enrollment.pk])
+    _notify_on_commit([enrollment.pk])
+
+
+def replies_detect(*, now: datetime | None = None) -> list[int]:
+    """Every live enrollment whose lead wrote since it started, stopped as replied in
+    one statement. Returns their ids."""
+    now = now or timezone.now()
+    enrollment, campaign = Enrollment._meta.db_table, Campaign._meta.db_table
+    conversation = Conversation._meta.db_table
+    sql = (
+        f"UPDATE {enrollment} e SET state = %s, stop_reason = %s, "  # noqa: S608 - names from the models
+        "replied_at = c.last_user_message_at, next_run_at = NULL, finished_at = %s, "
+        "updated_at = %s "
+        f"FROM {campaign} k, {conversation} c "
+        "WHERE k.id = e.campaign_id AND c.contact_id = e.contact_id "
+        "AND c.channel_id = k.channel_id AND e.state IN (%s, %s) "
+        "AND e.started_at IS NOT NULL AND c.last_user_message_at > e.started_at "
+        "RETURNING e.id"
+    )
+    params = [EnrollmentState.REPLIED, REPLIED, now, now, *_STARTED_STATES]
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            ids = [row[0] for row in cursor.fetchall()]
+        if ids:
+            _hand_to_agents(enrollment_ids=ids)
+            _notify_on_commit(ids)
+    return ids
+
+
+_STARTED_STATES = (EnrollmentState.ACTIVE, EnrollmentState.WAITING)
+
+
+def _hand_to_agents(*, enrollment_ids: list[int]) -> None:
+    """Unassigned and unread: the reply shows in the agents' queue, not the bot's."""
+    rows = Enrollment.objects.filter(pk__in=enrollment_ids).values_list(
+        "pk", "contact_id", "campaign__channel_id"
+    )
+    for enrollment_id, contact_id, channel_id in rows:
+        found = Conversation.objects.filter(contact_id=contact_id, channel_id=channel_id).first()
+        if found is None:
+            continue
+        # A lead who replied before their first step: the email links the thread too.
+        Enrollment.objects.filter(pk=enrollment_id, conversation=None).update(conversation=found)
+        conversations.conversation_assign(conversation=found, assignee_id=None)
+        conversations.conversation_mark_unread(conversation=found)
+
+
+def _notify_on_commit(enrollment_ids: list[int]) -> None:
+    for enrollment_id in enrollment_ids:
+        # robust: a failed email is logged and left for the tick's retry, never an
+        # exception in whoever committed the reply.
+        transaction.on_commit(lambda pk=enrollment_id: reply_notify(enrollment_id=pk), robust=True)
+
+
+def reply_notify(*, enrollment_id: int, now: datetime | None = None) -> bool:
+    """Email the campaign's owner about one reply, once. Returns whether it was sent
+    now. The row stays locked while the mail goes: two ticks never both send it."""
+    with transaction.atomic():
+        enrollment = (
+            Enrollment.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("campaign__owner", "campaign__organization", "contact")
+            .filter(pk=enrollment_id, state=EnrollmentState.REPLIED, reply_notified_at=None)
+            .first()
+        )
+        if enrollment is None:
+            return False
+        recipients = _recipients(enrollment.campaign)
+        if recipients:
+            send_mail(*_email(enrollment), None, recipients)
+        else:
+            logger.error("Reply in campaign %s with nobody to tell", enrollment.campaign_id)
+        enrollment.reply_notified_at = now or timezone.now()
+        enrollment.save(update_fields=["reply_notified_at", "updated_at"])
+    return True
+
+
+def reply_notifications_retry(*, limit: int = 100) -> int:
+    """Send the owner emails that have not gone out (the mail server was down)."""
+    ids = list(
+        Enrollment.objects.filter(state=EnrollmentState.REPLIED, reply_notified_at=None)
+        .order_by("replied_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    sent = 0
+    for enrollment_id in ids:
+        try:
+            sent += reply_notify(enrollment_id=enrollment_id)
+        except Exception:  # the mail server: logged, retried by the next tick
+            logger.exception("Reply email for enrollment %s failed", enrollment_id)
+    return sent
+
+
+def _recipients(campaign: Campaign) -> list[str]:
+    if campaign.owner is not None and campaign.owner.email:
+        return [campaign.owner.email]
+    return campaign.organization.alert_email_list
+
+
+def _email(enrollment: Enrollment) -> tuple[str, str]:
+    contact, campaign = enrollment.contact, enrollment.campaign
+    subject = f"[Switchboard] {contact} replied to {campaign.name}"
+    lines = [
+        f"{contact} replied in the campaign {campaign.name!r}; their next steps are "
+        "stopped and the conversation is waiting for an agent (unassigned, unread).",
+    ]
+    if enrollment.conversation_id:
+        url = admin_url("admin:conversations_conversation_change", enrollment.conversation_id)
+        lines.append(f"Conversation: {url}")
+    return subject, "\n\n".join(lines)
