@@ -14,7 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from campaigns import editing
+from campaigns import editing, services
 from campaigns.api.serializers import (
     CampaignSerializer,
     CampaignWriteSerializer,
@@ -100,22 +100,22 @@ class CampaignViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
-        return Response(self._shown(_engine().campaign_start(campaign=self._campaign(pk))))
+        return Response(self._shown(services.campaign_start(campaign=self._campaign(pk))))
 
     @extend_schema(summary="Pause: nothing more is claimed until it resumes", request=None)
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
-        return Response(self._shown(_engine().campaign_pause(campaign=self._campaign(pk))))
+        return Response(self._shown(services.campaign_pause(campaign=self._campaign(pk))))
 
     @extend_schema(summary="Resume a paused campaign", request=None)
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        return Response(self._shown(_engine().campaign_resume(campaign=self._campaign(pk))))
+        return Response(self._shown(services.campaign_resume(campaign=self._campaign(pk))))
 
     @extend_schema(summary="Cancel: every lead still to run is stopped", request=None)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        return Response(self._shown(_engine().campaign_cancel(campaign=self._campaign(pk))))
+        return Response(self._shown(services.campaign_cancel(campaign=self._campaign(pk))))
 
     @extend_schema(
         summary="Progress counts",
@@ -352,7 +352,7 @@ class EnrollmentViewSet(CampaignChildMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def stop(self, request, campaign_id=None, pk=None):
-        enrollment = _engine().enrollment_stop(enrollment=self._enrollment(pk))
+        enrollment = services.enrollment_stop(enrollment=self._enrollment(pk))
         return Response(EnrollmentSerializer(self._enrollment(enrollment.pk)).data)
 
     def _enrollment(self, pk, *, history: bool = False) -> Enrollment:
@@ -364,14 +364,6 @@ class EnrollmentViewSet(CampaignChildMixin, viewsets.GenericViewSet):
         if found is None:
             raise ApplicationError(ErrorCode.NOT_FOUND, "Not found.")
         return found
-
-
-def _engine():
-    """The engine's services (camp_engine): imported when an action runs.
-    TEMPORARY until its services.py is merged; then a module import."""
-    from campaigns import services
-
-    return services
 
 
 def _report_response(report: ImportReport) -> Response:

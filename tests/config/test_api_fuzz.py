@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, Phase, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi import checks as openapi_checks
 
+from campaigns.models import Campaign, Enrollment, Step, StepKind
 from providers import Provider
 from reconciliation.models import RunKind, RunTrigger
 from reconciliation.services import run_create
@@ -86,6 +87,9 @@ def world():
     conversation = ConversationFactory(organization=organization, channel=whatsapp, contact=contact)
     template = MessageTemplateFactory(channel=whatsapp)
     run = run_create(channel=whatsapp, trigger=RunTrigger.API, kind=RunKind.TEMPLATES)
+    campaign = Campaign.objects.create(organization=organization, channel=whatsapp, name="Fuzz")
+    Step.objects.create(campaign=campaign, position=1, kind=StepKind.TEXT, text="Hi {{name}}")
+    Enrollment.objects.create(campaign=campaign, contact=contact, fields={"name": "Kim"})
     tokens = {
         role: Token.objects.create(
             user=MembershipFactory(organization=organization, role=role).user
@@ -101,6 +105,7 @@ def world():
             "contacts": contact.pk,
             "templates": template.pk,
             "reconciliation-runs": run.pk,
+            "campaigns": campaign.pk,
         },
     }
 
