@@ -5,6 +5,7 @@ services (start, pause, resume, cancel, stop)."""
 import zoneinfo
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from campaigns.leads import MAX_ROWS, MAX_VALUE_LENGTH
@@ -22,6 +23,19 @@ from tenants.api.fields import IdField, MomentField
 
 MAX_INT = 2**31 - 1  # PostgreSQL's integer
 MAX_BULK = 10_000  # leads or contacts in one JSON request; more go in a CSV upload
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": "^[0-9]{2}:[0-9]{2}$", "example": "09:00"}
+)
+class WallClockField(serializers.TimeField):
+    """A time of day on the campaign's wall clock (its time zone): "HH:MM", no offset
+    (OpenAPI's `time` format would require one)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "%H:%M")
+        kwargs.setdefault("input_formats", ["%H:%M", "%H:%M:%S"])
+        super().__init__(**kwargs)
 
 
 class OwnerSerializer(serializers.ModelSerializer):
@@ -57,6 +71,8 @@ class CampaignSerializer(serializers.ModelSerializer):
     channel = ChannelSummarySerializer(read_only=True)
     owner = OwnerSerializer(read_only=True, allow_null=True)
     steps = StepSerializer(many=True, read_only=True)
+    send_start = WallClockField(read_only=True)
+    send_end = WallClockField(read_only=True)
 
     class Meta:
         model = Campaign
@@ -99,8 +115,8 @@ class CampaignWriteSerializer(serializers.Serializer):
         required=False,
         help_text="IANA name, e.g. Europe/Paris. Empty: the organization's time zone.",
     )
-    send_start = serializers.TimeField(required=False)
-    send_end = serializers.TimeField(required=False)
+    send_start = WallClockField(required=False, help_text="Campaign time zone.")
+    send_end = WallClockField(required=False, help_text="Campaign time zone.")
     send_days = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=6),
         min_length=1,
