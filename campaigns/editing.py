@@ -50,6 +50,12 @@ STEP_FIELDS = (
     "timeout_amount",
     "timeout_unit",
 )
+_KIND_NAMES = {
+    StepKind.WHATSAPP_TEMPLATE: "WhatsApp template",
+    StepKind.TEXT: "text",
+    StepKind.LINKEDIN_INVITATION: "LinkedIn invitation",
+    StepKind.WAIT_FOR_ACCEPTANCE: "wait-for-acceptance",
+}
 _KINDS_ON = {
     StepKind.WHATSAPP_TEMPLATE: {Provider.WHATSAPP_CLOUD},
     StepKind.LINKEDIN_INVITATION: {Provider.UNIPILE},
@@ -126,6 +132,42 @@ def step_delete(*, step: Step) -> None:
     step.delete()  # history keeps its rows (step set to null, position kept)
 
 
+def campaign_check(*, campaign: Campaign) -> None:
+    """The rules of a campaign as edited (the admin's form asks before saving)."""
+    _check_campaign(campaign)
+
+
+@transaction.atomic
+def campaign_save(*, campaign: Campaign) -> Campaign:
+    """Save a campaign edited as a whole (the admin's form): the same rules as
+    campaign_create / campaign_update, the status left as stored."""
+    if campaign.pk is None:
+        campaign.status = CampaignStatus.DRAFT
+    else:
+        stored = _locked(campaign)
+        _check_editable(stored)
+        if stored.channel_id != campaign.channel_id and stored.status != CampaignStatus.DRAFT:
+            raise field_error("channel", "Only a draft campaign changes channel.", "not_draft")
+        campaign.status = stored.status  # the actions change it, never the form
+    _check_campaign(campaign)
+    campaign.save()
+    return campaign
+
+
+def step_check(*, step: Step, campaign: Campaign) -> None:
+    _check_step(step, campaign)
+
+
+@transaction.atomic
+def step_save(*, step: Step) -> Step:
+    """Save a step edited as a whole (the admin's inline)."""
+    campaign = _locked(step.campaign)
+    _check_editable(campaign)
+    _check_step(step, campaign)
+    step.save()
+    return step
+
+
 def _locked(campaign: Campaign) -> Campaign:
     return (
         Campaign.objects.select_for_update(of=("self",))
@@ -180,7 +222,7 @@ def _check_step(step: Step, campaign: Campaign) -> None:
     if providers and campaign.channel.provider not in providers:
         raise field_error(
             "kind",
-            f"A {step.get_kind_display().lower()} step needs a "
+            f"A {_KIND_NAMES.get(step.kind, step.kind)} step needs a "
             f"{' or '.join(Provider(p).label for p in providers)} channel.",
             "wrong_channel",
         )
@@ -190,15 +232,13 @@ def _check_step(step: Step, campaign: Campaign) -> None:
     }.get(step.kind, ())
     for name in required:
         if not str(getattr(step, name) or "").strip():
-            raise field_error(
-                name, f"A {step.get_kind_display().lower()} step needs it.", "required"
-            )
+            raise field_error(name, f"A {_KIND_NAMES.get(step.kind)} step needs it.", "required")
     if not isinstance(step.template_parameters, dict):
         raise field_error("template_parameters", 'An object, e.g. {"body": {"1": "..."}}.')
     if step.kind == StepKind.WAIT_FOR_ACCEPTANCE and step.timeout_amount == 0:
         raise field_error("timeout_amount", "How long to wait before giving up.", "required")
-    clash = Step.objects.filter(campaign=campaign, position=step.position).exclude(pk=step.pk)
-    if clash.exists():
+    clash = Step.objects.filter(campaign_id=campaign.pk, position=step.position).exclude(pk=step.pk)
+    if campaign.pk and clash.exists():
         raise field_error("position", f"Step {step.position} exists already.", "unique")
     _full_clean(step, exclude=["campaign"])
 

@@ -25,9 +25,7 @@ MAX_INT = 2**31 - 1  # PostgreSQL's integer
 MAX_BULK = 10_000  # leads or contacts in one JSON request; more go in a CSV upload
 
 
-@extend_schema_field(
-    {"type": "string", "pattern": "^[0-9]{2}:[0-9]{2}$", "example": "09:00"}
-)
+@extend_schema_field({"type": "string", "pattern": "^[0-9]{2}:[0-9]{2}$", "example": "09:00"})
 class WallClockField(serializers.TimeField):
     """A time of day on the campaign's wall clock (its time zone): "HH:MM", no offset
     (OpenAPI's `time` format would require one)."""
