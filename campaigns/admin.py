@@ -204,7 +204,7 @@ class CampaignAdmin(CampaignPages, OrganizationScopedAdmin, admin.ModelAdmin):
     def capped(self, obj: Campaign) -> str:
         if not obj.capped_until:
             return "—"
-        return format_html("{} (until {:%d %b %Y %H:%M} UTC)", obj.capped_reason, obj.capped_until)
+        return f"{obj.capped_reason} (until {obj.capped_until:%d %b %Y %H:%M} UTC)"
 
     @admin.action(description="Start", permissions=["change"])
     def start(self, request, queryset) -> None:
@@ -335,7 +335,7 @@ class EnrollmentAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     def next_run(self, obj: Enrollment) -> str:
         if obj.next_run_at is None:
             return "—"
-        return format_html("{:%d %b %H:%M} UTC", obj.next_run_at)
+        return f"{obj.next_run_at:%d %b %H:%M} UTC"
 
     @admin.display(description="Updated", ordering="updated_at")
     def updated(self, obj: Enrollment) -> str:

@@ -90,8 +90,8 @@ def audience_import(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Enroll the parsed leads. With errors and not `skip_invalid`, nothing is written
-    and the report says why (`imported` False); a file-level error (line 0) is never
-    skipped."""
+    and the report says why (`imported` False; a dry run still counts what the valid
+    lines would do); a file-level error (line 0) is never skipped."""
     report = ImportReport(
         dry_run=dry_run,
         rows=parsed.rows,
@@ -102,9 +102,12 @@ def audience_import(
                 if lead.merged_lines],
     )  # fmt: skip
     fatal = any(error.line == 0 for error in parsed.errors)
-    if fatal or (parsed.errors and not skip_invalid):
+    blocked = bool(parsed.errors) and not skip_invalid
+    if fatal or (blocked and not dry_run):
         return report
-    report.skipped_invalid = len({error.line for error in parsed.errors})
+    if skip_invalid:
+        report.skipped_invalid = len({error.line for error in parsed.errors})
+    # A dry run of a file in error still says what its valid lines would do.
     with transaction.atomic():
         locked = _locked_open(campaign)
         _enroll_leads(locked, parsed.leads, report, progress)

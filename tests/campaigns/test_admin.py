@@ -151,7 +151,11 @@ def test_lines_in_error_are_listed_and_block_the_import(client, organization, ca
 def test_an_enrollment_shows_its_timeline_with_the_message_link(client, organization, campaign):
     contact = ContactFactory(organization=organization, name="Kim Lee")
     enrollment = Enrollment.objects.create(
-        campaign=campaign, contact=contact, state=EnrollmentState.ACTIVE
+        campaign=campaign, contact=contact, state=EnrollmentState.ACTIVE,
+        next_run_at=timezone.now(),
+    )  # fmt: skip
+    Campaign.objects.filter(pk=campaign.pk).update(
+        capped_until=timezone.now(), capped_reason="Daily cap reached"
     )
     conversation = ConversationFactory(
         organization=organization, channel=campaign.channel, contact=contact
@@ -163,6 +167,9 @@ def test_an_enrollment_shows_its_timeline_with_the_message_link(client, organiza
     )  # fmt: skip
     _member(client, organization, Role.ADMIN)
 
+    listing = client.get(reverse("admin:campaigns_enrollment_changelist"))
+    assert "Kim Lee" in listing.content.decode()
+    assert "Daily cap reached (until" in client.get(_page(campaign)).content.decode()
     page = client.get(
         reverse("admin:campaigns_enrollment_change", args=[enrollment.pk])
     ).content.decode()
