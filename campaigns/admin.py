@@ -9,6 +9,7 @@ another person changed in between.
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
@@ -23,7 +24,7 @@ from campaigns.models import (
     EnrollmentStep,
     Step,
 )
-from tenants.admin_scope import OrganizationScopedAdmin
+from tenants.admin_scope import OrganizationScopedAdmin, organizations_allowing
 from tenants.admin_ui import AMBER, BLUE, GREEN, GREY, PURPLE, RED, ago, badge, two_lines
 from tenants.errors import ApplicationError
 from tenants.models import Role
@@ -166,6 +167,22 @@ class CampaignAdmin(CampaignPages, OrganizationScopedAdmin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(enrollment_count=Count("enrollments"))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner" and not request.user.is_superuser:
+            # Users belong to no organization of their own: the members of the
+            # organizations where this person manages campaigns (the save checks the
+            # campaign's own organization).
+            kwargs["queryset"] = (
+                get_user_model()
+                .objects.filter(
+                    memberships__organization_id__in=organizations_allowing(request, Role.ADMIN)
+                )
+                .distinct()
+                .order_by("username")
+            )
+            return db_field.formfield(**kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change) -> None:
         editing.campaign_save(campaign=obj)  # form._post_clean checked the same rules

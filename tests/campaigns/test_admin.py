@@ -67,6 +67,16 @@ def test_the_page_shows_progress_preview_and_the_buttons_its_status_allows(
     assert "Hi {{first_name|there}}!" in page  # the steps, inline
 
 
+def test_the_owner_is_chosen_among_members(client, organization, campaign):
+    admin_client = _member(client, organization, Role.ADMIN)
+    outsider = UserFactory(username="someone-else")
+    MembershipFactory(user=outsider, organization=OrganizationFactory())
+    page = admin_client.get(_page(campaign)).content.decode()
+    member = organization.memberships.get().user
+    assert f'<option value="{member.pk}">{member.username}</option>' in page
+    assert "someone-else" not in page
+
+
 def test_start_then_pause_from_the_page(client, organization, campaign):
     Enrollment.objects.create(campaign=campaign, contact=ContactFactory(organization=organization))
     _member(client, organization, Role.ADMIN)
