@@ -136,6 +136,10 @@ class CampaignAdmin(CampaignPages, OrganizationScopedAdmin, admin.ModelAdmin):
     form = CampaignForm
     inlines = [StepInline]
     list_display = ["campaign", "status_badge", "enrolled", "started", "created"]
+
+    class Media:
+        css = {"all": ["campaigns/campaign.css"]}
+
     list_filter = ["status", "channel", "organization"]
     list_select_related = ["channel", "organization"]
     search_fields = ["name"]
@@ -301,7 +305,11 @@ class EnrollmentAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     upload on the campaign's page (or the API)."""
 
     member_roles = {"view": Role.VIEWER, "change": Role.ADMIN}
-    list_display = ["lead", "campaign", "state_badge", "current_position", "next_run", "updated"]
+
+    class Media:
+        css = {"all": ["campaigns/campaign.css"]}
+
+    list_display = ["lead", "in_campaign", "state_badge", "step", "next_run", "updated"]
     list_filter = ["state", "campaign"]
     list_select_related = ["contact", "campaign"]
     search_fields = ["contact__name", "contact__phone"]
@@ -341,12 +349,19 @@ class EnrollmentAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     def lead(self, obj: Enrollment) -> str:
         return two_lines(str(obj.contact), obj.contact.phone)
 
+    @admin.display(description="Campaign", ordering="campaign__name")
+    def in_campaign(self, obj: Enrollment) -> str:
+        return format_html('<span class="sb-wrap">{}</span>', obj.campaign.name)
+
     @admin.display(description="State", ordering="state")
     def state_badge(self, obj: Enrollment) -> str:
-        text = obj.get_state_display()
-        if obj.stop_reason:
-            text = f"{text}: {obj.stop_reason}"
-        return badge(STATE_COLOURS.get(obj.state, GREY), text)
+        # The reason below the badge, where it may wrap: some are long.
+        label = badge(STATE_COLOURS.get(obj.state, GREY), obj.get_state_display())
+        return two_lines(label, obj.stop_reason.replace("_", " "))
+
+    @admin.display(description="Step", ordering="current_position")
+    def step(self, obj: Enrollment) -> int:
+        return obj.current_position
 
     @admin.display(description="Next step", ordering="next_run_at")
     def next_run(self, obj: Enrollment) -> str:
