@@ -256,8 +256,11 @@ class EnrollmentsAddSerializer(LeadsImportOptions):
 
 
 class CsvImportSerializer(LeadsImportOptions):
-    file = serializers.FileField(
-        help_text=f"UTF-8 CSV (comma, semicolon or tab), a header line, at most {MAX_ROWS} rows."
+    csv = serializers.CharField(
+        trim_whitespace=False,
+        help_text="The file's text (UTF-8): comma, semicolon or tab separated, a header "
+        f"line, at most {MAX_ROWS} rows. The whole body is at most 5 MB by default "
+        "(DATA_UPLOAD_MAX_MEMORY_SIZE); larger files: `manage.py campaign_import`.",
     )
 
 

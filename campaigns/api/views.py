@@ -11,7 +11,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from campaigns import editing, services
@@ -45,7 +44,6 @@ from tenants.errors import ApplicationError, ErrorCode, field_error
 from tenants.models import Channel, Role
 
 CAMPAIGN_PATH = [OpenApiParameter("campaign_id", OpenApiTypes.INT, OpenApiParameter.PATH)]
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 class CampaignViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
@@ -318,23 +316,20 @@ class EnrollmentViewSet(CampaignChildMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Upload a CSV of leads",
-        description="multipart/form-data with `file`. Columns: phone and/or linkedin (URL or "
-        "member id), first_name, last_name or name, company; any other column is a custom "
-        "field. Errors are reported per line (the header is line 1): with any, nothing is "
+        description="The CSV's text in `csv` (a JSON API: every body is JSON). Columns: "
+        "phone and/or linkedin (URL or member id), first_name, last_name or name, company; "
+        "any other column is a custom field. Errors are reported per line (the header is line 1): with any, nothing is "
         "imported (400, details.lines and details.report) unless skip_invalid.",
         parameters=CAMPAIGN_PATH,
-        request={"multipart/form-data": CsvImportSerializer},
+        request=CsvImportSerializer,
         responses={200: ImportReportSerializer, 201: ImportReportSerializer},
     )
-    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser])
+    @action(detail=False, methods=["post"], url_path="import")
     def import_csv(self, request, campaign_id=None):
         data = validated(CsvImportSerializer, request.data)
-        upload = data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise field_error("file", f"At most {MAX_UPLOAD_BYTES} bytes.", "too_large")
         campaign = self.campaign()
         parsed = leads_parse(
-            data=upload.read(),
+            data=data["csv"],
             needs=campaign_needs(campaign),
             default_region=data.get("default_region") or None,
         )

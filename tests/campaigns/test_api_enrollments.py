@@ -4,7 +4,6 @@ enrollment's timeline, stopping one; then progress counts and the preview."""
 from datetime import timedelta
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from campaigns.models import (
@@ -26,9 +25,8 @@ def _url(campaign, tail: str = "") -> str:
 
 
 def _upload(client, campaign, text: str, **options):
-    upload = SimpleUploadedFile("leads.csv", text.encode(), content_type="text/csv")
     return client.post(
-        _url(campaign, "enrollments/import/"), {"file": upload, **options}, format="multipart"
+        _url(campaign, "enrollments/import/"), {"csv": text, **options}, format="json"
     )
 
 
@@ -83,11 +81,10 @@ def test_a_dry_run_upload_reports_with_its_errors(admin_client, campaign):
 def test_missing_column_and_not_csv_are_file_errors(admin_client, campaign):
     error = _upload(admin_client, campaign, "name,company\nKim,Acme\n").json()
     assert error["details"]["lines"]["0"]["phone"][0]["code"] == "missing_column"
-    upload = SimpleUploadedFile("leads.csv", b"\xff\xfe\x00\x01", content_type="text/csv")
-    response = admin_client.post(
-        _url(campaign, "enrollments/import/"), {"file": upload}, format="multipart"
-    )
-    assert response.json()["details"]["lines"]["0"]["file"][0]["code"] == "encoding"
+    error = _upload(admin_client, campaign, "").json()
+    assert error["details"]["csv"][0]["code"] == "blank"
+    error = _upload(admin_client, campaign, "\n\n").json()
+    assert error["details"]["lines"]["0"]["file"][0]["code"] == "empty"
 
 
 def test_json_leads_and_existing_contacts(admin_client, campaign, organization):
