@@ -318,8 +318,9 @@ class EnrollmentViewSet(CampaignChildMixin, viewsets.GenericViewSet):
         summary="Upload a CSV of leads",
         description="The CSV's text in `csv` (a JSON API: every body is JSON). Columns: "
         "phone and/or linkedin (URL or member id), first_name, last_name or name, company; "
-        "any other column is a custom field. Errors are reported per line (the header is line 1): with any, nothing is "
-        "imported (400, details.lines and details.report) unless skip_invalid.",
+        "any other column is a custom field. Errors are reported per line (the header is "
+        "line 1): with any, nothing is imported (400, details.lines and details.report) "
+        "unless skip_invalid.",
         parameters=CAMPAIGN_PATH,
         request=CsvImportSerializer,
         responses={200: ImportReportSerializer, 201: ImportReportSerializer},
