@@ -5,7 +5,7 @@ an agent, and the campaign's owner is emailed.
 Asked, not told (DESIGN.md "Things that must react"): the conversation's
 `last_user_message_at` is the latest customer message it has filed, from a webhook or
 from a reconciliation that fills in a missed one later, whatever the provider. The
-scheduler asks it inside each step's transaction (`enrollment_reply_at`), and each
+scheduler asks it inside each batch's transaction (`conversations_locked`), and each
 tick asks it for every live enrollment at once (`replies_detect`), so a reply is
 noticed even while no step is due.
 
@@ -30,20 +30,28 @@ logger = logging.getLogger(__name__)
 REPLIED = "replied"
 
 
-def enrollment_reply_at(*, enrollment: Enrollment, lock: bool = False) -> datetime | None:
-    """When the lead last wrote on the campaign's channel, if after the enrollment
-    started. `lock`: hold the conversation row (the lock inbound filing takes), so a
-    reply being filed now is either seen here or waits for this transaction: a reply
-    racing a step lets at most that one step go."""
-    if enrollment.started_at is None:
-        return None
-    conversations_of = Conversation.objects.filter(
-        contact_id=enrollment.contact_id, channel_id=enrollment.campaign.channel_id
+def conversations_locked(*, enrollments: list[Enrollment]) -> dict[tuple[int, int], tuple]:
+    """For a batch: each lead's conversation on its campaign's channel, as
+    (contact_id, channel_id) -> (id, last_user_message_at), locked in id order (the
+    order inbound filing locks them in) until the batch commits: a reply being filed
+    now is either seen here or waits for the batch, so at most one step races it."""
+    pairs = {(e.contact_id, e.campaign.channel_id) for e in enrollments}
+    if not pairs:
+        return {}
+    rows = (
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(contact_id__in={c for c, _ in pairs}, channel_id__in={k for _, k in pairs})
+        .order_by("pk")
+        .values_list("contact_id", "channel_id", "pk", "last_user_message_at")
     )
-    if lock:
-        conversations_of = conversations_of.select_for_update(of=("self",))
-    last = conversations_of.values_list("last_user_message_at", flat=True).first()
-    return last if last is not None and last > enrollment.started_at else None
+    return {(c, k): (pk, last) for c, k, pk, last in rows if (c, k) in pairs}
+
+
+def reply_after_start(enrollment: Enrollment, last_user_message_at) -> datetime | None:
+    started = enrollment.started_at
+    if started is None or last_user_message_at is None or last_user_message_at <= started:
+        return None
+    return last_user_message_at
 
 
 def enrollment_mark_replied(*, enrollment: Enrollment, at: datetime, now: datetime) -> None:

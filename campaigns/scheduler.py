@@ -5,13 +5,13 @@ their next step through messaging's send services.
   LIMIT n), so schedulers running at once take disjoint batches. The claim pushes
   `next_run_at` forward by CLAIM_LEASE: if the run is lost (a crash, a killed worker)
   the enrollment is simply due again when the lease ends.
-- Each step runs in its own transaction, holding the enrollment's row: the reply check,
-  the step's execution row (unique per enrollment and position: the idempotency key),
-  the campaign's cap count, the send service's queued message and the move to the
-  next step commit together or not at all. A step whose execution row exists was sent
-  by an earlier run: it is never sent again.
-- What the send checks answer decides what happens (see `_refused`): "not now"
-  reschedules, "never" stops the enrollment with the reason.
+- A claimed batch runs in one transaction holding its enrollments' rows and their
+  conversations' rows (the reply check): the steps' execution rows (unique per
+  enrollment and position: the idempotency key), the campaign's cap counts, the send
+  services' queued messages and the moves to the next step commit together or not at
+  all. A step whose execution row exists was sent by an earlier run: never again.
+- If a batch fails on something unexpected, its leads are run one transaction each,
+  so that one bad lead holds back only itself (until its lease ends, then again).
 
 Nothing is counted in memory: caps and progress are rows.
 """
@@ -22,11 +22,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns import calendar, caps, steps
-from campaigns.calendar import SendingCalendar
+from campaigns import run
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -34,16 +33,22 @@ from campaigns.models import (
     EnrollmentState,
     EnrollmentStep,
     Step,
-    StepKind,
-    StepOutcome,
 )
-from campaigns.replies import enrollment_mark_replied, enrollment_reply_at
+from campaigns.replies import conversations_locked
+from campaigns.run import calendar_for
 from campaigns.services import (
     campaigns_complete_finished,
     campaigns_start_due,
     enrollments_activate_running,
 )
-from tenants.errors import ApplicationError
+
+__all__ = [
+    "batch_run",
+    "calendar_for",
+    "enrollment_step_run",
+    "enrollments_claim",
+    "scheduler_tick",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +56,6 @@ CLAIM_LEASE = timedelta(minutes=5)
 BATCH_SIZE = 500
 # A tick stops claiming after this long: the next one (a minute later) goes on.
 TICK_BUDGET_SECONDS = 45.0
-# How often a lead waiting for an invitation's acceptance is looked at again.
-ACCEPTANCE_RECHECK = timedelta(hours=1)
 
 
 @dataclass
@@ -86,9 +89,8 @@ def scheduler_tick(
         at = clock()
         token, claimed = enrollments_claim(now=at, limit=batch_size)
         report.claimed += len(claimed)
-        for enrollment_id in claimed:
-            outcome = enrollment_step_run(enrollment_id=enrollment_id, token=token, now=clock())
-            report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
+        for outcome, count in batch_run(enrollment_ids=claimed, token=token, now=at).items():
+            report.outcomes[outcome] = report.outcomes.get(outcome, 0) + count
         if len(claimed) < batch_size:
             break
     report.completed_campaigns = campaigns_complete_finished(now=clock())
@@ -124,220 +126,78 @@ def enrollments_claim(*, now: datetime, limit: int = BATCH_SIZE) -> tuple[str, l
         return token, sorted(row[0] for row in cursor.fetchall())
 
 
-def enrollment_step_run(*, enrollment_id: int, token: str, now: datetime) -> str:
-    """Run the claimed enrollment's next step; returns what happened. An enrollment no
-    longer held by this claim (stopped meanwhile, or claimed again after the lease)
-    is left alone."""
+def batch_run(*, enrollment_ids: list[int], token: str, now: datetime) -> dict[str, int]:
+    """Run the next step of each claimed lead; returns how many had each outcome.
+    Leads no longer held by this claim (stopped meanwhile, or claimed again after the
+    lease) are left alone."""
     try:
-        with transaction.atomic():
-            enrollment = (
-                Enrollment.objects.select_for_update(of=("self",))
-                .select_related("campaign__channel", "campaign__organization", "contact")
-                .filter(pk=enrollment_id, claim_token=token, state__in=_DUE)
-                .first()
-            )
-            if enrollment is None:
-                return "lost"
-            return _run(enrollment, now)
+        return _batch_in_one_transaction(enrollment_ids, token, now)
     except Exception:
-        # Rolled back; still claimed, so it is tried again when the lease ends.
-        logger.exception("Campaign step of enrollment %s failed", enrollment_id)
-        return "error"
+        if len(enrollment_ids) == 1:
+            logger.exception("Campaign step of enrollment %s failed", enrollment_ids[0])
+            return {"error": 1}
+        logger.exception("A campaign batch failed; running its leads one by one")
+    outcomes: dict[str, int] = {}
+    for enrollment_id in enrollment_ids:
+        for outcome, count in batch_run(
+            enrollment_ids=[enrollment_id], token=token, now=now
+        ).items():
+            outcomes[outcome] = outcomes.get(outcome, 0) + count
+    return outcomes
+
+
+def enrollment_step_run(*, enrollment_id: int, token: str, now: datetime) -> str:
+    """One claimed lead's next step, in a transaction of its own."""
+    outcomes = batch_run(enrollment_ids=[enrollment_id], token=token, now=now)
+    return next(iter(outcomes), "lost")
+
+
+def _batch_in_one_transaction(ids: list[int], token: str, now: datetime) -> dict[str, int]:
+    outcomes: dict[str, int] = {}
+    with transaction.atomic():
+        enrollments = list(
+            Enrollment.objects.select_for_update(of=("self",))
+            .select_related("contact", "conversation")
+            .filter(pk__in=ids, claim_token=token, state__in=_DUE)
+            .order_by("pk")
+        )
+        if not enrollments:
+            return {"lost": len(ids)} if ids else {}
+        batch = _batch_for(enrollments, now)
+        for enrollment in enrollments:
+            outcome = run.step_run(enrollment, batch)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        batch.flush()
+    if len(enrollments) < len(ids):
+        outcomes["lost"] = len(ids) - len(enrollments)
+    return outcomes
 
 
 _DUE = (EnrollmentState.ACTIVE, EnrollmentState.WAITING)
 
 
-def _run(enrollment: Enrollment, now: datetime) -> str:
-    campaign = enrollment.campaign
-    if campaign.status != CampaignStatus.RUNNING:  # paused or cancelled since the claim
-        _reschedule(enrollment, now)
-        return "not_running"
-    if campaign.capped_until and campaign.capped_until > now:  # capped mid-batch
-        _reschedule(enrollment, campaign.capped_until)
-        return "capped"
-    replied_at = enrollment_reply_at(enrollment=enrollment, lock=True)
-    if replied_at is not None:
-        enrollment_mark_replied(enrollment=enrollment, at=replied_at, now=now)
-        return "replied"
-    step = steps.next_step(campaign_id=campaign.pk, position=enrollment.current_position)
-    if step is None:
-        _finish(enrollment, EnrollmentState.COMPLETED, "", now)
-        return "completed"
-    cal = calendar_for(campaign)
-    if step.kind == StepKind.WAIT_FOR_ACCEPTANCE:
-        return _wait_for_acceptance(enrollment, step, now, cal)
-    if not calendar.is_sending_moment(now, cal):
-        _reschedule(enrollment, calendar.next_sending_moment(now, cal))
-        return "outside_hours"
-    return _send_step(enrollment, step, now, cal)
-
-
-def calendar_for(campaign: Campaign) -> SendingCalendar:
-    return calendar.calendar_of(
-        zone=campaign.zone_name,
-        start=campaign.send_start,
-        end=campaign.send_end,
-        days=campaign.send_days,
-    )
-
-
-def _send_step(enrollment: Enrollment, step: Step, now: datetime, cal: SendingCalendar) -> str:
-    try:
-        # A savepoint: the execution row, the cap count and the send stand or fall
-        # together; a refusal leaves none of them.
-        with transaction.atomic():
-            execution = EnrollmentStep.objects.create(
-                enrollment=enrollment,
-                step=step,
-                position=step.position,
-                execution=True,
-                at=now,
-                outcome=StepOutcome.QUEUED,
-            )
-            caps.campaign_cap_take(campaign=enrollment.campaign, step=step, now=now, cal=cal)
-            sent = steps.step_send(enrollment=enrollment, step=step)
-            if sent.message is not None:
-                execution.message = sent.message
-            execution.detail = sent.detail
-            execution.save(update_fields=["message", "detail"])
-    except IntegrityError:
-        # Its execution row exists: an earlier run sent it. Move on without sending.
-        logger.info("Step %s of enrollment %s already ran", step.position, enrollment.pk)
-        _advance(enrollment, step, now, cal)
-        return "already_sent"
-    except caps.CampaignCapped as capped:
-        return _capped(enrollment, now, cal, str(capped))
-    except ApplicationError as error:
-        return _refused(enrollment, step, error, now, cal)
-    except steps.StepImpossible as error:
-        _history(enrollment, step, now, StepOutcome.FAILED, str(error))
-        _finish(enrollment, EnrollmentState.FAILED, error.reason, now, str(error))
-        return "failed"
-    _advance(enrollment, step, now, cal)
-    return "sent"
-
-
-def _refused(
-    enrollment: Enrollment, step: Step, error: ApplicationError, now: datetime, cal
-) -> str:
-    """What a send check said: not now (reschedule) or never (stop, with the reason)."""
-    verdict = caps.verdict_for(error)
-    detail = f"{error.code}: {error.message}"[:500]
-    if verdict == caps.CHANNEL_CAPPED:
-        return _capped(enrollment, now, cal, detail, retry_after=error.details.get("retry_after"))
-    if verdict == caps.NOT_NOW:
-        wait = timedelta(seconds=float(error.details.get("retry_after") or 60))
-        _history(enrollment, step, now, StepOutcome.DEFERRED, detail)
-        _reschedule(enrollment, calendar.next_sending_moment(now + wait, cal))
-        return "deferred"
-    if verdict == caps.WAIT_FOR_WINDOW:
-        return _wait_for_window(enrollment, step, now, cal, detail)
-    _history(enrollment, step, now, StepOutcome.REFUSED, detail)
-    state = caps.STOP_STATE.get(error.code, EnrollmentState.FAILED)
-    _finish(enrollment, state, str(error.code), now, error.message)
-    return state
-
-
-def _capped(enrollment: Enrollment, now: datetime, cal, reason: str, retry_after=None) -> str:
-    """A daily cap is reached: the whole campaign waits for the next sending day."""
-    until = caps.campaign_cap_until(now=now, cal=cal, retry_after=retry_after)
-    caps.campaign_mark_capped(campaign=enrollment.campaign, until=until, reason=reason)
-    _reschedule(enrollment, until)
-    return "capped"
-
-
-def _wait_for_window(enrollment: Enrollment, step: Step, now: datetime, cal, detail: str) -> str:
-    """WhatsApp text with the window closed: wait (it opens if the lead writes, which
-    stops the enrollment as replied, or if an agent's template opens it under the
-    template-opens policy), re-trying hourly until WINDOW_WAIT has passed, then stop."""
-    wait_until = enrollment.wait_until if enrollment.wait_reason == "window" else None
-    wait_until = wait_until or calendar.add_delay(
-        now, amount=caps.WINDOW_WAIT_WORKING_DAYS, unit=calendar.WORKING_DAYS, cal=cal
-    )
-    if now >= wait_until:
-        _history(enrollment, step, now, StepOutcome.TIMED_OUT, detail)
-        _finish(enrollment, EnrollmentState.STOPPED, "window_expired", now, detail)
-        return "window_expired"
-    _history(enrollment, step, now, StepOutcome.DEFERRED, detail)
-    retry = min(calendar.add_delay(now, amount=1, unit=calendar.HOURS, cal=cal), wait_until)
-    _set(enrollment, state=EnrollmentState.WAITING, wait_reason="window", wait_until=wait_until)
-    _reschedule(enrollment, retry)
-    return "waiting_window"
-
-
-def _wait_for_acceptance(enrollment: Enrollment, step: Step, now: datetime, cal) -> str:
-    if enrollment.wait_reason != "acceptance":
-        until = None
-        if step.timeout_amount:
-            until = calendar.add_delay(
-                now, amount=step.timeout_amount, unit=step.timeout_unit, cal=cal
-            )
-        _set(
-            enrollment,
-            state=EnrollmentState.WAITING,
-            wait_reason="acceptance",
-            wait_until=until,
+def _batch_for(enrollments: list[Enrollment], now: datetime) -> run.Batch:
+    campaign_ids = {e.campaign_id for e in enrollments}
+    campaigns = {
+        c.pk: c
+        for c in Campaign.objects.select_related("channel", "organization").filter(
+            pk__in=campaign_ids
         )
-    if steps.invitation_was_accepted(enrollment=enrollment):
-        _history(enrollment, step, now, StepOutcome.ACCEPTED, "")
-        _advance(enrollment, step, now, cal)
-        return "accepted"
-    if enrollment.wait_until and now >= enrollment.wait_until:
-        _history(enrollment, step, now, StepOutcome.TIMED_OUT, "Invitation not accepted in time.")
-        _finish(enrollment, EnrollmentState.STOPPED, "invitation_not_accepted", now)
-        return "timed_out"
-    retry = now + ACCEPTANCE_RECHECK
-    _reschedule(enrollment, min(retry, enrollment.wait_until) if enrollment.wait_until else retry)
-    return "waiting_acceptance"
-
-
-def _advance(enrollment: Enrollment, step: Step, now: datetime, cal) -> None:
-    following = steps.next_step(campaign_id=enrollment.campaign_id, position=step.position + 1)
-    if following is None:
-        _finish(enrollment, EnrollmentState.COMPLETED, "", now)
-        return
-    due = calendar.add_delay(now, amount=following.delay_amount, unit=following.delay_unit, cal=cal)
-    _set(
-        enrollment,
-        state=EnrollmentState.ACTIVE,
-        current_position=step.position + 1,
-        next_run_at=due,
-        wait_reason="",
-        wait_until=None,
-        claim_token="",
+    }
+    steps_by_campaign: dict[int, list[Step]] = {}
+    for step in Step.objects.filter(campaign_id__in=campaign_ids).order_by("position"):
+        steps_by_campaign.setdefault(step.campaign_id, []).append(step)
+    for enrollment in enrollments:
+        enrollment.campaign = campaigns[enrollment.campaign_id]
+    executed = set(
+        EnrollmentStep.objects.filter(
+            enrollment_id__in=[e.pk for e in enrollments], execution=True
+        ).values_list("enrollment_id", "position")
     )
-
-
-def _reschedule(enrollment: Enrollment, at: datetime) -> None:
-    _set(enrollment, next_run_at=at, claim_token="")
-
-
-def _finish(enrollment, state: str, reason: str, now: datetime, detail: str = "") -> None:
-    _set(
-        enrollment,
-        state=state,
-        stop_reason=reason,
-        stop_detail=detail[:500],
-        next_run_at=None,
-        finished_at=now,
-        claim_token="",
-    )
-
-
-def _set(enrollment: Enrollment, **changes) -> None:
-    for name, value in changes.items():
-        setattr(enrollment, name, value)
-    enrollment.save(update_fields=[*changes, "updated_at"])
-
-
-def _history(enrollment, step: Step, now: datetime, outcome: str, detail: str, execution=False):
-    EnrollmentStep.objects.create(
-        enrollment=enrollment,
-        step=step,
-        position=step.position,
-        execution=execution,
-        at=now,
-        outcome=outcome,
-        detail=detail[:500],
+    return run.Batch(
+        now=now,
+        campaigns=campaigns,
+        steps=steps_by_campaign,
+        conversations=conversations_locked(enrollments=enrollments),
+        executed=executed,
     )

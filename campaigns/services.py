@@ -22,16 +22,11 @@ from campaigns.models import (
     EnrollmentState,
     Step,
 )
+from campaigns.run import calendar_for
 from conversations.models import Contact
 from tenants.errors import field_error
 
 FINAL_STATUSES = (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED)
-
-
-def _calendar(campaign: Campaign):
-    from campaigns.scheduler import calendar_for  # the scheduler imports this module
-
-    return calendar_for(campaign)
 
 
 @transaction.atomic
@@ -44,7 +39,7 @@ def campaign_start(*, campaign: Campaign, now: datetime | None = None) -> Campai
     if not Step.objects.filter(campaign=campaign).exists():
         raise field_error("steps", "A campaign needs at least one step.", code="required")
     try:
-        _calendar(campaign)
+        calendar_for(campaign)
     except (ValueError, KeyError) as exc:
         raise field_error("send_days", str(exc)) from exc
     campaign.started_at = campaign.started_at or now
@@ -150,7 +145,7 @@ def enrollments_activate(*, campaign: Campaign, now: datetime) -> int:
         return 0
     begin = max(now, campaign.starts_at) if campaign.starts_at else now
     due = calendar.add_delay(
-        begin, amount=first.delay_amount, unit=first.delay_unit, cal=_calendar(campaign)
+        begin, amount=first.delay_amount, unit=first.delay_unit, cal=calendar_for(campaign)
     )
     return Enrollment.objects.filter(campaign=campaign, state=EnrollmentState.PENDING).update(
         state=EnrollmentState.ACTIVE,

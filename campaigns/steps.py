@@ -88,15 +88,16 @@ def enrollment_conversation(*, enrollment: Enrollment) -> Conversation:
     """The lead's conversation on the campaign's channel: the one they already have,
     or one made with conversations' own service (by their identity on the channel,
     else their phone). Kept on the enrollment."""
-    if enrollment.conversation_id:
-        return enrollment.conversation
     channel = enrollment.campaign.channel
-    found = Conversation.objects.filter(contact=enrollment.contact, channel=channel).first()
+    found = enrollment.conversation if enrollment.conversation_id else None
     if found is None:
-        found = conversations.conversation_with(channel=channel, ref=_ref(enrollment))
+        found = Conversation.objects.filter(contact=enrollment.contact, channel=channel).first()
+        if found is None:
+            found = conversations.conversation_with(channel=channel, ref=_ref(enrollment))
+        enrollment.conversation = found
+        Enrollment.objects.filter(pk=enrollment.pk).update(conversation=found)
     found.channel = channel  # the campaign's copy: its secrets are decrypted once
-    enrollment.conversation = found
-    Enrollment.objects.filter(pk=enrollment.pk).update(conversation=found)
+    found.contact = enrollment.contact
     return found
 
 
