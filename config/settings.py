@@ -364,6 +364,12 @@ SPECTACULAR_SETTINGS = {
     # validatorUrl: Swagger UI would otherwise send the schema's URL to swagger.io's
     # online validator for its badge.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Choice sets that share a field name with another's ("kind", "state"): named here.
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignStepKindEnum": "campaigns.models.StepKind",
+        "EnrollmentStateEnum": "campaigns.models.EnrollmentState",
+        "DelayUnitEnum": "campaigns.models.DelayUnit",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tenants.api.schema.add_error_responses",

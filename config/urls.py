@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("messaging.api.urls")),
     path("", include("conversations.api.urls")),
     path("", include("templates.api.urls")),
+    path("", include("campaigns.api.urls")),
     path("", include("reconciliation.api.urls")),
     path("schema/", schema_view, name="schema"),
     path("docs/", docs_view, name="docs"),

@@ -29,8 +29,18 @@ from django.http import Http404
 from tenants.models import Membership, Organization, Role
 
 ROLES_ATTRIBUTE = "_switchboard_member_roles"
-# Relations followed, in this order, when a model has no organization of its own.
-PARENT_FIELDS = ("channel", "conversation", "contact", "template", "webhook", "run")
+# Relations followed, in this order, when a model has no organization of its own. A
+# campaign's enrollment reaches it through its campaign, never its (optional) conversation.
+PARENT_FIELDS = (
+    "campaign",
+    "enrollment",
+    "channel",
+    "conversation",
+    "contact",
+    "template",
+    "webhook",
+    "run",
+)
 
 
 @cache

@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 from selenium.webdriver.common.by import By
 
+from campaigns.models import Campaign, CampaignStatus, Enrollment, EnrollmentState
 from providers import Provider
 from reconciliation.models import (
     HealthCheckResult,
@@ -59,6 +60,13 @@ PAGES = {
     ],
     "/admin/webhooks/webhookevent/": ["column-status_column", "column-error"],
     "/admin/tenants/channel/": ["column-channel", "column-credentials"],
+    "/admin/campaigns/campaign/": ["column-campaign", "column-status_badge", "column-enrolled"],
+    "/admin/campaigns/enrollment/": [
+        "column-lead",
+        "column-in_campaign",
+        "column-state_badge",
+        "column-next_run",
+    ],
     "/admin/": [],  # the dashboard: every column of its tables
 }
 
@@ -109,6 +117,30 @@ def busy_tenants() -> None:
             )
         for channel in channels:
             _dashboard_figures(channel, now)
+        _campaign(channels[1], now)
+
+
+def _campaign(channel, now) -> None:
+    """A running campaign with a long name, its leads stopped for long reasons."""
+    campaign = Campaign.objects.create(
+        organization=channel.organization,
+        channel=channel,
+        name="Spring re-engagement of lapsed enterprise accounts (EMEA, second wave)",
+        status=CampaignStatus.RUNNING,
+        started_at=now - timedelta(days=3),
+    )
+    for index in range(6):
+        Enrollment.objects.create(
+            campaign=campaign,
+            contact=ContactFactory(
+                organization=channel.organization,
+                name=f"Venkatanarasimharajuvaripeta Christopher-Montgomery {index}",
+                phone=f"+4420790{index:05d}",
+            ),
+            state=[EnrollmentState.ACTIVE, EnrollmentState.OPTED_OUT][index % 2],
+            stop_reason="contact_do_not_contact_registered_by_agent" if index % 2 else "",
+            next_run_at=now + timedelta(hours=index),
+        )
 
 
 def _dashboard_figures(channel, now) -> None:

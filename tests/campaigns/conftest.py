@@ -6,11 +6,11 @@ import pytest
 import respx
 import time_machine
 
-from campaigns.models import Campaign, Enrollment, Step
+from campaigns.models import Campaign, Enrollment, Step, StepKind
 from campaigns.services import Lead, enrollments_add
 from messaging.models import SendLimit
 from providers import Provider
-from tests.factories import ContactFactory, UserFactory
+from tests.factories import ChannelFactory, ContactFactory, UserFactory
 from tests.webhooks.conftest import make_channel
 
 OPENPHONE_SEND = "https://api.openphone.com/v1/messages"
@@ -99,3 +99,32 @@ def tick(django_capture_on_commit_callbacks):
             return scheduler_tick(**kwargs)
 
     return run
+
+
+# The operator surface's tests (API, admin, import): a draft SMS campaign.
+
+
+@pytest.fixture
+def sms_channel(organization):
+    return ChannelFactory(
+        organization=organization, provider=Provider.TWILIO, name="Sales SMS", phone_number_id=""
+    )
+
+
+@pytest.fixture
+def campaign(organization, sms_channel):
+    """A draft SMS campaign of two text steps."""
+    campaign = Campaign.objects.create(
+        organization=organization, channel=sms_channel, name="Spring outreach"
+    )
+    Step.objects.create(
+        campaign=campaign, position=1, kind=StepKind.TEXT, text="Hi {{first_name|there}}!"
+    )
+    Step.objects.create(
+        campaign=campaign,
+        position=2,
+        kind=StepKind.TEXT,
+        delay_amount=2,
+        text="{{first_name}}, how is {{company}} doing?",
+    )
+    return campaign

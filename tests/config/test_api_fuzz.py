@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, Phase, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi import checks as openapi_checks
 
+from campaigns.models import Campaign, Enrollment, Step, StepKind
 from messaging.models import DoNotContact
 from providers import Provider
 from reconciliation.models import RunKind, RunTrigger
@@ -90,6 +91,9 @@ def world():
     listed = DoNotContact.objects.create(
         organization=organization, kind="phone", value="+16505550199", source="api"
     )
+    campaign = Campaign.objects.create(organization=organization, channel=whatsapp, name="Fuzz")
+    Step.objects.create(campaign=campaign, position=1, kind=StepKind.TEXT, text="Hi {{name}}")
+    Enrollment.objects.create(campaign=campaign, contact=contact, fields={"name": "Kim"})
     tokens = {
         role: Token.objects.create(
             user=MembershipFactory(organization=organization, role=role).user
@@ -106,6 +110,7 @@ def world():
             "templates": template.pk,
             "reconciliation-runs": run.pk,
             "do-not-contact": listed.pk,
+            "campaigns": campaign.pk,
         },
     }
 

@@ -13,6 +13,7 @@ from django.contrib.auth.models import Permission
 from django.db.models import Model
 from django.urls import reverse
 
+from campaigns.models import Campaign, Enrollment, EnrollmentStep, Step, StepKind, StepOutcome
 from conversations.consent_models import (
     AutoReply,
     Consent,
@@ -77,6 +78,14 @@ def _world(tag: str) -> dict[type[Model], Model]:
     message = MessageFactory(conversation=conversation, text=f"{tag}")
     contact = conversation.contact
     consent = {"organization": organization, "contact": contact, "kind": "sms"}
+    campaign = Campaign.objects.create(
+        organization=organization, channel=channel, name=f"{tag} campaign"
+    )
+    Step.objects.create(campaign=campaign, position=1, kind=StepKind.TEXT, text=f"Hi from {tag}")
+    enrollment = Enrollment.objects.create(campaign=campaign, contact=conversation.contact)
+    EnrollmentStep.objects.create(
+        enrollment=enrollment, position=1, at=NOW, outcome=StepOutcome.DEFERRED, detail=tag
+    )
     return {
         type(organization): organization,
         type(channel): channel,
@@ -181,6 +190,8 @@ def _world(tag: str) -> dict[type[Model], Model]:
             sent_at=NOW,
             result=HealthCheckResult.CONFIRMED,
         ),
+        Campaign: campaign,
+        Enrollment: enrollment,
         ReconciliationRun: ReconciliationRun.objects.create(
             organization=organization,
             channel=channel,
