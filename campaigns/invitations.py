@@ -1,41 +1,24 @@
-"""LinkedIn invitations, through messaging's service (built with the LinkedIn work:
-`messaging.invitations`). Imported when a step runs, not at import time, so campaigns
-load whether or not that module is deployed; without it an invitation step fails
-with a clear reason instead of an ImportError deep in a worker."""
+"""LinkedIn invitation steps, through messaging's invitation service (its checks and
+the channel's daily invitation cap apply) and its record of acceptances."""
 
-from importlib import import_module
+from datetime import datetime
 
 from conversations.models import Contact
+from messaging import invitations
+from messaging.models import Invitation
 from tenants.models import Channel
 
 
-class InvitationsUnavailableError(RuntimeError):
-    """This deployment has no messaging.invitations: LinkedIn invitations cannot be
-    sent (an invitation step fails with this reason)."""
+def invitation_send(*, channel: Channel, contact: Contact, note: str, profile: str) -> Invitation:
+    """Invite the lead. `profile`: the LinkedIn profile URL or identifier the lead
+    list gave (campaigns.leads keeps it as the `linkedin` field); messaging resolves
+    it to a provider id before inviting, unless the contact is known by one already."""
+    return invitations.invitation_send(channel=channel, contact=contact, note=note, profile=profile)
 
 
-def _module():
-    try:
-        return import_module("messaging.invitations")
-    except ModuleNotFoundError as exc:
-        if exc.name != "messaging.invitations":
-            raise
-        raise InvitationsUnavailableError(
-            "LinkedIn invitations are not available: messaging.invitations is missing."
-        ) from exc
-
-
-def invitation_send(*, channel: Channel, contact: Contact, note: str):
-    """Send a LinkedIn invitation (messaging's checks and caps apply); returns what
-    messaging returns (its invitation record)."""
-    return _module().invitation_send(channel=channel, contact=contact, note=note)
-
-
-def invitation_accepted(*, channel: Channel, contact: Contact) -> bool:
-    """Whether the contact accepted the channel's invitation (set by the new_relation
-    webhook or the daily relations reconciliation)."""
-    try:
-        module = _module()
-    except InvitationsUnavailableError:
-        return False
-    return bool(module.invitation_accepted(channel=channel, contact=contact))
+def invitation_accepted(*, channel: Channel, contact: Contact, since: datetime) -> bool:
+    """Whether the lead accepted the channel's invitation at or after `since` (from the
+    new_relation webhook or the daily relations reconciliation, however late)."""
+    return contact.pk in invitations.accepted_since(
+        contact_ids=[contact.pk], channel=channel, since=since
+    )

@@ -4,6 +4,7 @@ Steps are read when they run (an edit applies to every enrollment that has not
 reached it), and rendered from the enrollment's own fields only."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from campaigns import invitations
 from campaigns.models import Enrollment, Step, StepKind
@@ -59,23 +60,24 @@ def step_send(*, enrollment: Enrollment, step: Step) -> Sent:
 
 
 def _invite(enrollment: Enrollment, note: str) -> Sent:
-    try:
-        result = invitations.invitation_send(
-            channel=enrollment.campaign.channel, contact=enrollment.contact, note=note
-        )
-    except invitations.InvitationsUnavailableError as exc:
-        raise StepImpossible("invitations_unavailable", str(exc)) from exc
-    if isinstance(result, Message):
-        return Sent(result)
-    return Sent(None, detail=f"invitation {getattr(result, 'pk', '')}".strip())
+    invitation = invitations.invitation_send(
+        channel=enrollment.campaign.channel,
+        contact=enrollment.contact,
+        note=note,
+        profile=str((enrollment.fields or {}).get("linkedin", "")),
+    )
+    return Sent(None, detail=f"invitation {invitation.pk}")
 
 
 def invitation_was_accepted(*, enrollment: Enrollment) -> bool:
+    # Whenever it was accepted: a lead connected by an earlier campaign's invitation
+    # gets that invitation back from messaging, accepted before this lead started.
     return invitations.invitation_accepted(
-        channel=enrollment.campaign.channel, contact=enrollment.contact
+        channel=enrollment.campaign.channel, contact=enrollment.contact, since=EVER
     )
 
 
+EVER = datetime(1970, 1, 1, tzinfo=UTC)
 _REF_FIELD = {
     IdentityKind.PHONE: "phone",
     IdentityKind.WA_ID: "wa_id",
