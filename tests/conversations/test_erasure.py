@@ -133,34 +133,49 @@ def customer(client, agent_client, channels, django_capture_on_commit_callbacks)
 def _tables_mentioning(*needles: str) -> dict[str, int]:
     """Every column of every table of ours that holds one of `needles` (any case),
     with how many rows: text, varchar, JSON, tsvector and binary columns alike."""
+    found = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT table_name, column_name, data_type FROM information_schema.columns
-            WHERE table_schema = current_schema() AND data_type IN (
-                'text', 'character varying', 'jsonb', 'json', 'bytea', 'tsvector', 'ARRAY'
-            )
-            """
-        )
-        columns = cursor.fetchall()
+        columns = _searchable_columns(cursor)
         assert len(columns) > 50  # every table, not a few
-        found = {}
-        for table, column, data_type in columns:
-            value = (
-                f"encode(\"{column}\", 'escape')" if data_type == "bytea" else f'"{column}"::text'
-            )
+        for table, column, value in columns:
             for needle in needles:
-                query = f'SELECT count(*) FROM "{table}" WHERE {value} ILIKE %s'  # noqa: S608
+                query = f'SELECT count(*) FROM "{table}" WHERE {value} LIKE %s'  # noqa: S608
                 cursor.execute(query, [f"%{needle}%"])
                 if count := cursor.fetchone()[0]:
                     found[f"{table}.{column} ~ {needle}"] = count
     return found
 
 
+def _searchable_columns(cursor) -> list[tuple[str, str, str]]:
+    """(table, column, the column as lower-case text) for every column that can hold
+    text: PostgreSQL's catalog; on SQLite every column of every table, read as text."""
+    if connection.vendor != "postgresql":
+        return [
+            (table, column.name, f'lower(CAST("{column.name}" AS TEXT))')
+            for table in connection.introspection.table_names(cursor)
+            for column in connection.introspection.get_table_description(cursor, table)
+        ]
+    cursor.execute(
+        """
+        SELECT table_name, column_name, data_type FROM information_schema.columns
+        WHERE table_schema = current_schema() AND data_type IN (
+            'text', 'character varying', 'jsonb', 'json', 'bytea', 'tsvector', 'ARRAY'
+        )
+        """
+    )
+    return [
+        (table, column, f"lower(encode(\"{column}\", 'escape'))")
+        if data_type == "bytea"
+        else (table, column, f'lower("{column}"::text)')
+        for table, column, data_type in cursor.fetchall()
+    ]
+
+
 def test_an_erased_contact_is_nowhere_in_the_database(customer, admin_client):
     before = _tables_mentioning(DIGITS, "sheena", "nelson")
     assert "webhooks_webhookevent.body ~ 16505551234" in before  # the search does find them
-    assert "conversations_message.search_document ~ sheena" in before
+    if connection.vendor == "postgresql":  # the stored full-text document
+        assert "conversations_message.search_document ~ sheena" in before
     messages = Message.objects.filter(conversation__contact=customer).count()
 
     response = admin_client.post(f"/api/v1/contacts/{customer.pk}/erase")
@@ -250,7 +265,9 @@ def test_an_interrupted_erasure_is_finished_by_the_next_request(
         contact_erase(organization=customer.organization, contact_id=customer.pk)
     record = ContactErasure.objects.get()
     assert record.completed_at is None
-    assert record.steps_done == ["contact", "messages", "idempotency_answers"]
+    steps = module.erasure_steps()
+    assert record.steps_done == steps[: steps.index("webhook_bodies")]  # those before the crash
+    assert record.steps_done[:2] == ["contact", "messages"]
     assert Contact.objects.filter(phone=PHONE).count() == 0  # unfindable from the first step
     monkeypatch.undo()
 
