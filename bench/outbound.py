@@ -20,8 +20,9 @@ CPU goes, and the throughput limiter holding a channel's configured rate.
    (the bucket starts full: one second's worth may go at once) against the target of
    the configured rate within 5%.
 
-`--provider-alone` measures only the fake provider: --messages requests from four
-processes, each keeping its connection, as the workers do.
+`--limiter-only` measures only the limiter (2.); `--provider-alone` only the fake
+provider: --messages requests from four processes, each keeping its connection, as the
+workers do.
 Uses (and drops) a database named switchboard_bench (or $BENCH_DATABASE).
 """
 
@@ -69,6 +70,12 @@ def main() -> None:
         return
     fresh_database(env)
     setup_django(env)
+    runs = [] if options.limiter_only else _task_paths(options, env, port)
+    admitted_rate, attempts = _limiter(options)
+    _report(options, runs, admitted_rate, attempts)
+
+
+def _task_paths(options, env, port: int) -> list[Run]:
     runs = []
     with running([sys.executable, str(options.provider), str(port)], env, ready_port=port) as fake:
         conversations = _bench_conversations(options)
@@ -77,8 +84,7 @@ def main() -> None:
                 label = f"{'baseline' if tree != ROOT else 'this tree'} {spec}, round {round_}"
                 runs.append(_task_path(options, env, tree, spec, label, conversations, fake))
                 print(_line(runs[-1]), flush=True)
-    admitted_rate, attempts = _limiter(options)
-    _report(options, runs, admitted_rate, attempts)
+    return runs
 
 
 def _options() -> argparse.Namespace:
@@ -96,6 +102,7 @@ def _options() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--provider", type=Path, default=FAKE_PROVIDER, help="fake Graph API")
     parser.add_argument("--provider-alone", action="store_true")
+    parser.add_argument("--limiter-only", action="store_true")
     parser.add_argument("--rate", type=int, default=50, help="limiter: sends per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="limiter: duration")
     return parser.parse_args()
@@ -288,10 +295,12 @@ def _line(run: Run) -> str:
 
 def _report(options, runs: list[Run], admitted_rate: float, attempts: int) -> None:
     deviation = (admitted_rate - options.rate) / options.rate
-    print(
-        f"\nsend task path: {options.messages:,} text sends to {options.customers} customers "
-        f"per run, through Celery workers (POOL:PROCESSES:PREFETCH) to a local fake Graph API:"
-    )
+    if runs:
+        print(
+            f"\nsend task path: {options.messages:,} text sends to {options.customers} "
+            f"customers per run, through Celery workers (POOL:PROCESSES:PREFETCH) to a "
+            f"local fake Graph API:"
+        )
     for run in runs:
         print(f"  {_line(run)}")
     print(
