@@ -152,10 +152,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(command: list[str], env: dict[str, str], *, ready_port: int | None = None):
+def running(
+    command: list[str], env: dict[str, str], *, ready_port: int | None = None, cwd: Path = ROOT
+):
     process = subprocess.Popen(
         command,
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -1,29 +1,42 @@
-"""Outbound benchmark: sends per second through the real task path, and the throughput
-limiter holding a channel's configured rate.
+"""Outbound benchmark: sends per second through the real task path, where each send's
+CPU goes, and the throughput limiter holding a channel's configured rate.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
-    REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/outbound.py
+    REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/outbound.py \
+        [--workers prefork:4:1 ...] [--against DIR] [--rounds 2]
 
-1. Queues --messages text sends (message_send_text: window, limits, a queued row, the
-   send task on commit), then starts real Celery workers on the `outbound` queue, which
-   hand them to a local fake Graph API (bench/fake_provider.py) and record the wamids.
-   Prints sends per second between the first and the last accepted send.
+1. For each worker configuration (`--workers POOL:PROCESSES[:PREFETCH]`, e.g.
+   `prefork:4:1`, `threads:8:4`), and first for the first of them with the code of
+   DIR (`--against`: another checkout, e.g. `git archive <commit> | tar -x -C DIR`,
+   whose workers then run beside this tree's in the same run), all of it `--rounds`
+   times, alternating: queues --messages text sends (message_send_text: window,
+   limits, a queued row, the send task on commit), starts real Celery workers on the
+   `outbound` queue, which hand them to a local fake Graph API
+   (bench/fake_provider.py) and record the wamids. Prints sends per second between
+   the first and the last accepted send, and the CPU milliseconds per send of the
+   worker processes, their PostgreSQL backends and the fake provider.
 2. Two threads call message_send_text as fast as they can for --seconds on a channel
    limited to --rate sends per second; prints the admitted rate after the first second
    (the bucket starts full: one second's worth may go at once) against the target of
    the configured rate within 5%.
-Uses (and drops) a database named switchboard_bench.
+
+`--limiter-only` measures only the limiter (2.); `--provider-alone` only the fake
+provider: --messages requests from four processes, each keeping its connection, as the
+workers do.
+Uses (and drops) a database named switchboard_bench (or $BENCH_DATABASE).
 """
 
 import argparse
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
+    BENCH_DB,
     ROOT,
     bench_environment,
     celery_worker,
@@ -33,33 +46,72 @@ from bench.common import (
     setup_django,
     whatsapp_channel,
 )
+from bench.cpu import BackendCpu, cpu_seconds, tree_cpu_seconds
+
+FAKE_PROVIDER = ROOT / "bench" / "fake_provider.py"
+
+
+@dataclass(frozen=True)
+class Run:
+    label: str
+    sends_per_second: float
+    worker_ms: float  # CPU per send
+    database_ms: float
+    provider_ms: float
 
 
 def main() -> None:
     options = _options()
     port = free_port()
-    env = {
-        **bench_environment(),
-        "WHATSAPP_GRAPH_URL": f"http://127.0.0.1:{port}",
-    }
+    env = {**bench_environment(), "WHATSAPP_GRAPH_URL": f"http://127.0.0.1:{port}"}
+    if options.provider_alone:
+        with running([sys.executable, str(options.provider), str(port)], env, ready_port=port):
+            _provider_alone(options, port)
+        return
     fresh_database(env)
     setup_django(env)
-    with running(
-        [sys.executable, str(ROOT / "bench" / "fake_provider.py"), str(port)], env, ready_port=port
-    ):
-        sends_per_second = _task_path(options, env)
+    runs = [] if options.limiter_only else _task_paths(options, env, port)
     admitted_rate, attempts = _limiter(options)
-    _report(options, sends_per_second, admitted_rate, attempts)
+    _report(options, runs, admitted_rate, attempts)
+
+
+def _task_paths(options, env, port: int) -> list[Run]:
+    runs = []
+    with running([sys.executable, str(options.provider), str(port)], env, ready_port=port) as fake:
+        conversations = _bench_conversations(options)
+        for round_ in range(1, options.rounds + 1):
+            for tree, spec in _configurations(options):
+                label = f"{'baseline' if tree != ROOT else 'this tree'} {spec}, round {round_}"
+                runs.append(_task_path(options, env, tree, spec, label, conversations, fake))
+                print(_line(runs[-1]), flush=True)
+    return runs
 
 
 def _options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--customers", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=4, help="worker processes")
+    parser.add_argument(
+        "--workers",
+        nargs="+",
+        default=["prefork:4:1"],
+        help="POOL:PROCESSES[:PREFETCH] per configuration (Celery pool, concurrency, "
+        "prefetch multiplier)",
+    )
+    parser.add_argument("--against", type=Path, help="run each configuration with this tree too")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--provider", type=Path, default=FAKE_PROVIDER, help="fake Graph API")
+    parser.add_argument("--provider-alone", action="store_true")
+    parser.add_argument("--limiter-only", action="store_true")
     parser.add_argument("--rate", type=int, default=50, help="limiter: sends per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="limiter: duration")
     return parser.parse_args()
+
+
+def _configurations(options) -> list[tuple[Path, str]]:
+    """The baseline (the first configuration with the code of --against) first."""
+    baseline = [(options.against, options.workers[0])] if options.against else []
+    return baseline + [(ROOT, spec) for spec in options.workers]
 
 
 def _open_conversation(channel, n: int = 0):
@@ -83,10 +135,7 @@ def _open_conversation(channel, n: int = 0):
     )
 
 
-def _task_path(options, env) -> float:
-    from django.db import transaction
-
-    from messaging import services
+def _bench_conversations(options):
     from messaging.models import SendLimit
 
     channel = whatsapp_channel()
@@ -95,30 +144,99 @@ def _task_path(options, env) -> float:
     SendLimit.objects.create(channel=channel, per_second=1_000_000)  # measure the path
     # Sends spread over customers, as in life: one conversation's sends take its row
     # lock one at a time.
-    conversations = [_open_conversation(channel, n) for n in range(options.customers)]
+    return [_open_conversation(channel, n) for n in range(options.customers)]
+
+
+def _task_path(options, env, tree: Path, spec: str, label: str, conversations, fake) -> Run:
+    from django.db import transaction
+
+    from conversations.models import Message
+    from messaging import services
+
+    first_id = (Message.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
     for start in range(0, options.messages, 500):
         with transaction.atomic():  # tasks are queued as each block commits
             for n in range(start, min(start + 500, options.messages)):
                 conversation = conversations[n % len(conversations)]
                 services.message_send_text(conversation=conversation, text=f"Bench {n}")
-    worker = celery_worker("outbound", options.concurrency)
-    with running(worker, env):
-        return _wait_until_sent(options.messages)
+    with running(_worker_command(spec), {**env, "PYTHONPATH": str(tree)}, cwd=tree) as worker:
+        return _wait_until_sent(label, first_id, options.messages, worker.pid, fake.pid)
 
 
-def _wait_until_sent(count: int, timeout: float = 600) -> float:
+def _worker_command(spec: str) -> list[str]:
+    pool, processes, *prefetch = spec.split(":")
+    options = ["--pool", pool, "--prefetch-multiplier", prefetch[0] if prefetch else "1"]
+    return [*celery_worker("outbound", int(processes)), *options]
+
+
+def _wait_until_sent(label, first_id, count, worker_pid, fake_pid, timeout=600) -> Run:
+    """Polls until every send of the batch is accepted; CPU is counted from the first
+    accepted send to the last."""
     from django.db.models import Max, Min
 
     from conversations.models import Message
 
+    backends = BackendCpu(BENCH_DB)
+    accepted = Message.objects.filter(pk__gte=first_id, direction="outbound").exclude(
+        provider_message_id=""
+    )
     deadline = time.monotonic() + timeout
-    accepted = Message.objects.exclude(provider_message_id="").filter(direction="outbound")
-    while accepted.count() < count:
+    start = None
+    while True:
+        done = accepted.count()
+        reading = (
+            done,
+            tree_cpu_seconds(worker_pid),
+            backends.sample(),
+            cpu_seconds(fake_pid),
+        )
+        if start is None and done:
+            start = reading
+        if done >= count:
+            break
         if time.monotonic() > deadline:
-            sys.exit(f"Only {accepted.count()} of {count} sends accepted after {timeout}s")
-        time.sleep(0.5)
+            sys.exit(f"Only {done} of {count} sends accepted after {timeout}s")
+        time.sleep(0.2)
     span = accepted.aggregate(first=Min("updated_at"), last=Max("updated_at"))
-    return count / max((span["last"] - span["first"]).total_seconds(), 1e-6)
+    sent = max(reading[0] - start[0], 1)
+    pairs = zip(start[1:], reading[1:], strict=True)
+    worker, database, provider = ((end - begin) * 1000 / sent for begin, end in pairs)
+    return Run(
+        label=label,
+        sends_per_second=count / max((span["last"] - span["first"]).total_seconds(), 1e-6),
+        worker_ms=worker,
+        database_ms=database,
+        provider_ms=provider,
+    )
+
+
+def _provider_alone(options, port: int) -> None:
+    from multiprocessing import Process
+
+    per_client = options.messages // 4
+    clients = [Process(target=_post_many, args=(port, per_client)) for _ in range(4)]
+    started = time.monotonic()
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
+    elapsed = time.monotonic() - started
+    print(
+        f"\nfake provider alone ({options.provider.name}): {per_client * 4:,} sends from 4 "
+        f"processes on kept-alive connections: {per_client * 4 / elapsed:,.0f} requests/s"
+    )
+
+
+def _post_many(port: int, count: int) -> None:
+    from providers.whatsapp_client import WhatsAppClient
+
+    with WhatsAppClient(
+        access_token="bench-token",  # noqa: S106 - a fake provider's
+        phone_number_id="106540352242922",
+        base_url=f"http://127.0.0.1:{port}",
+    ) as client:
+        for n in range(count):
+            client.send_text(to="+16505550001", text=f"Alone {n}")
 
 
 def _limiter(options) -> tuple[float, int]:
@@ -167,13 +285,24 @@ def _limiter(options) -> tuple[float, int]:
     return (len(after_burst) - 1) / (after_burst[-1] - after_burst[0]), attempts[0]
 
 
-def _report(options, sends_per_second: float, admitted_rate: float, attempts: int) -> None:
-    deviation = (admitted_rate - options.rate) / options.rate
-    print(
-        f"\nsend task path: {options.messages:,} text sends to {options.customers} customers "
-        f"through {options.concurrency} worker processes to a local fake Graph API: "
-        f"{sends_per_second:,.0f} sends/s"
+def _line(run: Run) -> str:
+    return (
+        f"{run.label}: {run.sends_per_second:,.0f} sends/s; CPU per send: worker "
+        f"{run.worker_ms:.1f} ms, PostgreSQL {run.database_ms:.1f} ms, fake provider "
+        f"{run.provider_ms:.2f} ms"
     )
+
+
+def _report(options, runs: list[Run], admitted_rate: float, attempts: int) -> None:
+    deviation = (admitted_rate - options.rate) / options.rate
+    if runs:
+        print(
+            f"\nsend task path: {options.messages:,} text sends to {options.customers} "
+            f"customers per run, through Celery workers (POOL:PROCESSES:PREFETCH) to a "
+            f"local fake Graph API:"
+        )
+    for run in runs:
+        print(f"  {_line(run)}")
     print(
         f"limiter: {attempts:,} attempts from 2 threads in {options.seconds:.0f} s at a "
         f"configured {options.rate}/s: {admitted_rate:.1f}/s admitted after the first "

@@ -17,7 +17,7 @@ from functools import reduce
 from operator import or_
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.utils import timezone
 
 from conversations.amendments import (
@@ -708,28 +708,61 @@ def outbound_create(
 
 @transaction.atomic
 def outbound_accepted(
-    *, message_id: int, provider_message_id: str, status: MessageStatus, at: datetime
+    *,
+    message_id: int,
+    provider_message_id: str,
+    status: MessageStatus,
+    at: datetime,
+    channel_id: int | None = None,
+    conversation_id: int | None = None,
 ) -> Message:
     """The provider took the message: store its id, and apply any status webhook that
     arrived for that id before we knew it (they are kept pending until now).
 
     Takes the same locks, in the same order, as webhook processing: the message key's
-    advisory lock, then the conversation's row.
+    advisory lock, then the conversation's row, then the message's. The conversation's
+    row only when something waits for the key (a status that came first, a copy filed
+    under it): otherwise storing the id changes nothing in the conversation. Whatever
+    would wait is written under the key's lock, which is held from here on.
+    `channel_id` and `conversation_id` (the message's) spare a query when known.
     """
-    channel_id, conversation_id = Message.objects.values_list("channel_id", "conversation_id").get(
-        pk=message_id
-    )
+    if channel_id is None or conversation_id is None:
+        channel_id, conversation_id = Message.objects.values_list(
+            "channel_id", "conversation_id"
+        ).get(pk=message_id)
     _lock_message_keys([(channel_id, provider_message_id)])
-    batch = _Batch(conversations={conversation_id: _conversation_locked(conversation_id)})
+    batch = _Batch()
+    if _anything_waits(channel_id, provider_message_id, message_id):
+        batch.conversations[conversation_id] = _conversation_locked(conversation_id)
     message = Message.objects.select_for_update().get(pk=message_id)
     message.provider_message_id = provider_message_id
     changed = {"provider_message_id", *_advance(message, status=status, at=at)}
-    changed.update(_adopt_filed_copy(message))
+    if batch.conversations:
+        changed.update(_adopt_filed_copy(message))
     batch.messages[(channel_id, provider_message_id)] = message
     batch.changed_messages[message.pk] = changed
-    _apply_pending_statuses(batch, [message])
+    if batch.conversations:
+        _apply_pending_statuses(batch, [message])
     _save(batch)
     return message
+
+
+def _anything_waits(channel_id: int, provider_message_id: str, message_id: int) -> bool:
+    """A status kept pending for the key, or a message filed under it before we knew
+    it was ours (see _adopt_filed_copy): one query, both indexed."""
+    pending = PendingStatusUpdate.objects.filter(
+        channel_id=channel_id, provider_message_id=provider_message_id
+    )
+    copy = Message.objects.filter(
+        channel_id=channel_id, provider_message_id=provider_message_id
+    ).exclude(pk=message_id)
+    waits = (
+        Message.objects.filter(pk=message_id)
+        .annotate(pending=Exists(pending), copy=Exists(copy))
+        .values_list("pending", "copy")
+        .get()
+    )
+    return any(waits)
 
 
 def _adopt_filed_copy(message: Message) -> list[str]:

@@ -84,15 +84,23 @@ def message_outbound_create(
 
 
 def message_outbound_accepted(
-    *, message_id: int, provider_message_id: str, status: MessageStatus = MessageStatus.QUEUED
+    *,
+    message_id: int,
+    provider_message_id: str,
+    status: MessageStatus = MessageStatus.QUEUED,
+    channel_id: int | None = None,
+    conversation_id: int | None = None,
 ) -> Message:
     """The provider accepted the message under this id; statuses that came for the id
-    before it was known are applied now."""
+    before it was known are applied now. `channel_id` and `conversation_id`, the
+    message's, spare a query when the caller has them."""
     return outbound_accepted(
         message_id=message_id,
         provider_message_id=provider_message_id,
         status=status,
         at=timezone.now(),
+        channel_id=channel_id,
+        conversation_id=conversation_id,
     )
 
 

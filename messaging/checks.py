@@ -162,7 +162,8 @@ def may_still_contact(message: Message) -> ApplicationError | None:
     scope = ConsentScope(payload.get("consent_scope") or ConsentScope.SERVICE)
     try:
         check_may_contact(
-            Recipient.of(message.conversation),
+            # The message's channel is its conversation's, loaded with it already.
+            Recipient(message.organization_id, message.conversation.contact_id, message.channel),
             scope=scope,
             exempt=Exemption(payload.get("exempt", "")),
         )

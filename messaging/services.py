@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
@@ -46,7 +46,7 @@ from providers.events import ContactRef, MessageStatus, MessageType
 from providers.http import ProviderError
 from providers.phones import InvalidPhoneNumberError, to_e164, valid_e164
 from templates.models import MessageTemplate
-from tenants.clients import send_client_for
+from tenants.clients import pooled_send_client
 from tenants.errors import ApplicationError, field_error
 from tenants.models import Channel
 
@@ -211,9 +211,7 @@ def message_deliver(*, message_id: int, attempt: int = 0) -> Delivery:
     """
     if not _claim(message_id):
         return Delivery("skipped")
-    message = Message.objects.select_related(
-        "channel", "conversation__contact", "conversation__channel"
-    ).get(pk=message_id)
+    message = _claimed(message_id)
     refusal = may_still_contact(message)
     if refusal is not None:
         return _withheld(message, refusal)
@@ -222,7 +220,11 @@ def message_deliver(*, message_id: int, attempt: int = 0) -> Delivery:
     except ProviderError as error:
         return _refused(message, error, attempt)
     conversations.message_outbound_accepted(
-        message_id=message.pk, provider_message_id=sent.message_id, status=sent.status
+        message_id=message.pk,
+        provider_message_id=sent.message_id,
+        status=sent.status,
+        channel_id=message.channel_id,
+        conversation_id=message.conversation_id,
     )
     return Delivery("accepted")
 
@@ -261,20 +263,36 @@ def _release(message: Message) -> None:
     Message.objects.filter(pk=message.pk).update(send_claimed_at=None)
 
 
+def _claimed(message_id: int) -> Message:
+    """The message with what its send needs, in one query: its channel (credentials),
+    its contact, and the WhatsApp id Meta gave that contact on this channel."""
+    wa_id = ContactIdentity.objects.filter(
+        contact_id=OuterRef("conversation__contact_id"),
+        channel_id=OuterRef("channel_id"),
+        kind=IdentityKind.WA_ID,
+    ).values("value")[:1]
+    return (
+        Message.objects.select_related("channel", "conversation__contact")
+        .annotate(recipient_wa_id=Subquery(wa_id))
+        .get(pk=message_id)
+    )
+
+
 def _send(message: Message):
     to = _recipient(message)
-    with send_client_for(message.channel) as client:
-        if message.type == MessageType.TEMPLATE:
-            template = message.payload["template"]
-            return client.send_template(
-                to=to,
-                name=template["name"],
-                language=template["language"],
-                components=template["components"],
-            )
-        return client.send_text(
-            to=to, text=message.text, reply_to=message.context.get("message_id", "")
+    # Kept open between sends: a client per send paid a connection (and for a real
+    # provider a TLS handshake) per send.
+    client = pooled_send_client(message.channel)
+    if message.type == MessageType.TEMPLATE:
+        template = message.payload["template"]
+        return client.send_template(
+            to=to,
+            name=template["name"],
+            language=template["language"],
+            components=template["components"],
         )
+    reply_to = message.context.get("message_id", "")
+    return client.send_text(to=to, text=message.text, reply_to=reply_to)
 
 
 def _refused(message: Message, error: ProviderError, attempt: int) -> Delivery:
@@ -308,15 +326,7 @@ def _recipient(message: Message) -> str:
     if provider == Provider.UNIPILE:
         return conversation.provider_conversation_ref
     if provider == Provider.WHATSAPP_CLOUD:
-        wa_id = (
-            ContactIdentity.objects.filter(
-                contact_id=conversation.contact_id,
-                channel_id=message.channel_id,
-                kind=IdentityKind.WA_ID,
-            )
-            .values_list("value", flat=True)
-            .first()
-        )
+        wa_id = message.recipient_wa_id  # read with the message (_claimed)
         if wa_id:
             return f"+{wa_id.lstrip('+')}"
     return conversation.contact.phone
