@@ -78,9 +78,19 @@ class Figure:
 # The index in the order of the work: the inbox and the queues an agent needs first,
 # settings after them; the platform's own tables (superusers only) last, as Django
 # orders them.
-APP_ORDER = ["conversations", "webhooks", "templates", "reconciliation", "messaging", "tenants"]
+APP_ORDER = [
+    "conversations",
+    "webhooks",
+    "templates",
+    "campaigns",
+    "reconciliation",
+    "messaging",
+    "tenants",
+]
 MODEL_ORDER = {
-    "conversations": ["conversation", "contact", "message"],
+    "conversations": ["conversation", "contact", "message", "conversationnote"],
+    "campaigns": ["campaign", "enrollment"],
+    "messaging": ["donotcontact", "sendlimit", "invitation", "relation"],
     "webhooks": ["failedwebhook", "webhookevent"],
     "templates": ["messagetemplate", "templateevent"],
     "reconciliation": ["reconciliationrun", "webhookhealthcheck", "healthchecksetting"],
