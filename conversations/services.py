@@ -111,6 +111,20 @@ def message_outbound_failed(*, message_id: int, error_code: str, error_title: st
     )
 
 
+def conversation_ref_record(*, conversation_id: int, ref: str) -> bool:
+    """The provider's id for the conversation (a Unipile chat the business just started),
+    kept only when it has none: the first one known wins, as inbound messages do
+    (`_note_in_conversation`), so recording it again is harmless. True when stored."""
+    if not ref:
+        return False
+    return (
+        Conversation.objects.filter(pk=conversation_id, provider_conversation_ref="").update(
+            provider_conversation_ref=ref[:255], updated_at=timezone.now()
+        )
+        == 1
+    )
+
+
 @transaction.atomic
 def conversation_mark_read(*, conversation: Conversation) -> Conversation:
     locked = _locked(conversation)

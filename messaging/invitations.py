@@ -89,9 +89,14 @@ def invitation_send(
         "provider_id": provider_id,
         "note": note,
     }
-    if _relation_of(channel, provider_id, public_identifier) is not None:
+    relation = _relation_of(channel, provider_id, public_identifier)
+    if relation is not None:
         # Already connected: nothing to send, nothing counted against the cap; accepted
-        # as it is made (accepted_since then finds it from the step's time on).
+        # as it is made (accepted_since then finds it from the step's time on). The
+        # relation's provider id becomes the contact's: the first message starts a chat
+        # with it, and the person's messages are filed under this contact.
+        fields["provider_id"] = provider_id or relation.provider_id
+        _identity_record(contact.pk, channel, fields["provider_id"])
         invitation = _create(fields, state=InvitationState.ACCEPTED)
         if invitation.accepted_at is None:
             invitation.accepted_at = invitation.created_at

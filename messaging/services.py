@@ -62,6 +62,8 @@ MAX_RETRY_WAIT = 60.0
 SEND_TASK_GRACE = timedelta(minutes=2)
 # A claim this old is a worker that died mid-send.
 SEND_CLAIM_LEASE = timedelta(minutes=5)
+# A LinkedIn message that can start no chat: the contact has no provider id there.
+NO_LINKEDIN_ID = "no_linkedin_id"
 _PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 
 
@@ -279,6 +281,8 @@ def _claimed(message_id: int) -> Message:
 
 
 def _send(message: Message):
+    if _starts_a_chat(message):
+        return _start_chat(message)
     to = _recipient(message)
     # Kept open between sends: a client per send paid a connection (and for a real
     # provider a TLS handshake) per send.
@@ -293,6 +297,45 @@ def _send(message: Message):
         )
     reply_to = message.context.get("message_id", "")
     return client.send_text(to=to, text=message.text, reply_to=reply_to)
+
+
+def _starts_a_chat(message: Message) -> bool:
+    """A LinkedIn message to someone the account has no chat with yet (a campaign's
+    first message after an accepted invitation): there is no chat id to send into."""
+    return (
+        Provider(message.channel.provider) == Provider.UNIPILE
+        and not message.conversation.provider_conversation_ref
+    )
+
+
+def _start_chat(message: Message):
+    """Open the 1:1 chat with the contact's LinkedIn provider id by sending this message,
+    and keep the chat's id on the conversation: later messages go into it, and the
+    chat's webhooks (which name the same provider id) file into the same conversation."""
+    conversation = message.conversation
+    provider_id = _provider_id(conversation.contact_id, message.channel_id)
+    if not provider_id:
+        # Permanent: no retry finds an id; the message fails with this code and title.
+        raise ProviderError(
+            code=NO_LINKEDIN_ID,
+            title="No chat with this contact yet, and no LinkedIn id to start one "
+            "(send an invitation first, or wait for their first message).",
+        )
+    with send_client_for(message.channel) as client:
+        started = client.start_chat(attendee_provider_id=provider_id, text=message.text)
+    conversations.conversation_ref_record(conversation_id=conversation.pk, ref=started.chat_id)
+    return started.sent
+
+
+def _provider_id(contact_id: int, channel_id: int) -> str:
+    return (
+        ContactIdentity.objects.filter(
+            contact_id=contact_id, channel_id=channel_id, kind=IdentityKind.PROVIDER_ID
+        )
+        .values_list("value", flat=True)
+        .first()
+        or ""
+    )
 
 
 def _refused(message: Message, error: ProviderError, attempt: int) -> Delivery:
@@ -319,7 +362,8 @@ def _withheld(message: Message, refusal: ApplicationError) -> Delivery:
 
 
 def _recipient(message: Message) -> str:
-    """Who the provider should deliver to: the chat for LinkedIn (Unipile), the
+    """Who the provider should deliver to: the chat for LinkedIn (Unipile; one with
+    no chat yet starts it, see _start_chat), the
     WhatsApp id Meta gave us for WhatsApp, else the contact's phone number."""
     conversation = message.conversation
     provider = Provider(message.channel.provider)

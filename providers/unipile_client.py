@@ -1,7 +1,7 @@
-"""Unipile API client: sending a message into an existing chat (LinkedIn and others),
-listing an account's messages for reconciliation, and LinkedIn invitations: a profile
-resolved to its provider id, the invitation, the account's relations (contracts:
-docs/unipile-linkedin.md).
+"""Unipile API client: sending a message into an existing chat (LinkedIn and others) or
+into a new 1:1 chat, listing an account's messages for reconciliation, and LinkedIn
+invitations: a profile resolved to its provider id, the invitation, the account's
+relations (contracts: docs/unipile-linkedin.md).
 
 Unipile serves each customer from their own DSN ("api1.unipile.com:13111"), so there is
 no default base URL. The send is a multipart form; Unipile answers 201 with
@@ -43,6 +43,15 @@ class Invited:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
+@dataclass(frozen=True)
+class ChatStarted:
+    """A new 1:1 chat, opened by its first message: the chat's id (where later messages
+    go, and what its webhooks name) and the message's."""
+
+    chat_id: str
+    sent: Sent
+
+
 class UnipileClient(JsonApi):
     name = "Unipile"
 
@@ -79,6 +88,27 @@ class UnipileClient(JsonApi):
             raise self.unexpected(reply, "a message_id")
         # Unipile sends no "sent" webhook later: its 201 is the message having left.
         return Sent(message_id=message_id, status=MessageStatus.SENT, raw=reply.body)
+
+    def start_chat(self, *, attendee_provider_id: str, text: str) -> ChatStarted:
+        """Open a 1:1 chat with a person by sending it its first message
+        (`POST /api/v1/chats`, multipart: account_id, attendees_ids, text); for someone
+        the account has no chat with yet. Unipile answers
+        `{"object": "ChatStarted", "chat_id": ..., "message_id": ...}`."""
+        if not attendee_provider_id.strip():
+            raise ProviderError(code="invalid_recipient", title="No LinkedIn provider id.")
+        fields = {
+            "account_id": self._account(),
+            "attendees_ids": attendee_provider_id.strip(),
+            "text": text,
+        }
+        files = {name: (None, value) for name, value in fields.items()}
+        reply = self.request("POST", "/api/v1/chats", files=files)
+        chat_id = text_value(reply.body.get("chat_id"))
+        message_id = text_value(reply.body.get("message_id"))
+        if not (chat_id and message_id):
+            raise self.unexpected(reply, "a chat_id and a message_id")
+        sent = Sent(message_id=message_id, status=MessageStatus.SENT, raw=reply.body)
+        return ChatStarted(chat_id=chat_id, sent=sent)
 
     def messages_page(self, *, since: datetime, cursor: str = "", limit: int = 100) -> Page:
         """One page of the connected account's messages, in every chat, created after

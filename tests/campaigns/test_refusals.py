@@ -141,20 +141,3 @@ def test_whatsapp_text_with_the_window_closed_waits_then_gives_up(whatsapp, cloc
 
     lead.refresh_from_db()
     assert (lead.state, lead.stop_reason) == (EnrollmentState.STOPPED, "window_expired")
-
-
-def test_an_invitation_step_without_the_invitations_service_fails_clearly(sms, clock, tick):
-    try:
-        import messaging.invitations  # noqa: F401
-    except ModuleNotFoundError:
-        pass
-    else:
-        pytest.skip("messaging.invitations is deployed: the LinkedIn tests cover it")
-    campaign = make_campaign(sms, [{"kind": StepKind.LINKEDIN_INVITATION, "note": "Hi"}])
-    (lead,) = enroll(campaign, {"first_name": "Ada"})
-    services.campaign_start(campaign=campaign)
-
-    tick()
-
-    lead.refresh_from_db()
-    assert (lead.state, lead.stop_reason) == (EnrollmentState.FAILED, "invitations_unavailable")

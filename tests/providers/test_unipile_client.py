@@ -6,6 +6,7 @@ import pytest
 from providers.events import MessageStatus
 from providers.http import ProviderError
 from providers.unipile_client import UnipileClient, dsn_url
+from tests.providers.test_unipile_relations import JULIEN, fixture
 
 API_KEY = "unipile-test-key"
 ACCOUNT_ID = "dfXlh46vQYCsMbVarumWlg"
@@ -108,6 +109,52 @@ def test_an_unavailable_service_is_transient(client, respx_mock):
 
     assert raised.value.transient is True
     assert raised.value.title == "Service Unavailable"
+
+
+def test_start_chat_opens_a_chat_with_the_person_and_gives_both_ids(client, respx_mock):
+    # given Unipile starts the chat (its recorded answer)
+    route = respx_mock.post(f"{DSN}/api/v1/chats").respond(201, json=fixture("chat_started"))
+
+    # when the first message goes to a person the account has no chat with
+    started = client.start_chat(attendee_provider_id=JULIEN, text="Thanks for connecting!")
+
+    # then it is a multipart form naming the account and the person by provider id
+    assert _fields(route) == {
+        "account_id": ACCOUNT_ID,
+        "attendees_ids": JULIEN,
+        "text": "Thanks for connecting!",
+    }
+    # and the answer gives the new chat and the message, which has left
+    assert started.chat_id == "Dm1yQbyuWU-kK_qTEVv0xw"
+    assert (started.sent.message_id, started.sent.status) == (
+        "7pJWqHbkXr2Pd9Ujh0yZfA",
+        MessageStatus.SENT,
+    )
+
+
+def test_start_chat_without_a_chat_id_in_the_answer_is_not_retried(client, respx_mock):
+    respx_mock.post(f"{DSN}/api/v1/chats").respond(201, json={"object": "ChatStarted"})
+
+    with pytest.raises(ProviderError) as raised:
+        client.start_chat(attendee_provider_id=JULIEN, text="Hi")
+
+    # The message may have left: a retry could send it twice.
+    assert (raised.value.code, raised.value.transient) == ("unexpected_response", False)
+
+
+def test_start_chat_needs_a_provider_id_and_the_account(respx_mock):
+    route = respx_mock.post(f"{DSN}/api/v1/chats")
+    with (
+        UnipileClient(API_KEY, ACCOUNT_ID, base_url=DSN) as unipile,
+        pytest.raises(ProviderError, match="invalid_recipient"),
+    ):
+        unipile.start_chat(attendee_provider_id=" ", text="Hi")
+    with (
+        UnipileClient(API_KEY, "", base_url=DSN) as unipile,
+        pytest.raises(ProviderError, match="no_account_id"),
+    ):
+        unipile.start_chat(attendee_provider_id=JULIEN, text="Hi")
+    assert not route.called
 
 
 @pytest.mark.parametrize(
