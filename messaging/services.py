@@ -321,8 +321,8 @@ def _start_chat(message: Message):
             title="No chat with this contact yet, and no LinkedIn id to start one "
             "(send an invitation first, or wait for their first message).",
         )
-    with send_client_for(message.channel) as client:
-        started = client.start_chat(attendee_provider_id=provider_id, text=message.text)
+    client = pooled_send_client(message.channel)
+    started = client.start_chat(attendee_provider_id=provider_id, text=message.text)
     conversations.conversation_ref_record(conversation_id=conversation.pk, ref=started.chat_id)
     return started.sent
 

@@ -12,6 +12,7 @@ from conversations.models import Conversation, Message
 from conversations.retention import messages_retention_apply
 from reconciliation.schedules import PERIODIC_TASKS
 from tests.factories import ConversationFactory, MessageFactory, OrganizationFactory
+from tests.markers import postgresql_only
 from webhooks.models import EventStatus, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +59,7 @@ def test_messages_older_than_the_retention_lose_their_contents(organization):
     assert report[organization.slug]["messages"] == 1
 
 
+@postgresql_only("the stored full-text document is PostgreSQL's")
 def test_blanked_text_leaves_nothing_to_search(organization):
     old = _message(ConversationFactory(organization=organization), 40, "Ship to Rua Augusta")
 
