@@ -60,7 +60,18 @@ def _as_form_errors(form: forms.ModelForm, error: ApplicationError) -> None:
             form.add_error(name, problem["message"] if isinstance(problem, dict) else problem)
 
 
+WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+
+
 class CampaignForm(forms.ModelForm):
+    # Ticked days, stored as the model's list of weekday numbers (0 = Monday).
+    send_days = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "weekdays"}),
+        help_text="The days steps are sent and working days are counted on.",
+    )
+
     class Meta:
         model = Campaign
         fields = ["organization", *editing.CAMPAIGN_FIELDS]

@@ -207,7 +207,7 @@ def test_an_admin_adds_a_campaign_with_steps_and_bad_steps_are_form_errors(
         "timezone": "Europe/Paris",
         "send_start": "09:00",
         "send_end": "17:00",
-        "send_days": "[0, 1, 2, 3, 4]",
+        "send_days": ["0", "1", "2", "3", "5"],  # ticked: Monday-Thursday and Saturday
         "steps-TOTAL_FORMS": "1",
         "steps-INITIAL_FORMS": "0",
         "steps-0-position": "1",
@@ -232,4 +232,5 @@ def test_an_admin_adds_a_campaign_with_steps_and_bad_steps_are_form_errors(
     assert created.status_code == 302, created.content.decode()[:2000]
     campaign = Campaign.objects.get()
     assert campaign.status == CampaignStatus.DRAFT
+    assert campaign.send_days == [0, 1, 2, 3, 5]
     assert list(Step.objects.values_list("kind", "text")) == [("text", "Hi {{first_name|there}}")]
