@@ -92,7 +92,7 @@ def replies_detect(*, now: datetime | None = None) -> list[int]:
             return []  # another scheduler's pass is running now
         since = cursor_row.message_id
         with connection.cursor() as cursor:
-            cursor.execute(_detect_sql(), [*_detect_params(now), since])
+            cursor.execute(_detect_sql(), [since, *_detect_params(now)])
             ids = [row[0] for row in cursor.fetchall()]
             cursor.execute(_advance_sql(), [since, now - REPLY_RESCAN])
             (reached,) = cursor.fetchone()
@@ -125,18 +125,21 @@ def _cursor_locked() -> ReplyCursor | None:
 
 
 def _detect_sql() -> str:
+    """Starting from the messages (materialized: the planner must not start from the
+    leads): each conversation that filed an inbound message since the cursor, its
+    campaigns on that channel, their live leads that are that contact."""
     enrollment, campaign = Enrollment._meta.db_table, Campaign._meta.db_table
     conversation, message = Conversation._meta.db_table, Message._meta.db_table
     return (
-        f"UPDATE {enrollment} AS e SET state = %s, stop_reason = %s, "  # noqa: S608 - names from the models
+        f"WITH fresh AS MATERIALIZED (SELECT DISTINCT m.conversation_id FROM {message} m "  # noqa: S608 - names from the models
+        f"WHERE m.id > %s AND m.direction = '{Direction.INBOUND}') "
+        f"UPDATE {enrollment} AS e SET state = %s, stop_reason = %s, "
         "replied_at = c.last_user_message_at, next_run_at = NULL, finished_at = %s, "
         "updated_at = %s "
-        f"FROM {campaign} k, {conversation} c "
-        "WHERE k.id = e.campaign_id AND c.contact_id = e.contact_id "
-        "AND c.channel_id = k.channel_id AND e.state IN (%s, %s) "
+        f"FROM fresh f JOIN {conversation} c ON c.id = f.conversation_id "
+        f"JOIN {campaign} k ON k.channel_id = c.channel_id "
+        "WHERE e.campaign_id = k.id AND e.contact_id = c.contact_id AND e.state IN (%s, %s) "
         "AND e.started_at IS NOT NULL AND c.last_user_message_at > e.started_at "
-        f"AND c.id IN (SELECT m.conversation_id FROM {message} m "
-        f"WHERE m.id > %s AND m.direction = '{Direction.INBOUND}') "
         # SQLite's RETURNING names the target's columns unqualified only.
         + ("RETURNING e.id" if connection.vendor == "postgresql" else "RETURNING id")
     )
