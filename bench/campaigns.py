@@ -21,7 +21,11 @@ Uses (and drops) a database named switchboard_bench_campaigns.
 """
 
 import argparse
+import contextlib
+import cProfile
+import itertools
 import os
+import pstats
 import sys
 import time
 import tracemalloc
@@ -45,6 +49,12 @@ def main() -> None:
         default=0,
         help="stop each campaign's tick after this long (0: run every lead's first step)",
     )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        help="also run a tick of this many steps under cProfile and print where it goes",
+    )
     options = parser.parse_args()
     env = bench_environment()
     fresh_database(env)
@@ -53,13 +63,23 @@ def main() -> None:
         queued = _stub_broker()
         channel, template = _channel()
         rows = []
-        for index, size in enumerate((options.small, options.large)):
-            campaign = _campaign(channel, template, size, offset=index * options.small)
-            rows.append((size, *_run(campaign, options.batch, queued, options.seconds)))
-            print(f"{size:,} enrollments: {rows[-1][1:]}", flush=True)
+        offsets = itertools.count(0, 1_000_000)
+        # The same campaign through the single sends (one message_send_template a
+        # step, as before the batch send), then the batch send: side by side.
+        for label, size, batched in (
+            ("single sends", options.small, False),
+            ("batch send", options.small, True),
+            ("batch send", options.large, True),
+        ):
+            campaign = _campaign(channel, template, size, offset=next(offsets))
+            with _send_path(batched=batched):
+                rows.append((label, size, *_run(campaign, options.batch, queued, options.seconds)))
+            print(f"{label}, {size:,} enrollments: {rows[-1][2:]}", flush=True)
         alone = _campaign_side_only(
-            channel, template, options.small, options.batch, offset=options.small + options.large
+            channel, template, options.small, options.batch, offset=next(offsets)
         )
+        if options.profile:
+            _profile(channel, template, options.profile, options.batch, offset=next(offsets))
         idle = _idle_tick()
         _report(rows, idle, _round_trip_ms(), alone, options.small)
     finally:
@@ -172,6 +192,35 @@ def _run(campaign, batch: int, queued: list[int], seconds: float):
     return sent, sent / elapsed, peak / 2**20, _rss_mib(), start_ms
 
 
+@contextlib.contextmanager
+def _send_path(*, batched: bool):
+    """`batched=False`: every step through message_send_text / message_send_template,
+    one at a time (the runner's path for the kinds it does not batch)."""
+    from campaigns import steps
+
+    kinds = steps.BATCHED_KINDS
+    steps.BATCHED_KINDS = kinds if batched else ()
+    try:
+        yield
+    finally:
+        steps.BATCHED_KINDS = kinds
+
+
+def _profile(channel, template, size: int, batch: int, offset: int) -> None:
+    """A tick of `size` steps under cProfile: the functions that take the time."""
+    from campaigns import services
+    from campaigns.scheduler import scheduler_tick
+
+    campaign = _campaign(channel, template, size, offset=offset)
+    services.campaign_start(campaign=campaign)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    scheduler_tick(batch_size=batch, budget_seconds=24 * 3600)
+    profiler.disable()
+    print(f"\ncProfile of a tick of {size:,} steps (cumulative, top 30):")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+
+
 def _campaign_side_only(channel, template, size: int, batch: int, offset: int) -> float:
     """The same tick with the send service replaced by a stub: what the campaign's own
     machinery (claim, batch reads, reply check, render, records) manages alone."""
@@ -180,21 +229,16 @@ def _campaign_side_only(channel, template, size: int, batch: int, offset: int) -
 
     campaign = _campaign(channel, template, size, offset=offset)
     services.campaign_start(campaign=campaign)
-    real = steps.step_send
-
-    def rendered_not_sent(*, enrollment, step):
-        from campaigns.personalize import render_parameters
-
-        render_parameters(step.template_parameters, enrollment.fields)
-        return steps.Sent(None)
-
-    steps.step_send = rendered_not_sent
+    real = steps.items_send
+    # The items are built (the lead's conversation, the rendered parameters) by the
+    # campaign's code as always; only the batch send answers without sending.
+    steps.items_send = lambda items: [None] * len(items)
     try:
         started = time.perf_counter()
         report = scheduler_tick(batch_size=batch, budget_seconds=24 * 3600)
         return report.outcomes.get("sent", 0) / (time.perf_counter() - started)
     finally:
-        steps.step_send = real
+        steps.items_send = real
 
 
 def _round_trip_ms() -> float:
@@ -214,21 +258,47 @@ def _idle_tick() -> dict[str, float]:
     put there too): nothing is due. The tick and its parts."""
     from datetime import timedelta
 
+    from django.db import connection
+    from django.db.models import F
     from django.utils import timezone
 
     from campaigns.models import Enrollment
-    from campaigns.replies import replies_detect
+    from campaigns.replies import REPLY_RESCAN, replies_detect
     from campaigns.scheduler import enrollments_claim, scheduler_tick
 
     tomorrow = timezone.now() + timedelta(days=1)
     Enrollment.objects.filter(next_run_at__lt=tomorrow).update(next_run_at=tomorrow)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")  # what autovacuum does after the bulk writes
 
+    figures = _idle_parts(
+        {
+            "whole tick": lambda: scheduler_tick(),
+            "claim query": lambda: enrollments_claim(now=timezone.now()),
+            "reply pass": lambda: replies_detect(now=timezone.now()),
+        }
+    )
+    # Once the run's messages are older than the rescan window the cursor passes them
+    # (aged here rather than waited for): the steady idle tick.
+    from conversations.models import Message
+
+    Message.objects.update(created_at=F("created_at") - REPLY_RESCAN - timedelta(seconds=1))
+    replies_detect(now=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    steady = _idle_parts(
+        {
+            "whole tick": lambda: scheduler_tick(),
+            "reply pass": lambda: replies_detect(now=timezone.now()),
+        }
+    )
+    figures.update({f"{name}, cursor caught up": ms for name, ms in steady.items()})
+    return figures
+
+
+def _idle_parts(calls) -> dict[str, float]:
     figures = {}
-    for name, call in (
-        ("whole tick", lambda: scheduler_tick()),
-        ("claim query", lambda: enrollments_claim(now=timezone.now())),
-        ("reply pass", lambda: replies_detect(now=timezone.now())),
-    ):
+    for name, call in calls.items():
         call()  # warm
         runs = []
         for _ in range(5):
@@ -248,18 +318,18 @@ def _rss_mib() -> float:
 
 def _report(rows, idle: dict[str, float], round_trip: float, alone: float, stubbed: int) -> None:
     print("\nCampaign scheduler: claim + render + message_send_template + step record")
-    header = ("enrollments", "start", "steps run", "steps/s", "tick peak (tracemalloc)", "RSS")
-    print("{:>12} {:>10} {:>10} {:>8} {:>24} {:>8}".format(*header))
-    for size, sent, rate, peak, rss, start_ms in rows:
+    header = ("path", "enrollments", "start", "steps run", "steps/s", "tick peak", "RSS")
+    print("{:>13} {:>12} {:>10} {:>10} {:>8} {:>24} {:>8}".format(*header))
+    for label, size, sent, rate, peak, rss, start_ms in rows:
         print(
-            f"{size:>12,} {start_ms:>7.0f} ms {sent:>10,} {rate:>8,.0f} "
+            f"{label:>13} {size:>12,} {start_ms:>7.0f} ms {sent:>10,} {rate:>8,.0f} "
             f"{peak:>20.1f} MiB {rss:>4.0f} MiB"
         )
     print(f"\nOne SELECT 1 round trip: {round_trip:.2f} ms")
     print(f"The same with the send service stubbed ({stubbed:,} leads): {alone:,.0f} steps/s")
     print("\nA tick with nothing due (median of 5), every lead waiting for its next step:")
     for name, ms in idle.items():
-        print(f"  {name:<12} {ms:8.1f} ms")
+        print(f"  {name:<34} {ms:8.1f} ms")
 
 
 if __name__ == "__main__":

@@ -305,3 +305,16 @@ class CampaignDailyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.kind} on {self.day}: {self.count}"
+
+
+class ReplyCursor(models.Model):
+    """How far the reply pass (campaigns.replies.replies_detect) has read the messages
+    table: one row. Every inbound message with a higher id is looked at again by the
+    next pass; the row moves only past messages filed long enough ago that no
+    transaction still writing could commit one below it (replies.REPLY_RESCAN)."""
+
+    message_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Replies read up to message {self.message_id}"

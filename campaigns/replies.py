@@ -6,23 +6,24 @@ Asked, not told (DESIGN.md "Things that must react"): the conversation's
 `last_user_message_at` is the latest customer message it has filed, from a webhook or
 from a reconciliation that fills in a missed one later, whatever the provider. The
 scheduler asks it inside each batch's transaction (`conversations_locked`), and each
-tick asks it for every live enrollment at once (`replies_detect`), so a reply is
-noticed even while no step is due.
+tick asks it for the live enrollments of the conversations that filed an inbound
+message since the last pass (`replies_detect`), so a reply is noticed even while no
+step is due.
 
 The owner's email is durable: `reply_notified_at` is set only once it went out; it is
 sent after the commit that recorded the reply and retried by every tick until then.
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns.models import Campaign, Enrollment, EnrollmentState
+from campaigns.models import Campaign, Enrollment, EnrollmentState, ReplyCursor
 from conversations import services as conversations
-from conversations.models import Conversation
+from conversations.models import Conversation, Direction, Message
 from tenants.alerts import admin_url
 
 logger = logging.getLogger(__name__)
@@ -74,30 +75,91 @@ def enrollment_mark_replied(*, enrollment: Enrollment, at: datetime, now: dateti
 
 def replies_detect(*, now: datetime | None = None) -> list[int]:
     """Every live enrollment whose lead wrote since it started, stopped as replied in
-    one statement. Returns their ids."""
+    one statement. Returns their ids.
+
+    Only the conversations with an inbound message filed since the cursor
+    (ReplyCursor) are looked at, so a pass costs what was filed since, not the number
+    of leads. Message ids are taken when a row is inserted but seen when it commits,
+    which may be out of order: the cursor therefore moves only up to messages filed
+    more than REPLY_RESCAN ago, and the newer ones are read again by the next pass
+    (harmless: a lead already stopped is no longer live). A reply filed late by
+    reconciliation is a new row, so it is seen too. Two schedulers: the one holding
+    the cursor's row runs the pass, the other skips it this tick."""
     now = now or timezone.now()
-    enrollment, campaign = Enrollment._meta.db_table, Campaign._meta.db_table
-    conversation = Conversation._meta.db_table
-    sql = (
-        f"UPDATE {enrollment} AS e SET state = %s, stop_reason = %s, "  # noqa: S608 - names from the models
-        "replied_at = c.last_user_message_at, next_run_at = NULL, finished_at = %s, "
-        "updated_at = %s "
-        f"FROM {campaign} k, {conversation} c "
-        "WHERE k.id = e.campaign_id AND c.contact_id = e.contact_id "
-        "AND c.channel_id = k.channel_id AND e.state IN (%s, %s) "
-        "AND e.started_at IS NOT NULL AND c.last_user_message_at > e.started_at "
-        # SQLite's RETURNING names the target's columns unqualified only.
-        + ("RETURNING e.id" if connection.vendor == "postgresql" else "RETURNING id")
-    )
-    params = [EnrollmentState.REPLIED, REPLIED, now, now, *_STARTED_STATES]
     with transaction.atomic():
+        cursor_row = _cursor_locked()
+        if cursor_row is None:
+            return []  # another scheduler's pass is running now
+        since = cursor_row.message_id
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            # Nothing filed since the cursor (the idle case): one backward step in the
+            # primary key, whatever the planner's statistics say of the table.
+            cursor.execute(f"SELECT MAX(id) FROM {Message._meta.db_table}")  # noqa: S608
+            (last,) = cursor.fetchone()
+            if last is None or last <= since:
+                return []
+            cursor.execute(_detect_sql(), [since, *_detect_params(now)])
             ids = [row[0] for row in cursor.fetchall()]
+            cursor.execute(_advance_sql(), [since, now - REPLY_RESCAN])
+            (reached,) = cursor.fetchone()
+        if reached is not None and reached > since:
+            ReplyCursor.objects.filter(pk=cursor_row.pk).update(message_id=reached, updated_at=now)
         if ids:
             _hand_to_agents(enrollment_ids=ids)
             _notify_on_commit(ids)
     return ids
+
+
+# How long after a message's insert its transaction can still be committing: the
+# cursor never passes messages younger than this. Far longer than any transaction
+# that files messages (a webhook batch, a campaign batch: seconds).
+REPLY_RESCAN = timedelta(minutes=2)
+_CURSOR = 1
+
+
+def _cursor_locked() -> ReplyCursor | None:
+    """The cursor's row, locked until the pass commits; None if another pass holds it."""
+    for _ in range(2):
+        found = ReplyCursor.objects.select_for_update(skip_locked=True).filter(pk=_CURSOR).first()
+        if found is not None:
+            return found
+        if ReplyCursor.objects.filter(pk=_CURSOR).exists():
+            return None
+        # First pass (or a flushed test database): from the first message.
+        ReplyCursor.objects.bulk_create([ReplyCursor(pk=_CURSOR)], ignore_conflicts=True)
+    return None
+
+
+def _detect_sql() -> str:
+    """Starting from the messages (materialized: the planner must not start from the
+    leads): each conversation that filed an inbound message since the cursor, its
+    campaigns on that channel, their live leads that are that contact."""
+    enrollment, campaign = Enrollment._meta.db_table, Campaign._meta.db_table
+    conversation, message = Conversation._meta.db_table, Message._meta.db_table
+    return (
+        f"WITH fresh AS MATERIALIZED (SELECT DISTINCT m.conversation_id FROM {message} m "  # noqa: S608 - names from the models
+        f"WHERE m.id > %s AND m.direction = '{Direction.INBOUND}') "
+        f"UPDATE {enrollment} AS e SET state = %s, stop_reason = %s, "
+        "replied_at = c.last_user_message_at, next_run_at = NULL, finished_at = %s, "
+        "updated_at = %s "
+        f"FROM fresh f JOIN {conversation} c ON c.id = f.conversation_id "
+        f"JOIN {campaign} k ON k.channel_id = c.channel_id "
+        "WHERE e.campaign_id = k.id AND e.contact_id = c.contact_id AND e.state IN (%s, %s) "
+        "AND e.started_at IS NOT NULL AND c.last_user_message_at > e.started_at "
+        # SQLite's RETURNING names the target's columns unqualified only.
+        + ("RETURNING e.id" if connection.vendor == "postgresql" else "RETURNING id")
+    )
+
+
+def _detect_params(now: datetime) -> list:
+    return [EnrollmentState.REPLIED, REPLIED, now, now, *_STARTED_STATES]
+
+
+def _advance_sql() -> str:
+    """The highest message id filed before the horizon (read by the primary key from
+    the cursor on)."""
+    message = Message._meta.db_table
+    return f"SELECT MAX(id) FROM {message} WHERE id > %s AND created_at < %s"  # noqa: S608
 
 
 _STARTED_STATES = (EnrollmentState.ACTIVE, EnrollmentState.WAITING)

@@ -35,6 +35,8 @@ from tenants.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
+# A step handed to the batch send: its outcome comes from `pending_send`.
+PENDING = "pending"
 # How often a lead waiting for an invitation's acceptance is looked at again.
 ACCEPTANCE_RECHECK = timedelta(hours=1)
 # The enrollment fields a step may change (written back in one statement per batch).
@@ -74,6 +76,8 @@ class Batch:
     # other leads on them wait without trying (and without a history row each).
     throttled: dict[int, datetime] = field(default_factory=dict)
     history: list[EnrollmentStep] = field(default_factory=list)
+    # Messages waiting for the batch send: (enrollment, step, calendar, item).
+    pending: list[tuple] = field(default_factory=list)
     changed: dict[int, Enrollment] = field(default_factory=dict)
 
     def calendar(self, campaign: Campaign) -> SendingCalendar:
@@ -212,6 +216,11 @@ def _send_step(batch: Batch, enrollment: Enrollment, step: Step, cal) -> str:
         # Every send check raises before anything is written, and the cap counts only
         # when under the cap: a refusal leaves nothing behind.
         caps.campaign_cap_take(campaign=enrollment.campaign, step=step, now=batch.now, cal=cal)
+        if step.kind in steps.BATCHED_KINDS:
+            # Sent with the batch's other messages (Batch.send_pending), one batch
+            # send for all: what it answers is handled by _sent / _refused below.
+            batch.pending.append((enrollment, step, cal, steps.step_item(enrollment, step)))
+            return PENDING
         sent = steps.step_send(enrollment=enrollment, step=step)
     except caps.CampaignCapped as capped:
         return _capped(batch, enrollment, cal, str(capped))
@@ -221,12 +230,31 @@ def _send_step(batch: Batch, enrollment: Enrollment, step: Step, cal) -> str:
         batch.record(enrollment, step, StepOutcome.FAILED, str(error))
         _finish(batch, enrollment, EnrollmentState.FAILED, error.reason, str(error))
         return "failed"
+    return _sent(batch, enrollment, step, cal, sent)
+
+
+def _sent(batch: Batch, enrollment: Enrollment, step: Step, cal, sent: steps.Sent) -> str:
     batch.executed.add((enrollment.pk, step.position))
     batch.record(
         enrollment, step, StepOutcome.QUEUED, sent.detail, execution=True, message=sent.message
     )
     _advance(batch, enrollment, step, cal)
     return "sent"
+
+
+def pending_send(batch: Batch) -> dict[str, int]:
+    """Send the batch's pending messages in one batch send and settle each lead by its
+    answer, as a single send's answer would have settled it. Returns the outcomes."""
+    outcomes: dict[str, int] = {}
+    pending, batch.pending = batch.pending, []
+    answers = steps.items_send([item for *_, item in pending])
+    for (enrollment, step, cal, _), answer in zip(pending, answers, strict=True):
+        if isinstance(answer, ApplicationError):
+            outcome = _refused(batch, enrollment, step, answer, cal)
+        else:
+            outcome = _sent(batch, enrollment, step, cal, steps.Sent(answer))
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
 
 
 def _refused(batch: Batch, enrollment: Enrollment, step: Step, error: ApplicationError, cal):

@@ -172,7 +172,10 @@ def _batch_in_one_transaction(ids: list[int], token: str, now: datetime) -> dict
         batch = _batch_for(enrollments, now)
         for enrollment in enrollments:
             outcome = run.step_run(enrollment, batch)
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            if outcome != run.PENDING:
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        for outcome, count in run.pending_send(batch).items():
+            outcomes[outcome] = outcomes.get(outcome, 0) + count
         batch.flush()
     if len(enrollments) < len(ids):
         outcomes["lost"] = len(ids) - len(enrollments)

@@ -11,7 +11,9 @@ from campaigns.models import Enrollment, Step, StepKind
 from campaigns.personalize import render, render_parameters
 from conversations import services as conversations
 from conversations.models import ContactIdentity, Conversation, IdentityKind, Message
+from messaging import batch_send as messaging_batch
 from messaging import services as messaging
+from messaging.batch_send import BatchItem, TemplateSend
 from providers.events import ContactRef
 
 
@@ -57,6 +59,32 @@ def step_send(*, enrollment: Enrollment, step: Step) -> Sent:
     else:
         raise StepImpossible("unknown_step", f"Step kind {step.kind!r} sends nothing.")
     return Sent(message)
+
+
+# The steps sent through messaging's batch send (Batch.pending) rather than one by one.
+BATCHED_KINDS = (StepKind.TEXT, StepKind.WHATSAPP_TEMPLATE)
+
+
+def step_item(enrollment: Enrollment, step: Step) -> BatchItem:
+    """The step as one item of a batch send (rendered from the lead's fields)."""
+    fields = enrollment.fields or {}
+    conversation = enrollment_conversation(enrollment=enrollment)
+    if step.kind == StepKind.TEXT:
+        return BatchItem(conversation=conversation, text=render(step.text, fields))
+    return BatchItem(
+        conversation=conversation,
+        template=TemplateSend(
+            name=step.template_name,
+            language=step.template_language,
+            parameters=render_parameters(step.template_parameters, fields),
+        ),
+    )
+
+
+def items_send(items: list[BatchItem]) -> list:
+    """The batch's messages, through messaging's batch send: each a Message or the
+    ApplicationError its checks refused it with."""
+    return messaging_batch.messages_send_batch(items=items)
 
 
 def _invite(enrollment: Enrollment, note: str) -> Sent:

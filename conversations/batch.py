@@ -698,12 +698,18 @@ def outbound_create(
             status=MessageStatus.QUEUED,
             occurred_at=timezone.now(),  # the thread's order: when we wrote it
         )
-        locked.last_message_at = locked.last_activity_at = message.occurred_at
-        locked.last_message_preview = (text or f"[{type}]")[:PREVIEW_LENGTH]
-        if type == MessageType.TEMPLATE:
-            window_note_template(locked, at=message.occurred_at)
+        outbound_note(locked, message)
         locked.save(update_fields=_OUTBOUND_CONVERSATION_FIELDS)
     return message
+
+
+def outbound_note(locked: Conversation, message: Message) -> None:
+    """What a queued outbound message changes in its conversation (fields only; the
+    caller saves `_OUTBOUND_CONVERSATION_FIELDS`)."""
+    locked.last_message_at = locked.last_activity_at = message.occurred_at
+    locked.last_message_preview = (message.text or f"[{message.type}]")[:PREVIEW_LENGTH]
+    if message.type == MessageType.TEMPLATE:
+        window_note_template(locked, at=message.occurred_at)
 
 
 @transaction.atomic

@@ -30,6 +30,7 @@ from conversations.batch import (
     outbound_failed,
 )
 from conversations.models import Conversation, ConversationNote, ConversationStatus, Message
+from conversations.outbound_many import OutboundDraft, outbound_create_many
 from providers.events import InboundMessage, MessageStatus, MessageStatusUpdate, MessageType
 from tenants.errors import field_error
 from tenants.models import Channel
@@ -81,6 +82,12 @@ def message_outbound_create(
     return outbound_create(
         conversation=conversation, type=type, text=text, payload=payload, context=context
     )
+
+
+def messages_outbound_create(*, drafts: list[OutboundDraft]) -> list[Message]:
+    """Many messages the business sends, queued at once (messaging's batch send), in the
+    order given. The send rules are the caller's, as for `message_outbound_create`."""
+    return outbound_create_many(drafts=drafts)
 
 
 def message_outbound_accepted(

@@ -70,6 +70,28 @@ redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 10
 return 0
 """
 
+# The same for up to ARGV[3] sends at once (a batch): admits as many as the bucket
+# holds, in one step. Returns {admitted, µs to wait for the next one (0 if all went)}.
+_GCRA_MANY = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local wanted = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+if now < tat - tolerance then
+  return {0, math.ceil(tat - tolerance - now)}
+end
+local admitted = math.min(wanted, math.floor((now + tolerance - tat) / interval) + 1)
+local new_tat = tat + admitted * interval
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+if admitted < wanted then
+  return {admitted, math.max(1, math.ceil(new_tat - tolerance - now))}
+end
+return {admitted, 0}
+"""
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -110,6 +132,31 @@ def send_admit(*, channel: Channel, now: datetime | None = None) -> None:
         daily_cap_take(channel_id=channel.pk, cap=limits.daily_cap, now=now)
 
 
+def send_admit_many(
+    *, channel: Channel, count: int, now: datetime | None = None
+) -> tuple[int, ApplicationError | None]:
+    """`send_admit` for `count` sends at once (a batch): how many of them, the first
+    ones, are admitted (and counted), and the refusal the others get (RATE_LIMITED, as
+    `send_admit` would have given each). The same limits, read once: the throughput
+    admits as many as its bucket holds in one step, the daily cap counts one by one
+    (only capped channels have one; they send at most a few hundred a day)."""
+    limits = limits_for(channel)
+    admitted, wait = throughput_take_many(
+        channel_id=channel.pk, per_second=limits.per_second, count=count
+    )
+    refusal = None
+    if admitted < count:
+        refusal = _rate_limited(wait, f"More than {limits.per_second} sends per second.")
+    if limits.daily_cap is None:
+        return admitted, refusal
+    for taken in range(admitted):
+        try:
+            daily_cap_take(channel_id=channel.pk, cap=limits.daily_cap, now=now)
+        except ApplicationError as capped:
+            return taken, capped
+    return admitted, refusal
+
+
 def invitation_admit(*, channel: Channel, now: datetime | None = None) -> None:
     """Count one LinkedIn invitation against the channel's throughput (shared with its
     messages) and its daily invitation cap, or raise RATE_LIMITED saying how long to
@@ -141,6 +188,27 @@ def throughput_take(*, channel_id: int, per_second: int) -> float:
         logger.warning("Redis unavailable, channel %s sends unpaced: %s", channel_id, exc)
         return 0.0
     return waited / 1_000_000
+
+
+def throughput_take_many(*, channel_id: int, per_second: int, count: int) -> tuple[int, float]:
+    """Up to `count` sends at once: how many may go now (counted), and the seconds to
+    wait for the next one if not all."""
+    interval = 1_000_000 / per_second
+    tolerance = interval * max(0, math.floor(per_second * BURST_SECONDS) - 1)
+    if not settings.REDIS_URL:  # the table's clock: one send at a time
+        for admitted in range(count):
+            wait = _database_gcra(channel_id, round(interval), round(tolerance))
+            if wait:
+                return admitted, wait / 1_000_000
+        return count, 0.0
+    try:
+        admitted, waited = _gcra_many()(
+            keys=[_throughput_key(channel_id)], args=[interval, tolerance, count]
+        )
+    except (RedisError, OSError) as exc:
+        logger.warning("Redis unavailable, channel %s sends unpaced: %s", channel_id, exc)
+        return count, 0.0
+    return int(admitted), waited / 1_000_000
 
 
 def _database_gcra(channel_id: int, interval: int, tolerance: int) -> int:
@@ -223,6 +291,11 @@ def _rate_limited(wait: float, message: str) -> ApplicationError:
 @cache
 def _gcra():
     return _redis().register_script(_GCRA)
+
+
+@cache
+def _gcra_many():
+    return _redis().register_script(_GCRA_MANY)
 
 
 @cache

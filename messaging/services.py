@@ -7,7 +7,6 @@ which first makes the contact checks again (a STOP filed in between stops it).
 """
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +17,6 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from conversations import services as conversations
-from conversations.consent_models import ConsentScope
 from conversations.models import (
     ContactIdentity,
     Conversation,
@@ -26,26 +24,15 @@ from conversations.models import (
     IdentityKind,
     Message,
 )
-from messaging.checks import (
-    Exemption,
-    Recipient,
-    approved_template,
-    check_active,
-    check_text,
-    check_window,
-    may_still_contact,
-    standing,
-    template_components,
-    template_scope,
-)
+from messaging.checks import Exemption, Recipient, check_active, may_still_contact, standing
 from messaging.idempotency import IDEMPOTENCY_KEY_TTL
 from messaging.limits import send_admit
 from messaging.models import IdempotencyKey
+from messaging.prepare import Prepared, template_prepared, text_prepared
 from providers import Provider
 from providers.events import ContactRef, MessageStatus, MessageType
 from providers.http import ProviderError
 from providers.phones import InvalidPhoneNumberError, to_e164, valid_e164
-from templates.models import MessageTemplate
 from tenants.clients import pooled_send_client
 from tenants.errors import ApplicationError, field_error
 from tenants.models import Channel
@@ -64,7 +51,6 @@ SEND_TASK_GRACE = timedelta(minutes=2)
 SEND_CLAIM_LEASE = timedelta(minutes=5)
 # A LinkedIn message that can start no chat: the contact has no provider id there.
 NO_LINKEDIN_ID = "no_linkedin_id"
-_PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 
 
 def message_send_text(
@@ -77,25 +63,17 @@ def message_send_text(
 ) -> Message:
     """`sent_by`: the person who wrote it (the admin's composer), kept with it.
     `health_check`: a webhook health check to the business's own test number."""
-    channel = conversation.channel
     exempt = Exemption.HEALTH_CHECK if health_check else Exemption.NONE
-    check_active(channel)
-    check_text(channel, text)
-    contact = standing(Recipient.of(conversation), exempt=exempt)
-    contact.check_listed()
-    check_window(conversation)
-    contact.check_consent(ConsentScope.SERVICE)
-    send_admit(channel=channel)
-    context = {"message_id": reply_to} if reply_to else {}
-    message = conversations.message_outbound_create(
+    check_active(conversation.channel)
+    prepared = text_prepared(
         conversation=conversation,
-        type=MessageType.TEXT,
         text=text,
-        context=context,
-        payload={**_author(sent_by), **_checked(ConsentScope.SERVICE, exempt)},
+        contact=standing(Recipient.of(conversation), exempt=exempt),
+        exempt=exempt,
+        reply_to=reply_to,
+        sent_by=sent_by,
     )
-    deliver_on_commit(message)
-    return message
+    return _queued(conversation, prepared)
 
 
 def message_send_template(
@@ -109,27 +87,30 @@ def message_send_template(
 ) -> Message:
     """An approved template, at any time: templates are what may be sent when the
     window is closed. A MARKETING template is refused to a marketing opt-out too."""
-    channel = conversation.channel
     exempt = Exemption.HEALTH_CHECK if health_check else Exemption.NONE
-    check_active(channel)
-    contact = standing(Recipient.of(conversation), exempt=exempt)
-    contact.check_listed()
-    template = approved_template(channel, name, language)
-    components = template_components(template, parameters)
-    scope = template_scope(template)
-    contact.check_consent(scope)
-    send_admit(channel=channel)
+    check_active(conversation.channel)
+    prepared = template_prepared(
+        conversation=conversation,
+        name=name,
+        language=language,
+        parameters=parameters,
+        contact=standing(Recipient.of(conversation), exempt=exempt),
+        exempt=exempt,
+        sent_by=sent_by,
+    )
+    return _queued(conversation, prepared)
+
+
+def _queued(conversation: Conversation, prepared: Prepared) -> Message:
+    """The limits last (a refused send must not use up the channel's allowance), then
+    the queued message and its send task once the caller commits."""
+    send_admit(channel=conversation.channel)
     message = conversations.message_outbound_create(
         conversation=conversation,
-        type=MessageType.TEMPLATE,
-        text=_rendered_body(template, parameters),
-        payload={
-            "template": {"name": name, "language": language, "components": components},
-            "template_id": template.pk,
-            "parameters": parameters,
-            **_author(sent_by),
-            **_checked(scope, exempt),
-        },
+        type=prepared.type,
+        text=prepared.text,
+        payload=prepared.payload,
+        context=prepared.context,
     )
     deliver_on_commit(message)
     return message
@@ -374,33 +355,6 @@ def _recipient(message: Message) -> str:
         if wa_id:
             return f"+{wa_id.lstrip('+')}"
     return conversation.contact.phone
-
-
-def _rendered_body(template: MessageTemplate, parameters: dict) -> str:
-    """The body as the customer will read it, for the inbox."""
-    body = next(
-        (c.get("text", "") for c in template.components if str(c.get("type")).upper() == "BODY"),
-        "",
-    )
-    values = parameters.get("body", {})
-    if isinstance(values, list):
-        values = {str(index): value for index, value in enumerate(values, start=1)}
-    return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), body)
-
-
-def _checked(scope: ConsentScope, exempt: Exemption) -> dict:
-    """What the check at delivery needs to make check 4 again as it was made here."""
-    checked = {"consent_scope": scope.value} if scope != ConsentScope.SERVICE else {}
-    return {**checked, "exempt": exempt.value} if exempt else checked
-
-
-def _author(user) -> dict:
-    """Who wrote a message sent from the admin, as the thread shows it (its name is
-    copied: the thread then reads no user rows, and a renamed person's old messages
-    keep the name they were sent under)."""
-    if user is None:
-        return {}
-    return {"sent_by": {"id": user.pk, "name": user.get_username()}}
 
 
 def deliver_on_commit(message: Message) -> None:

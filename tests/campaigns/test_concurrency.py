@@ -67,16 +67,16 @@ def test_a_reply_racing_a_step_lets_at_most_that_step_go(sms, openphone, clock, 
     services.campaign_start(campaign=campaign)
     scheduler_tick()
     clock.move_to(datetime(2026, 3, 5, 10, 1, tzinfo=UTC))
-    real_send, racing = steps.step_send, []
+    real_send, racing = steps.items_send, []
 
-    def send_while_the_lead_writes(*, enrollment, step):
+    def send_while_the_lead_writes(items):
         # The lead's reply is being filed this very moment, by a webhook worker.
         racing.append(_in_thread(reply, sms, lead, datetime(2026, 3, 5, 10, 0, 30, tzinfo=UTC)))
         time.sleep(0.3)
         racing.append(racing[0][0].is_alive())  # waiting for the conversation's lock
-        return real_send(enrollment=enrollment, step=step)
+        return real_send(items)
 
-    monkeypatch.setattr(steps, "step_send", send_while_the_lead_writes)
+    monkeypatch.setattr(steps, "items_send", send_while_the_lead_writes)
     scheduler_tick()
     (thread, errors), blocked = racing
     thread.join(30)

@@ -5,9 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from campaigns import services
+from campaigns import services, steps
 from campaigns.models import Enrollment, EnrollmentState, EnrollmentStep, StepKind, StepOutcome
-from messaging import services as messaging
 from providers import Provider
 from tenants.errors import ApplicationError, ErrorCode
 from tests.campaigns.conftest import enroll, make_campaign
@@ -29,14 +28,13 @@ def test_a_lead_who_opted_out_mid_campaign_is_stopped_with_the_reason(
     leaver, stayer = enroll(campaign, {"first_name": "Ada"}, {"first_name": "Bob"})
     services.campaign_start(campaign=campaign)
     tick()
-    real_send = messaging.message_send_text
 
-    def consent_check(*, conversation, text, **kwargs):
-        if conversation.contact_id == leaver.contact_id:
-            raise ApplicationError(ErrorCode.CONTACT_OPTED_OUT, "The contact opted out.")
-        return real_send(conversation=conversation, text=text, **kwargs)
+    def consent_check(item):
+        if item.conversation.contact_id == leaver.contact_id:
+            return ApplicationError(ErrorCode.CONTACT_OPTED_OUT, "The contact opted out.")
+        return None
 
-    monkeypatch.setattr(messaging, "message_send_text", consent_check)
+    answering(monkeypatch, consent_check)
     clock.move_to(datetime(2026, 3, 5, 10, 1, tzinfo=UTC))
     tick()
     clock.move_to(datetime(2026, 3, 6, 10, 1, tzinfo=UTC))
@@ -59,10 +57,12 @@ def test_a_do_not_contact_refusal_stops_the_lead(sms, openphone, clock, tick, mo
     (lead,) = enroll(campaign, {"first_name": "Ada"})
     services.campaign_start(campaign=campaign)
 
-    def refuse(**kwargs):
-        raise ApplicationError(ErrorCode.CONTACT_DO_NOT_CONTACT, "On the do-not-contact list.")
-
-    monkeypatch.setattr(messaging, "message_send_text", refuse)
+    answering(
+        monkeypatch,
+        lambda item: ApplicationError(
+            ErrorCode.CONTACT_DO_NOT_CONTACT, "On the do-not-contact list."
+        ),
+    )
     tick()
 
     lead.refresh_from_db()
@@ -75,16 +75,13 @@ def test_a_throughput_refusal_holds_the_channels_other_leads_briefly_without_try
     campaign = make_campaign(sms, STEPS[:1])
     enroll(campaign, {"first_name": "Ada"}, {"first_name": "Bob"}, {"first_name": "Cy"})
     services.campaign_start(campaign=campaign)
-    attempts = []
-
-    def busy(**kwargs):
-        attempts.append(kwargs)
-        raise ApplicationError(ErrorCode.RATE_LIMITED, "Slow down.", {"retry_after": 0.5})
-
-    monkeypatch.setattr(messaging, "message_send_text", busy)
+    attempts = answering(
+        monkeypatch,
+        lambda item: ApplicationError(ErrorCode.RATE_LIMITED, "Slow down.", {"retry_after": 0.5}),
+    )
     report = tick()
 
-    assert len(attempts) == 1
+    assert len(attempts) == 1  # one batch send for the three, asked once
     assert report.outcomes == {"throttled": 3}
     half_a_second_later = datetime(2026, 3, 4, 10, 0, 0, 500000, tzinfo=UTC)
     assert {(e.state, e.next_run_at) for e in Enrollment.objects.all()} == {
@@ -93,6 +90,21 @@ def test_a_throughput_refusal_holds_the_channels_other_leads_briefly_without_try
     assert not EnrollmentStep.objects.exists()  # not an event in the leads' timelines
     campaign.refresh_from_db()
     assert campaign.capped_until is None
+
+
+def answering(monkeypatch, refusal_for):
+    """The batch send, with `refusal_for(item)` answering instead of the checks where it
+    returns a refusal; the other items are sent for real. Returns the batches asked."""
+    real = steps.items_send
+    batches = []
+
+    def fake(items):
+        batches.append(items)
+        sent = iter(real([item for item in items if refusal_for(item) is None]))
+        return [refusal_for(item) or next(sent) for item in items]
+
+    monkeypatch.setattr(steps, "items_send", fake)
+    return batches
 
 
 @pytest.fixture
