@@ -6,3 +6,10 @@ class CampaignsConfig(AppConfig):
 
     name = "campaigns"
     verbose_name = "Campaigns"
+
+    def ready(self) -> None:
+        # A forgotten contact is a lead no more: stopped, their lead fields blanked.
+        from campaigns.erasure import campaigns_erase
+        from conversations.erasure import erasure_step_register
+
+        erasure_step_register("campaigns", campaigns_erase)

@@ -11,6 +11,7 @@ shown on the campaign as `capped_until`.
 from datetime import datetime, timedelta
 
 from django.db import connection
+from django.db.models import F
 
 from campaigns import calendar
 from campaigns.calendar import SendingCalendar
@@ -83,6 +84,21 @@ def campaign_cap_take(
         cursor.execute(sql, [campaign.pk, calendar.local_day(now, cal), kind, cap])
         if cursor.fetchone() is None:
             raise CampaignCapped(f"The campaign's daily cap of {cap} {kind}s is reached.")
+
+
+def campaign_cap_give_back(
+    *, campaign: Campaign, step: Step, now: datetime, cal: SendingCalendar
+) -> None:
+    """Undo campaign_cap_take for a step the send refused: a refused send (an opt-out,
+    a closed window retried hourly) must not use up the day's allowance of the leads
+    who can be reached."""
+    kind = cap_kind(step)
+    cap = campaign.daily_invitation_cap if kind == INVITATION else campaign.daily_message_cap
+    if cap is None:
+        return
+    CampaignDailyCount.objects.filter(
+        campaign_id=campaign.pk, day=calendar.local_day(now, cal), kind=kind, count__gt=0
+    ).update(count=F("count") - 1)
 
 
 def campaign_cap_until(

@@ -78,6 +78,9 @@ class Batch:
     history: list[EnrollmentStep] = field(default_factory=list)
     # Messages waiting for the batch send: (enrollment, step, calendar, item).
     pending: list[tuple] = field(default_factory=list)
+    # Steps that met their campaign's cap while steps of that campaign wait for the
+    # batch send: a refused one gives its count back, so they try again after it.
+    over_cap: list[tuple] = field(default_factory=list)
     changed: dict[int, Enrollment] = field(default_factory=dict)
 
     def calendar(self, campaign: Campaign) -> SendingCalendar:
@@ -213,8 +216,8 @@ def _send_step(batch: Batch, enrollment: Enrollment, step: Step, cal) -> str:
         _advance(batch, enrollment, step, cal)
         return "already_sent"
     try:
-        # Every send check raises before anything is written, and the cap counts only
-        # when under the cap: a refusal leaves nothing behind.
+        # The cap counts only when under the cap; a send refused after it gives its
+        # count back (_refused, and the impossible step below).
         caps.campaign_cap_take(campaign=enrollment.campaign, step=step, now=batch.now, cal=cal)
         if step.kind in steps.BATCHED_KINDS:
             # Sent with the batch's other messages (Batch.send_pending), one batch
@@ -223,10 +226,14 @@ def _send_step(batch: Batch, enrollment: Enrollment, step: Step, cal) -> str:
             return PENDING
         sent = steps.step_send(enrollment=enrollment, step=step)
     except caps.CampaignCapped as capped:
+        if any(waiting.campaign_id == enrollment.campaign_id for waiting, *_ in batch.pending):
+            batch.over_cap.append((enrollment, step, cal))
+            return PENDING
         return _capped(batch, enrollment, cal, str(capped))
     except ApplicationError as error:
         return _refused(batch, enrollment, step, error, cal)
     except steps.StepImpossible as error:
+        caps.campaign_cap_give_back(campaign=enrollment.campaign, step=step, now=batch.now, cal=cal)
         batch.record(enrollment, step, StepOutcome.FAILED, str(error))
         _finish(batch, enrollment, EnrollmentState.FAILED, error.reason, str(error))
         return "failed"
@@ -246,18 +253,29 @@ def pending_send(batch: Batch) -> dict[str, int]:
     """Send the batch's pending messages in one batch send and settle each lead by its
     answer, as a single send's answer would have settled it. Returns the outcomes."""
     outcomes: dict[str, int] = {}
-    pending, batch.pending = batch.pending, []
-    answers = steps.items_send([item for *_, item in pending])
-    for (enrollment, step, cal, _), answer in zip(pending, answers, strict=True):
-        if isinstance(answer, ApplicationError):
-            outcome = _refused(batch, enrollment, step, answer, cal)
-        else:
-            outcome = _sent(batch, enrollment, step, cal, steps.Sent(answer))
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    while batch.pending:
+        pending, batch.pending = batch.pending, []
+        answers = steps.items_send([item for *_, item in pending])
+        for (enrollment, step, cal, _), answer in zip(pending, answers, strict=True):
+            if isinstance(answer, ApplicationError):
+                outcome = _refused(batch, enrollment, step, answer, cal)
+            else:
+                outcome = _sent(batch, enrollment, step, cal, steps.Sent(answer))
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        # Refusals gave their counts back: the steps that met the cap try again (each
+        # round sends or caps every one of them: the loop ends).
+        over_cap, batch.over_cap = batch.over_cap, []
+        for enrollment, step, cal in over_cap:
+            outcome = _send_step(batch, enrollment, step, cal)
+            if outcome != PENDING:
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
 
 
 def _refused(batch: Batch, enrollment: Enrollment, step: Step, error: ApplicationError, cal):
+    # Every refusal here comes after the step's campaign_cap_take (a CampaignCapped
+    # never reaches here): nothing was sent, so nothing counts.
+    caps.campaign_cap_give_back(campaign=enrollment.campaign, step=step, now=batch.now, cal=cal)
     verdict = caps.verdict_for(error)
     detail = f"{error.code}: {error.message}"[:500]
     if verdict == caps.CHANNEL_CAPPED:

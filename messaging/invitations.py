@@ -43,7 +43,7 @@ from providers.http import ProviderError
 from providers.unipile_client import INVITATION_NOTE_MAX, UnipileClient
 from providers.unipile_relations import public_identifier_of
 from tenants.clients import send_client_for
-from tenants.errors import field_error
+from tenants.errors import ApplicationError, field_error
 from tenants.models import Channel
 
 logger = logging.getLogger(__name__)
@@ -172,6 +172,16 @@ def invitation_deliver(*, invitation_id: int, attempt: int = 0) -> Delivery:
     if not _claim(invitation_id):
         return Delivery("skipped")
     invitation = Invitation.objects.select_related("channel").get(pk=invitation_id)
+    try:
+        # The contact checks again, as for a message: an opt-out or a listing filed
+        # since the invitation was queued withholds it.
+        check_may_contact(
+            Recipient(invitation.organization_id, invitation.contact_id, invitation.channel),
+            scope=ConsentScope.MARKETING,
+        )
+    except ApplicationError as refusal:
+        withheld = ProviderError(code=refusal.code.value, title=refusal.message)
+        return _refused(invitation, withheld, attempt=0)
     try:
         with send_client_for(invitation.channel) as client:
             if not isinstance(client, UnipileClient):

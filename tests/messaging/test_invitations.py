@@ -374,3 +374,14 @@ def test_forgetting_a_lead_forgets_their_invitation_and_relation(linkedin, lead,
     assert invitation.public_identifier == ""
     assert invitation.state == InvitationState.SENT  # counts stay
     assert not Relation.objects.exists()
+
+
+def test_an_opt_out_filed_after_the_invitation_was_queued_withholds_it(linkedin, lead, unipile):
+    from conversations.consent import consent_set
+
+    invitation = _send(linkedin, lead, profile=PROFILE_URL)
+    consent_set(contact=lead, kind="linkedin", scope="service", state="opted_out", source="api")
+
+    assert _deliver(invitation) == "failed"
+    assert (invitation.state, invitation.error_code) == ("failed", "CONTACT_OPTED_OUT")
+    assert not unipile.calls
