@@ -72,12 +72,14 @@ def test_a_send_costs_a_fixed_number_of_queries(conversation, graph, django_asse
     graph.post(SEND_URL).mock(return_value=accepted())
     message = services.message_send_text(conversation=conversation, text="Counted")
 
-    # Claim; load (with the WhatsApp id); the contact checks again (the list and
-    # consent, one query); then, in one transaction (its savepoint and release here,
-    # the test being one): the key's lock, "does anything wait for it?", the message's
-    # row. Its UPDATE goes by a server-bound cursor, not counted here. It was 11
-    # before the conversation was locked only when needed.
-    with django_assert_num_queries(8):
+    # Claim and load (with the WhatsApp id), one statement (messaging.claim); the
+    # contact checks again (the list and consent, one query); then, in one
+    # transaction (its savepoint and release here, the test being one): the key's
+    # lock, "does anything wait for it?", the message's row. Its UPDATE goes by a
+    # server-bound cursor, not counted here. It was 11
+    # before the conversation was locked only when needed, 8 before the claim and the
+    # load were one.
+    with django_assert_num_queries(7):
         assert services.message_deliver(message_id=message.pk).outcome == "accepted"
 
     assert Message.objects.get(pk=message.pk).provider_message_id == WAMID
@@ -96,3 +98,25 @@ def test_a_refusal_that_beats_the_answer_closes_the_window_when_the_id_is_stored
     assert (message.status, message.error_code) == (MessageStatus.FAILED, "131047")
     conversation.refresh_from_db()
     assert not conversation.is_window_open
+
+
+def test_the_claim_loads_what_the_send_needs_and_refuses_a_second_claim(conversation):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.claim import message_claim_for_send
+
+    message = services.message_send_text(conversation=conversation, text="Loaded")
+    now = timezone.now()
+    lease = timedelta(minutes=5)
+
+    claimed = message_claim_for_send(message_id=message.pk, now=now, lease=lease)
+
+    assert claimed.send_claimed_at == now
+    assert (claimed.text, claimed.conversation_id) == ("Loaded", conversation.pk)
+    assert claimed.channel.access_token == conversation.channel.access_token  # decrypted
+    assert claimed.conversation.contact.phone == conversation.contact.phone
+    assert message_claim_for_send(message_id=message.pk, now=now, lease=lease) is None
+    later = now + lease + timedelta(seconds=1)  # its worker died: the lease ran out
+    assert message_claim_for_send(message_id=message.pk, now=later, lease=lease) is not None
