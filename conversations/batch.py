@@ -715,7 +715,7 @@ def outbound_accepted(
     at: datetime,
     channel_id: int | None = None,
     conversation_id: int | None = None,
-) -> Message:
+) -> None:
     """The provider took the message: store its id, and apply any status webhook that
     arrived for that id before we knew it (they are kept pending until now).
 
@@ -734,6 +734,15 @@ def outbound_accepted(
     batch = _Batch()
     if _anything_waits(channel_id, provider_message_id, message_id):
         batch.conversations[conversation_id] = _conversation_locked(conversation_id)
+    elif MessageStatus(status) == MessageStatus.QUEUED:
+        # Nothing waits and "queued" advances nothing (WhatsApp's answer): the id alone
+        # is stored, by one UPDATE that takes the row's lock itself, instead of
+        # locking and reading the row first (one round trip a send fewer).
+        rows_update(
+            [Message(pk=message_id, provider_message_id=provider_message_id, updated_at=at)],
+            ["provider_message_id", "updated_at"],
+        )
+        return
     message = Message.objects.select_for_update().get(pk=message_id)
     message.provider_message_id = provider_message_id
     changed = {"provider_message_id", *_advance(message, status=status, at=at)}
@@ -744,7 +753,6 @@ def outbound_accepted(
     if batch.conversations:
         _apply_pending_statuses(batch, [message])
     _save(batch)
-    return message
 
 
 def _anything_waits(channel_id: int, provider_message_id: str, message_id: int) -> bool:
