@@ -54,7 +54,7 @@ from providers.events import (
     MessageStatusUpdate,
     MessageType,
 )
-from tenants.db import rows_update
+from tenants.db import rows_update, server_bound_cursor
 from tenants.models import Channel, WindowPolicy
 
 # Which identity wins when a provider gives several: the most specific first.
@@ -730,9 +730,8 @@ def outbound_accepted(
         channel_id, conversation_id = Message.objects.values_list(
             "channel_id", "conversation_id"
         ).get(pk=message_id)
-    _lock_message_keys([(channel_id, provider_message_id)])
     batch = _Batch()
-    if _anything_waits(channel_id, provider_message_id, message_id):
+    if _locked_then_anything_waits(channel_id, provider_message_id, message_id):
         batch.conversations[conversation_id] = _conversation_locked(conversation_id)
     elif MessageStatus(status) == MessageStatus.QUEUED:
         # Nothing waits and "queued" advances nothing (WhatsApp's answer): the id alone
@@ -753,6 +752,31 @@ def outbound_accepted(
     if batch.conversations:
         _apply_pending_statuses(batch, [message])
     _save(batch)
+
+
+def _locked_then_anything_waits(channel_id: int, provider_message_id: str, message_id: int) -> bool:
+    """The key's advisory lock, then _anything_waits, sent together in one round trip
+    (a pipeline) on PostgreSQL. It runs them in order, the second with a snapshot taken
+    once the lock is held: it sees what an earlier holder of the lock committed."""
+    if connection.vendor != "postgresql":
+        _lock_message_keys([(channel_id, provider_message_id)])
+        return _anything_waits(channel_id, provider_message_id, message_id)
+    message, pending = Message._meta.db_table, PendingStatusUpdate._meta.db_table
+    with server_bound_cursor(connection) as lock, server_bound_cursor(connection) as waits:
+        with lock.connection.pipeline():
+            lock.execute(
+                "SELECT pg_advisory_xact_lock(%s)", [_lock_id(channel_id, provider_message_id)]
+            )
+            # `<> ''` lets the generic plan of a prepared statement use the partial
+            # unique index on (channel, provider id).
+            waits.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {pending} WHERE channel_id = %s "  # noqa: S608 - names from the models
+                "AND provider_message_id = %s) OR EXISTS (SELECT 1 FROM "
+                f"{message} WHERE channel_id = %s AND provider_message_id = %s "
+                "AND provider_message_id <> '' AND id <> %s)",
+                [channel_id, provider_message_id, channel_id, provider_message_id, message_id],
+            )
+        return waits.fetchone()[0]
 
 
 def _anything_waits(channel_id: int, provider_message_id: str, message_id: int) -> bool:
