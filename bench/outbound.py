@@ -30,7 +30,7 @@ import argparse
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -58,6 +58,7 @@ class Run:
     worker_ms: float  # CPU per send
     database_ms: float
     provider_ms: float
+    hot_share: float  # of the message table's row updates during the run, the HOT ones
 
 
 def main() -> None:
@@ -70,6 +71,7 @@ def main() -> None:
         return
     fresh_database(env)
     setup_django(env)
+    options.fillfactor = _table_fillfactor()  # as this tree's migrations left it
     runs = [] if options.limiter_only else _task_paths(options, env, port)
     admitted_rate, attempts = _limiter(options)
     _report(options, runs, admitted_rate, attempts)
@@ -99,6 +101,13 @@ def _options() -> argparse.Namespace:
         "prefetch multiplier)",
     )
     parser.add_argument("--against", type=Path, help="run each configuration with this tree too")
+    parser.add_argument(
+        "--against-fillfactor",
+        type=int,
+        default=100,
+        help="conversations_message's fillfactor while the --against tree runs (its "
+        "migrations are not applied: this tree's are; 100 is the table's before 0014)",
+    )
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--provider", type=Path, default=FAKE_PROVIDER, help="fake Graph API")
     parser.add_argument("--provider-alone", action="store_true")
@@ -154,13 +163,51 @@ def _task_path(options, env, tree: Path, spec: str, label: str, conversations, f
     from messaging import services
 
     first_id = (Message.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+    _fillfactor(options.against_fillfactor if tree != ROOT else options.fillfactor)
+    before = _updates()
     for start in range(0, options.messages, 500):
         with transaction.atomic():  # tasks are queued as each block commits
             for n in range(start, min(start + 500, options.messages)):
                 conversation = conversations[n % len(conversations)]
                 services.message_send_text(conversation=conversation, text=f"Bench {n}")
     with running(_worker_command(spec), {**env, "PYTHONPATH": str(tree)}, cwd=tree) as worker:
-        return _wait_until_sent(label, first_id, options.messages, worker.pid, fake.pid)
+        run = _wait_until_sent(label, first_id, options.messages, worker.pid, fake.pid)
+    time.sleep(0.5)  # the workers' backends report their counts as they exit
+    updates, hot = (end - begin for begin, end in zip(before, _updates(), strict=True))
+    return replace(run, hot_share=hot / max(updates, 1))
+
+
+def _fillfactor(value: int) -> None:
+    """Pages filled from now on keep (100 - value)% free for HOT updates."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE conversations_message SET (fillfactor = {int(value)})")
+
+
+def _table_fillfactor() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce((SELECT split_part(o, '=', 2)::int FROM unnest(reloptions) o "
+            "WHERE o LIKE 'fillfactor=%%'), 100) FROM pg_class "
+            "WHERE relname = 'conversations_message'"
+        )
+        return cursor.fetchone()[0]
+
+
+def _updates() -> tuple[int, int]:
+    """Row updates of the message table so far, and how many of them were HOT."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+            "WHERE relname = 'conversations_message'"
+        )
+        return cursor.fetchone()
 
 
 def _worker_command(spec: str) -> list[str]:
@@ -207,6 +254,7 @@ def _wait_until_sent(label, first_id, count, worker_pid, fake_pid, timeout=600) 
         worker_ms=worker,
         database_ms=database,
         provider_ms=provider,
+        hot_share=0.0,
     )
 
 
@@ -289,7 +337,7 @@ def _line(run: Run) -> str:
     return (
         f"{run.label}: {run.sends_per_second:,.0f} sends/s; CPU per send: worker "
         f"{run.worker_ms:.1f} ms, PostgreSQL {run.database_ms:.1f} ms, fake provider "
-        f"{run.provider_ms:.2f} ms"
+        f"{run.provider_ms:.2f} ms; message updates HOT: {run.hot_share:.0%}"
     )
 
 

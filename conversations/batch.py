@@ -54,7 +54,7 @@ from providers.events import (
     MessageStatusUpdate,
     MessageType,
 )
-from tenants.db import rows_update
+from tenants.db import rows_update, server_bound_cursor
 from tenants.models import Channel, WindowPolicy
 
 # Which identity wins when a provider gives several: the most specific first.
@@ -721,7 +721,7 @@ def outbound_accepted(
     at: datetime,
     channel_id: int | None = None,
     conversation_id: int | None = None,
-) -> Message:
+) -> None:
     """The provider took the message: store its id, and apply any status webhook that
     arrived for that id before we knew it (they are kept pending until now).
 
@@ -736,10 +736,18 @@ def outbound_accepted(
         channel_id, conversation_id = Message.objects.values_list(
             "channel_id", "conversation_id"
         ).get(pk=message_id)
-    _lock_message_keys([(channel_id, provider_message_id)])
     batch = _Batch()
-    if _anything_waits(channel_id, provider_message_id, message_id):
+    if _locked_then_anything_waits(channel_id, provider_message_id, message_id):
         batch.conversations[conversation_id] = _conversation_locked(conversation_id)
+    elif MessageStatus(status) == MessageStatus.QUEUED:
+        # Nothing waits and "queued" advances nothing (WhatsApp's answer): the id alone
+        # is stored, by one UPDATE that takes the row's lock itself, instead of
+        # locking and reading the row first (one round trip a send fewer).
+        rows_update(
+            [Message(pk=message_id, provider_message_id=provider_message_id, updated_at=at)],
+            ["provider_message_id", "updated_at"],
+        )
+        return
     message = Message.objects.select_for_update().get(pk=message_id)
     message.provider_message_id = provider_message_id
     changed = {"provider_message_id", *_advance(message, status=status, at=at)}
@@ -750,7 +758,31 @@ def outbound_accepted(
     if batch.conversations:
         _apply_pending_statuses(batch, [message])
     _save(batch)
-    return message
+
+
+def _locked_then_anything_waits(channel_id: int, provider_message_id: str, message_id: int) -> bool:
+    """The key's advisory lock, then _anything_waits, sent together in one round trip
+    (a pipeline) on PostgreSQL. It runs them in order, the second with a snapshot taken
+    once the lock is held: it sees what an earlier holder of the lock committed."""
+    if connection.vendor != "postgresql":
+        _lock_message_keys([(channel_id, provider_message_id)])
+        return _anything_waits(channel_id, provider_message_id, message_id)
+    message, pending = Message._meta.db_table, PendingStatusUpdate._meta.db_table
+    with server_bound_cursor(connection) as lock, server_bound_cursor(connection) as waits:
+        with lock.connection.pipeline():
+            lock.execute(
+                "SELECT pg_advisory_xact_lock(%s)", [_lock_id(channel_id, provider_message_id)]
+            )
+            # `<> ''` lets the generic plan of a prepared statement use the partial
+            # unique index on (channel, provider id).
+            waits.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {pending} WHERE channel_id = %s "  # noqa: S608 - names from the models
+                "AND provider_message_id = %s) OR EXISTS (SELECT 1 FROM "
+                f"{message} WHERE channel_id = %s AND provider_message_id = %s "
+                "AND provider_message_id <> '' AND id <> %s)",
+                [channel_id, provider_message_id, channel_id, provider_message_id, message_id],
+            )
+        return waits.fetchone()[0]
 
 
 def _anything_waits(channel_id: int, provider_message_id: str, message_id: int) -> bool:

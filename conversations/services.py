@@ -97,11 +97,11 @@ def message_outbound_accepted(
     status: MessageStatus = MessageStatus.QUEUED,
     channel_id: int | None = None,
     conversation_id: int | None = None,
-) -> Message:
+) -> None:
     """The provider accepted the message under this id; statuses that came for the id
     before it was known are applied now. `channel_id` and `conversation_id`, the
     message's, spare a query when the caller has them."""
-    return outbound_accepted(
+    outbound_accepted(
         message_id=message_id,
         provider_message_id=provider_message_id,
         status=status,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
@@ -25,6 +25,7 @@ from conversations.models import (
     Message,
 )
 from messaging.checks import Exemption, Recipient, check_active, may_still_contact, standing
+from messaging.claim import message_claim_for_send
 from messaging.idempotency import IDEMPOTENCY_KEY_TTL
 from messaging.limits import send_admit
 from messaging.models import IdempotencyKey
@@ -192,9 +193,12 @@ def message_deliver(*, message_id: int, attempt: int = 0) -> Delivery:
     finds it claimed, or no longer queued, and sends nothing. A claim older than
     SEND_CLAIM_LEASE is a worker that died; the sweep sends that message again.
     """
-    if not _claim(message_id):
+    # Claimed and loaded in one statement (messaging.claim); the claim commits first.
+    message = message_claim_for_send(
+        message_id=message_id, now=timezone.now(), lease=SEND_CLAIM_LEASE
+    )
+    if message is None:
         return Delivery("skipped")
-    message = _claimed(message_id)
     refusal = may_still_contact(message)
     if refusal is not None:
         return _withheld(message, refusal)
@@ -236,29 +240,8 @@ def _unsent():
     )
 
 
-def _claim(message_id: int) -> bool:
-    now = timezone.now()
-    free = Q(send_claimed_at__isnull=True) | Q(send_claimed_at__lt=now - SEND_CLAIM_LEASE)
-    return _unsent().filter(free, pk=message_id).update(send_claimed_at=now) == 1
-
-
 def _release(message: Message) -> None:
     Message.objects.filter(pk=message.pk).update(send_claimed_at=None)
-
-
-def _claimed(message_id: int) -> Message:
-    """The message with what its send needs, in one query: its channel (credentials),
-    its contact, and the WhatsApp id Meta gave that contact on this channel."""
-    wa_id = ContactIdentity.objects.filter(
-        contact_id=OuterRef("conversation__contact_id"),
-        channel_id=OuterRef("channel_id"),
-        kind=IdentityKind.WA_ID,
-    ).values("value")[:1]
-    return (
-        Message.objects.select_related("channel", "conversation__contact")
-        .annotate(recipient_wa_id=Subquery(wa_id))
-        .get(pk=message_id)
-    )
 
 
 def _send(message: Message):
@@ -351,7 +334,7 @@ def _recipient(message: Message) -> str:
     if provider == Provider.UNIPILE:
         return conversation.provider_conversation_ref
     if provider == Provider.WHATSAPP_CLOUD:
-        wa_id = message.recipient_wa_id  # read with the message (_claimed)
+        wa_id = message.recipient_wa_id  # read with the message (messaging.claim)
         if wa_id:
             return f"+{wa_id.lstrip('+')}"
     return conversation.contact.phone

@@ -14,6 +14,7 @@ from campaigns.replies import REPLY_RESCAN, replies_detect
 from conversations.models import Direction, Message
 from tests.campaigns.conftest import enroll, make_campaign
 from tests.campaigns.test_scheduler import TWO_STEPS, reply
+from tests.markers import postgresql_only
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,6 +45,7 @@ def test_the_cursor_stays_behind_recent_messages_and_passes_old_ones(sms, openph
     assert set(Enrollment.objects.values_list("state", flat=True)) == {EnrollmentState.REPLIED}
 
 
+@postgresql_only("two transactions open at once on two connections")
 def test_a_reply_that_commits_after_a_later_message_is_still_seen(sms, openphone, clock, tick):
     """Message ids are taken at insert and seen at commit: a reply holding id n may
     commit after a message holding n + 1 was read by a pass."""

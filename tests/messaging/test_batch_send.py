@@ -13,6 +13,7 @@ from messaging.limits import daily_cap_take, throughput_take
 from messaging.models import SendLimit
 from tenants.errors import ApplicationError, ErrorCode
 from tests.factories import ConversationFactory
+from tests.markers import postgresql_only
 
 pytestmark = pytest.mark.django_db
 
@@ -166,6 +167,7 @@ def test_the_refusals_say_the_same(conversation, template, name, what, setup, se
     assert errors[0] == errors[1]
 
 
+@postgresql_only("PostgreSQL's bulk statements; SQLite's backend splits them")
 def test_a_batch_queues_the_same_messages_in_few_queries(
     conversation, template, django_assert_max_num_queries
 ):

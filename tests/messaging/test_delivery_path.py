@@ -11,6 +11,7 @@ from conversations.models import Message
 from messaging import services
 from providers.events import MessageStatus
 from tenants import clients
+from tests.markers import postgresql_only
 from tests.messaging.conftest import SEND_URL, WAMID, accepted
 from tests.messaging.test_limits_and_statuses import _endpoint, _refused_131047
 
@@ -68,16 +69,22 @@ def test_the_least_recently_used_channel_is_dropped(whatsapp, monkeypatch):
     assert clients.pooled_send_client(whatsapp) is not first
 
 
+@postgresql_only(
+    "the count of PostgreSQL's path: one claim-and-load statement, a pipelined lock; SQLite takes the ORM's two"
+)
 def test_a_send_costs_a_fixed_number_of_queries(conversation, graph, django_assert_num_queries):
     graph.post(SEND_URL).mock(return_value=accepted())
     message = services.message_send_text(conversation=conversation, text="Counted")
 
-    # Claim; load (with the WhatsApp id); the contact checks again (the list and
-    # consent, one query); then, in one transaction (its savepoint and release here,
-    # the test being one): the key's lock, "does anything wait for it?", the message's
-    # row. Its UPDATE goes by a server-bound cursor, not counted here. It was 11
-    # before the conversation was locked only when needed.
-    with django_assert_num_queries(8):
+    # Claim and load (with the WhatsApp id), one statement (messaging.claim); the
+    # contact checks again (the list and consent, one query); then, in one
+    # transaction (its savepoint and release here, the test being one): the key's
+    # lock and "does anything wait for it?" (no) sent together, and the id stored by
+    # an UPDATE, both on server-bound cursors, not counted here. It was 11 before the
+    # conversation was locked only when needed, 8 before the claim and the load were
+    # one, 7 before a "queued" answer with nothing waiting skipped reading the row,
+    # 6 before the lock and the question went in one round trip.
+    with django_assert_num_queries(4):
         assert services.message_deliver(message_id=message.pk).outcome == "accepted"
 
     assert Message.objects.get(pk=message.pk).provider_message_id == WAMID
@@ -96,3 +103,25 @@ def test_a_refusal_that_beats_the_answer_closes_the_window_when_the_id_is_stored
     assert (message.status, message.error_code) == (MessageStatus.FAILED, "131047")
     conversation.refresh_from_db()
     assert not conversation.is_window_open
+
+
+def test_the_claim_loads_what_the_send_needs_and_refuses_a_second_claim(conversation):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.claim import message_claim_for_send
+
+    message = services.message_send_text(conversation=conversation, text="Loaded")
+    now = timezone.now()
+    lease = timedelta(minutes=5)
+
+    claimed = message_claim_for_send(message_id=message.pk, now=now, lease=lease)
+
+    assert claimed.send_claimed_at == now
+    assert (claimed.text, claimed.conversation_id) == ("Loaded", conversation.pk)
+    assert claimed.channel.access_token == conversation.channel.access_token  # decrypted
+    assert claimed.conversation.contact.phone == conversation.contact.phone
+    assert message_claim_for_send(message_id=message.pk, now=now, lease=lease) is None
+    later = now + lease + timedelta(seconds=1)  # its worker died: the lease ran out
+    assert message_claim_for_send(message_id=message.pk, now=later, lease=lease) is not None
