@@ -69,9 +69,7 @@ def test_the_least_recently_used_channel_is_dropped(whatsapp, monkeypatch):
     assert clients.pooled_send_client(whatsapp) is not first
 
 
-@postgresql_only(
-    "the count of PostgreSQL's path: one claim-and-load statement, a pipelined lock; SQLite takes the ORM's two"
-)
+@postgresql_only("PostgreSQL's path: one claim-and-load statement; SQLite takes two")
 def test_a_send_costs_a_fixed_number_of_queries(conversation, graph, django_assert_num_queries):
     graph.post(SEND_URL).mock(return_value=accepted())
     message = services.message_send_text(conversation=conversation, text="Counted")
