@@ -3,7 +3,10 @@ and moved on, conversations begun, assigned and moved, consent changed. Builders
 the writers (batch.py, services.py, consent.py) record them in their transaction,
 a batch's all in one INSERT."""
 
+from django.db.models import Q
+
 from conversations.models import Conversation, Direction, Message
+from outbox.models import OutboxEvent
 from outbox.services import EventDraft
 from outbox.types import (
     ConsentBody,
@@ -140,3 +143,13 @@ def consent_changed(change) -> EventDraft | None:
             changed_at=change.changed_at,
         ),
     )
+
+
+def contact_events_erase(*, organization_id: int, contact_id: int, conversation_ids) -> int:
+    """Erasure: delete the events that carry the contact's data (their messages' text,
+    their consent), those of their conversations and those naming them. The bodies'
+    contact_id is not indexed: this reads the organization's retained events (days)."""
+    return OutboxEvent.objects.filter(
+        Q(conversation_id__in=list(conversation_ids)) | Q(body__contact_id=contact_id),
+        organization_id=organization_id,
+    ).delete()[0]

@@ -73,13 +73,18 @@ def _row(draft: EventDraft, now: datetime) -> OutboxEvent:
 
 
 def outbox_purge(*, now: datetime | None = None, batch_size: int = PURGE_BATCH_SIZE) -> int:
-    """Delete every organization's events older than its retention, in short
+    """Delete every organization's events older than its retention (or its message
+    retention, when shorter), in short
     transactions of `batch_size` rows (autocommit: each DELETE commits alone, so a
     run that dies keeps what it did and the next one continues). Returns the count."""
     now = now or timezone.now()
     deleted = 0
-    retention = Organization.objects.values_list("pk", "outbox_retention_days").order_by("pk")
-    for organization_id, days in retention:
+    retention = Organization.objects.values_list(
+        "pk", "outbox_retention_days", "message_retention_days"
+    ).order_by("pk")
+    for organization_id, days, message_days in retention:
+        # Bodies carry messages' text: never kept longer than the messages' contents.
+        days = min(days, message_days or days)
         old = OutboxEvent.objects.filter(
             organization_id=organization_id, created_at__lt=now - timedelta(days=days)
         )
