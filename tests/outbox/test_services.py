@@ -121,3 +121,15 @@ def test_the_schema_documents_every_body_and_the_envelope(viewer_client):
         "body"
     ]["oneOf"]
     assert {t.component for t in EVENT_TYPES.values()} <= set(schemas)
+
+
+def test_a_shorter_message_retention_purges_the_bodies_sooner():
+    organization = OrganizationFactory(message_retention_days=2)
+    for age in (1, 3):
+        event = event_record(
+            type="contact.opted_out", organization_id=organization.pk, body=_body(age)
+        )
+        OutboxEvent.objects.filter(pk=event.pk).update(created_at=T0 - timedelta(days=age))
+
+    assert outbox_purge(now=T0) == 1
+    assert list(OutboxEvent.objects.values_list("body__contact_id", flat=True)) == [1]
