@@ -85,6 +85,7 @@ app.conf.update(
         "reconciliation.tasks.*": {"queue": "maintenance"},
         "campaigns.tasks.*": {"queue": "default"},
         "tenants.tasks.*": {"queue": "maintenance"},
+        "outbox.tasks.*": {"queue": "maintenance"},
         "conversations.tasks.*": {"queue": "maintenance"},
         "templates.tasks.*": {"queue": "maintenance"},
     },

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     # Ours, in import order: each may import only the ones above it.
     "tenants",
+    "outbox",
     "conversations",
     "templates",
     "messaging",
@@ -373,6 +374,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tenants.api.schema.add_error_responses",
+        "outbox.schema.add_event_components",
     ],
 }
 

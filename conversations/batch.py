@@ -17,9 +17,10 @@ from functools import reduce
 from operator import or_
 
 from django.db import connection, transaction
-from django.db.models import Exists, Q
+from django.db.models import Exists, F, Q
 from django.utils import timezone
 
+from conversations import events
 from conversations.amendments import (
     PREVIEW_LENGTH,
     changes_apply,
@@ -44,6 +45,7 @@ from conversations.window import (
     window_note_customer_message,
     window_note_template,
 )
+from outbox.services import EventDraft, events_record_many
 from providers.events import (
     CallEvent,
     ContactRef,
@@ -145,6 +147,7 @@ class _Batch:
     messages: dict[tuple[int, str], Message] = field(default_factory=dict)
     changed_messages: dict[int, set[str]] = field(default_factory=dict)
     consent_updates: list[ConsentUpdate] = field(default_factory=list)  # refusals' opt-outs
+    events: list[EventDraft] = field(default_factory=list)  # for the outbox, in order
 
 
 @transaction.atomic(savepoint=False)  # inside a caller's transaction: all or nothing
@@ -176,10 +179,11 @@ def events_apply(
         }
     )
     channels = {item.channel.id: item.channel for item in [*inbound, *statuses]}
-    _create_conversations(pairs, channels)
+    begun = _create_conversations(pairs, channels)
     known = _known_messages(inbound, statuses)
     batch = _Batch()
     _lock_conversations(batch, pairs, {m.conversation_id for m in known.values()}, channels)
+    batch.events += _begun_events(begun, batch.conversations.values())
     batch.messages.update(known)
     by_pair = {(c.channel_id, c.contact_id): c for c in batch.conversations.values()}
     kinds: dict[type, list] = {
@@ -368,13 +372,17 @@ def _lock_id(channel_id: int, message_id: str) -> int:
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 
-def _create_conversations(pairs: list[tuple[int, int, int]], channels: dict[int, Channel]) -> None:
+def _create_conversations(
+    pairs: list[tuple[int, int, int]], channels: dict[int, Channel]
+) -> list[Conversation]:
     """Make sure each (channel, contact) has its conversation; sorted, so concurrent
-    batches creating the same ones wait in one order."""
+    batches creating the same ones wait in one order. Returns the rows it tried to
+    insert (see _begun_events for which of them it did)."""
     existing = _existing_conversations(pairs)
     missing = [pair for pair in pairs if pair[:2] not in existing]
+    built = []
     if missing:
-        Conversation.objects.bulk_create(
+        built = Conversation.objects.bulk_create(
             [
                 Conversation(
                     channel_id=channel_id,
@@ -386,6 +394,21 @@ def _create_conversations(pairs: list[tuple[int, int, int]], channels: dict[int,
             ],
             ignore_conflicts=True,  # created meanwhile by a concurrent batch: theirs stays
         )
+    return built
+
+
+def _begun_events(built: list[Conversation], stored) -> list[EventDraft]:
+    """conversation.created for the conversations this transaction inserted. An insert
+    that lost to a concurrent batch's is told apart by its creation time: the stored
+    row keeps the winner's (the microsecond each instance was built at)."""
+    if not built:
+        return []
+    ours = {(c.channel_id, c.contact_id): c.created_at for c in built}
+    return [
+        events.conversation_created(conversation)
+        for conversation in sorted(stored, key=lambda c: c.pk)
+        if ours.get((conversation.channel_id, conversation.contact_id)) == conversation.created_at
+    ]
 
 
 def _existing_conversations(pairs: list[tuple[int, int, int]]) -> set[tuple[int, int]]:
@@ -469,11 +492,20 @@ def _file_messages(
         message = _new_message(item, conversation)
         batch.messages[key] = message
         created.append(message)
+        status = conversation.status
         _note_in_conversation(conversation, item.message)
+        if conversation.status != status:  # reopened: the customer wrote again
+            batch.events.append(
+                events.conversation_status_changed(conversation, status, item.message.occurred_at)
+            )
         batch.changed_conversations.add(conversation.pk)
         outcomes[position] = "created"
     if created:
         Message.objects.bulk_create(created)
+        batch.events += [
+            events.message_filed(m, batch.conversations[m.conversation_id].contact_id)
+            for m in created
+        ]
         _apply_pending_statuses(batch, created)
         changes_apply_pending(batch, created)
     return outcomes
@@ -536,6 +568,7 @@ def _confirm_by_webhook(batch: _Batch, message: Message) -> None:
 def _record_status(batch: _Batch, message: Message, update) -> list[str]:
     """Apply a status (a webhook's, or one that waited for its message) to a message
     of the batch; a 131047 failure also closes the conversation's window."""
+    previous = message.status
     changed = _advance(
         message,
         status=update.status,
@@ -545,6 +578,8 @@ def _record_status(batch: _Batch, message: Message, update) -> list[str]:
         details=update.details,
     )
     batch.changed_messages.setdefault(message.pk, set()).update(changed)
+    if "status" in changed:
+        batch.events.append(events.message_status_changed(message, previous, update.occurred_at))
     if "error_history" in changed and message.direction == Direction.OUTBOUND:
         # A new refusal, not a redelivered one: it may say the recipient opted out.
         batch.consent_updates += refusal_opt_outs(
@@ -667,6 +702,7 @@ def _save(batch: _Batch) -> None:
             message.updated_at = now
         fields = sorted(set().union(*changed.values()) | {"updated_at"})
         rows_update(messages, fields)
+    events_record_many(events=batch.events)  # one INSERT for the batch's events
     if batch.consent_updates:
         consent_changes_apply(updates=batch.consent_updates)
 
@@ -739,18 +775,14 @@ def outbound_accepted(
     batch = _Batch()
     if _locked_then_anything_waits(channel_id, provider_message_id, message_id):
         batch.conversations[conversation_id] = _conversation_locked(conversation_id)
-    elif MessageStatus(status) == MessageStatus.QUEUED:
-        # Nothing waits and "queued" advances nothing (WhatsApp's answer): the id alone
-        # is stored, by one UPDATE that takes the row's lock itself, instead of
-        # locking and reading the row first (one round trip a send fewer).
-        rows_update(
-            [Message(pk=message_id, provider_message_id=provider_message_id, updated_at=at)],
-            ["provider_message_id", "updated_at"],
-        )
-        return
-    message = Message.objects.select_for_update().get(pk=message_id)
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .annotate(contact_of_conversation=F("conversation__contact_id"))
+        .get(pk=message_id)
+    )
     message.provider_message_id = provider_message_id
     changed = {"provider_message_id", *_advance(message, status=status, at=at)}
+    batch.events.append(events.message_sent(message, message.contact_of_conversation))
     if batch.conversations:
         changed.update(_adopt_filed_copy(message))
     batch.messages[(channel_id, provider_message_id)] = message
@@ -866,9 +898,11 @@ def conversation_with(*, channel: Channel, ref: ContactRef) -> Conversation:
     thread the customer's own messages are filed in."""
     (contact,) = contacts_resolve(refs=[(channel, ref)])
     pair = (channel.id, contact.pk, channel.organization_id)
-    _create_conversations([pair], {channel.id: channel})
-    return (
+    begun = _create_conversations([pair], {channel.id: channel})
+    conversation = (
         Conversation.objects.select_related("channel", "contact")
         .filter(channel=channel, contact=contact)
         .get()
     )
+    events_record_many(events=_begun_events(begun, [conversation]))
+    return conversation

@@ -25,7 +25,9 @@ from conversations.consent_models import (
     ConsentSource,
     ConsentState,
 )
+from conversations.events import consent_changed
 from conversations.models import Contact, Conversation, Message
+from outbox.services import events_record_many
 from providers import ChannelKind, Provider, channel_kind
 from tenants.errors import field_error
 
@@ -94,6 +96,7 @@ def consent_changes_apply(*, updates: list[ConsentUpdate]) -> list[ConsentChange
             update_fields=["state", "source", "changed_at"],
         )
         ConsentChange.objects.bulk_create(changes)
+        events_record_many(events=[e for change in changes if (e := consent_changed(change))])
     return changes
 
 

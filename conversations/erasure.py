@@ -10,8 +10,9 @@ so that a crash resumes where it stopped (`contact_erasure_resume`, the periodic
    contact no longer matches by phone), each conversation loses its preview and
    provider reference, reactions are deleted, notes lose their text (staff notes about
    a person are their personal data; the rows stay for activity counts), and the
-   admin's history names the objects by id only. From then on a message from the same
-   number creates a new contact.
+   admin's history names the objects by id only, and the outbox forgets the events
+   of the contact and their conversations (conversations.events). From then on a
+   message from the same number creates a new contact.
 2. `messages`: every message of those conversations loses its contents (text, media,
    payload, context, revisions, error texts) in batches of ERASURE_BATCH_SIZE, one
    short UPDATE each, walking the thread's index. The row stays (direction, type,
@@ -48,6 +49,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from conversations.events import contact_events_erase
 from conversations.models import (
     Contact,
     ContactErasure,
@@ -292,6 +294,11 @@ def _erase_contact(subject: ErasureSubject) -> int:
         .update(text="")
     )
     changed += _erase_pending_statuses(subject)
+    changed += contact_events_erase(
+        organization_id=subject.organization_id,
+        contact_id=subject.contact_id,
+        conversation_ids=conversations,
+    )
     _anonymize_admin_history(subject.contact_id, conversations)
     return changed
 

@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from conversations import events
 from conversations.batch import (
     Inbound,
     MissingContactError,
@@ -31,6 +32,7 @@ from conversations.batch import (
 )
 from conversations.models import Conversation, ConversationNote, ConversationStatus, Message
 from conversations.outbound_many import OutboundDraft, outbound_create_many
+from outbox.services import events_record_many
 from providers.events import InboundMessage, MessageStatus, MessageStatusUpdate, MessageType
 from tenants.errors import field_error
 from tenants.models import Channel
@@ -157,7 +159,10 @@ def conversation_assign(*, conversation: Conversation, assignee_id: int | None) 
     if assignee_id is not None:
         assignee = _member(organization_id=conversation.organization_id, user_id=assignee_id)
     locked = _locked(conversation)
+    previous_id = locked.assignee_id
     locked.assignee = assignee
+    if locked.assignee_id != previous_id:
+        events_record_many(events=[events.conversation_assigned(locked, previous_id)])
     return _saved(locked, ["assignee"])
 
 
@@ -174,8 +179,11 @@ def conversation_status_set(
     status = ConversationStatus(status)
     _check_snooze(status, until, now or timezone.now())
     locked = _locked(conversation)
+    previous = locked.status
     locked.status = status
     locked.snoozed_until = until if status == ConversationStatus.SNOOZED else None
+    if status != previous:
+        events_record_many(events=[events.conversation_status_changed(locked, previous)])
     return _saved(locked, ["status", "snoozed_until"])
 
 

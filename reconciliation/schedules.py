@@ -104,6 +104,15 @@ PERIODIC_TASKS = [
         "one are untouched.",
     ),
     PeriodicTaskSpec(
+        name="Purge old outbox events",
+        task="outbox.tasks.outbox_purge_task",
+        cron="55 3 * * *",  # every day at 03:55 UTC, after the other purges
+        queue="maintenance",
+        expires=6 * 3600,
+        description="Deletes outbox events older than each organization's outbox "
+        "retention (7 days unless set), in batches.",
+    ),
+    PeriodicTaskSpec(
         name="Resume contact erasures",
         task="conversations.tasks.contact_erasures_resume_task",
         every_seconds=10 * 60,  # every 10 minutes: an interrupted erasure is finished soon

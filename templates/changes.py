@@ -17,6 +17,8 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from outbox.services import event_record
+from outbox.types import TemplateStatusBody
 from providers import Provider
 from providers.http import ProviderError
 from templates.models import (
@@ -194,10 +196,34 @@ def template_change(
         reason=reason,
         details=details,
     )
+    if kind == EventKind.STATUS:
+        _record_status_changed(template, event)
     headline = _sends_stopped(event)
     if headline:
         transaction.on_commit(partial(_alert, template, event, headline))
     return event
+
+
+def _record_status_changed(template: MessageTemplate, event: TemplateEvent) -> None:
+    """template.status_changed in the outbox, in the change's transaction."""
+    body = TemplateStatusBody(
+        template_id=template.pk,
+        channel_id=template.channel_id,
+        name=template.name,
+        language=template.language,
+        status=event.new_value,
+        previous_status=event.old_value,
+        reason=event.reason,
+        source=event.source,
+        occurred_at=event.occurred_at,
+    )
+    event_record(
+        type="template.status_changed",
+        organization_id=template.organization_id,
+        channel_id=template.channel_id,
+        occurred_at=event.occurred_at,
+        body=body,
+    )
 
 
 def template_event_record(

@@ -46,6 +46,13 @@ class Organization(models.Model):
         help_text="Blank the contents of messages (and their raw webhooks) older than this "
         "many days. Empty: keep them forever. Conversations and counts are kept.",
     )
+    # How long the outbox (integrations' record of what happened) keeps its events:
+    # receivers that were down longer than this miss them.
+    outbox_retention_days = models.PositiveIntegerField(
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text="Keep events for subscriptions and the live stream this many days.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

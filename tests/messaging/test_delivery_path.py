@@ -77,12 +77,11 @@ def test_a_send_costs_a_fixed_number_of_queries(conversation, graph, django_asse
     # Claim and load (with the WhatsApp id), one statement (messaging.claim); the
     # contact checks again (the list and consent, one query); then, in one
     # transaction (its savepoint and release here, the test being one): the key's
-    # lock and "does anything wait for it?" (no) sent together, and the id stored by
-    # an UPDATE, both on server-bound cursors, not counted here. It was 11 before the
-    # conversation was locked only when needed, 8 before the claim and the load were
-    # one, 7 before a "queued" answer with nothing waiting skipped reading the row,
-    # 6 before the lock and the question went in one round trip.
-    with django_assert_num_queries(4):
+    # lock and "does anything wait for it?" (no) sent together on a server-bound
+    # cursor (not counted here), the message's row locked and read, its UPDATE (also
+    # server-bound), and the message.sent event's INSERT (the outbox). It was 11
+    # before the conversation was locked only when needed.
+    with django_assert_num_queries(6):
         assert services.message_deliver(message_id=message.pk).outcome == "accepted"
 
     assert Message.objects.get(pk=message.pk).provider_message_id == WAMID

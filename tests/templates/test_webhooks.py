@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from outbox.models import OutboxEvent
 from providers import Provider, whatsapp_cloud
 from providers.base import SignedRequest
 from providers.events import TemplateStatusChanged
@@ -375,3 +376,19 @@ def test_a_newer_event_under_another_id_starts_the_new_template_s_life(meta_webh
     template.refresh_from_db()
     assert (template.provider_template_id, template.status) == (ABANDONED_CART, "PAUSED")
     assert template.status_updated_at == event.occurred_at
+
+
+def test_a_status_change_is_recorded_in_the_outbox_once(meta_webhooks):
+    channel = meta_webhooks.channel
+    template = _template(channel, ABANDONED_CART, status="APPROVED")
+    paused = _event("template_status_paused")
+
+    services.template_status_apply(channel=channel, event=paused)
+    services.template_status_apply(channel=channel, event=paused)
+
+    (event,) = OutboxEvent.objects.all()
+    assert event.type == "template.status_changed"
+    assert (event.organization_id, event.channel_id) == (channel.organization_id, channel.pk)
+    assert event.body["template_id"] == template.pk
+    assert (event.body["previous_status"], event.body["status"]) == ("APPROVED", "PAUSED")
+    assert event.body["source"] == "webhook"

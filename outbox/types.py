@@ -1,0 +1,186 @@
+"""The catalogue of event types: each one's name, body schema version and body.
+
+A body is a frozen dataclass of plain values; `body_json` turns it into the stored
+JSON and `body_schema` into its OpenAPI component (outbox.schema), so what is stored
+and what is documented cannot drift apart. Changing a body incompatibly means a new
+version (receivers read `version` before the body); adding an optional field does not.
+
+The bodies live here, not in the apps that record them, because the catalogue is a
+contract with the outside (subscriptions, the stream) and this app is below them all.
+"""
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class MessageBody:
+    """A message, as message.received and message.sent describe it."""
+
+    message_id: int
+    conversation_id: int
+    channel_id: int
+    contact_id: int
+    direction: str  # inbound, outbound
+    type: str  # text, image, template, call...
+    text: str
+    provider_message_id: str
+    status: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class MessageStatusBody:
+    message_id: int
+    conversation_id: int
+    channel_id: int
+    provider_message_id: str
+    status: str  # sent, delivered, read, failed
+    previous_status: str
+    error_code: str  # the failure's, when status is failed
+    error_title: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class ConversationBody:
+    conversation_id: int
+    channel_id: int
+    contact_id: int
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ConversationAssignedBody:
+    conversation_id: int
+    channel_id: int
+    assignee_id: int | None  # None: unassigned
+    previous_assignee_id: int | None
+
+
+@dataclass(frozen=True)
+class ConversationStatusBody:
+    conversation_id: int
+    channel_id: int
+    status: str  # open, snoozed, closed...
+    previous_status: str
+    snoozed_until: datetime | None
+
+
+@dataclass(frozen=True)
+class TemplateStatusBody:
+    template_id: int
+    channel_id: int
+    name: str
+    language: str
+    status: str
+    previous_status: str
+    reason: str  # Meta's rejection reason, when rejected
+    source: str  # webhook, sync, submission...
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class ConsentBody:
+    """contact.opted_out and contact.opted_in: one (channel kind, scope) changed."""
+
+    contact_id: int
+    kind: str  # whatsapp, sms, linkedin
+    scope: str  # service, marketing
+    state: str
+    previous_state: str
+    source: str  # keyword, api, admin, import, provider_error
+    message_id: int | None  # the message that said STOP, or the refused one
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    version: int
+    body: type
+    description: str
+
+    @property
+    def component(self) -> str:
+        """The body's OpenAPI component name: message.received v1 -> MessageReceivedV1."""
+        words = self.name.replace("_", ".").split(".")
+        return "".join(word.capitalize() for word in words) + f"V{self.version}"
+
+
+EVENT_TYPES: dict[str, EventType] = {
+    t.name: t
+    for t in [
+        EventType("message.received", 1, MessageBody, "A customer's message was filed."),
+        EventType(
+            "message.sent",
+            1,
+            MessageBody,
+            "The provider accepted a message the business sent (or reported one sent "
+            "from its own app).",
+        ),
+        EventType(
+            "message.status_changed",
+            1,
+            MessageStatusBody,
+            "A message moved to a later status (sent, delivered, read, failed with the "
+            "provider's reason).",
+        ),
+        EventType("conversation.created", 1, ConversationBody, "A conversation began."),
+        EventType("conversation.assigned", 1, ConversationAssignedBody, "Its assignee changed."),
+        EventType(
+            "conversation.status_changed",
+            1,
+            ConversationStatusBody,
+            "Its status changed (an agent, or the customer writing to a closed one).",
+        ),
+        EventType(
+            "template.status_changed",
+            1,
+            TemplateStatusBody,
+            "A WhatsApp template's approval status changed.",
+        ),
+        EventType("contact.opted_out", 1, ConsentBody, "A contact opted out of a scope."),
+        EventType("contact.opted_in", 1, ConsentBody, "A contact opted (back) in."),
+    ]
+}
+
+
+def body_json(body) -> dict:
+    """The stored body: datetimes as ISO 8601 strings, everything else as is."""
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in dataclasses.asdict(body).items()
+    }
+
+
+_PLAIN = {
+    str: {"type": "string"},
+    int: {"type": "integer"},
+    bool: {"type": "boolean"},
+    datetime: {"type": "string", "format": "date-time"},
+}
+
+
+def body_schema(event_type: EventType) -> dict:
+    """The body's OpenAPI schema (every field is always present; some may be null)."""
+    hints = typing.get_type_hints(event_type.body)
+    fields = [f.name for f in dataclasses.fields(event_type.body)]
+    return {
+        "type": "object",
+        "description": f"`{event_type.name}` version {event_type.version}: "
+        f"{event_type.description}",
+        "properties": {name: _field_schema(hints[name]) for name in fields},
+        "required": fields,
+    }
+
+
+def _field_schema(hint) -> dict:
+    if isinstance(hint, types.UnionType):
+        (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return {**_PLAIN[inner], "nullable": True}
+    return dict(_PLAIN[hint])
