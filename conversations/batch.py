@@ -757,6 +757,7 @@ def outbound_accepted(
     at: datetime,
     channel_id: int | None = None,
     conversation_id: int | None = None,
+    sent: Message | None = None,
 ) -> None:
     """The provider took the message: store its id, and apply any status webhook that
     arrived for that id before we knew it (they are kept pending until now).
@@ -775,6 +776,15 @@ def outbound_accepted(
     batch = _Batch()
     if _locked_then_anything_waits(channel_id, provider_message_id, message_id):
         batch.conversations[conversation_id] = _conversation_locked(conversation_id)
+    elif sent is not None and MessageStatus(status) == MessageStatus.QUEUED:
+        # Nothing waits and "queued" advances nothing (WhatsApp's answer): the id is
+        # stored by one UPDATE that takes the row's lock itself, and message.sent is
+        # built from the message as the send task loaded it (bench/outbound.py: reading
+        # the row again cost a round trip a send).
+        sent.provider_message_id, sent.updated_at = provider_message_id, at
+        rows_update([sent], ["provider_message_id", "updated_at"])
+        events_record_many(events=[events.message_sent(sent, sent.conversation.contact_id)])
+        return
     message = (
         Message.objects.select_for_update(of=("self",))
         .annotate(contact_of_conversation=F("conversation__contact_id"))

@@ -99,10 +99,12 @@ def message_outbound_accepted(
     status: MessageStatus = MessageStatus.QUEUED,
     channel_id: int | None = None,
     conversation_id: int | None = None,
+    sent: Message | None = None,
 ) -> None:
     """The provider accepted the message under this id; statuses that came for the id
     before it was known are applied now. `channel_id` and `conversation_id`, the
-    message's, spare a query when the caller has them."""
+    message's, spare a query when the caller has them; `sent`, the message as the send
+    task loaded it (with its conversation), spares reading the row again."""
     outbound_accepted(
         message_id=message_id,
         provider_message_id=provider_message_id,
@@ -110,6 +112,7 @@ def message_outbound_accepted(
         at=timezone.now(),
         channel_id=channel_id,
         conversation_id=conversation_id,
+        sent=sent,
     )
 
 

@@ -212,6 +212,7 @@ def message_deliver(*, message_id: int, attempt: int = 0) -> Delivery:
         status=sent.status,
         channel_id=message.channel_id,
         conversation_id=message.conversation_id,
+        sent=message,
     )
     return Delivery("accepted")
 
