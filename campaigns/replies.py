@@ -53,7 +53,9 @@ def conversations_locked(*, enrollments: list[Enrollment]) -> dict[tuple[int, in
 
 def reply_after_start(enrollment: Enrollment, last_user_message_at) -> datetime | None:
     started = enrollment.started_at
-    if started is None or last_user_message_at is None or last_user_message_at <= started:
+    # From the start's own second on: providers stamp messages to the second, and a
+    # reply missed keeps the follow-ups going, which is worse than one counted early.
+    if started is None or last_user_message_at is None or last_user_message_at < started:
         return None
     return last_user_message_at
 
@@ -145,7 +147,7 @@ def _detect_sql() -> str:
         f"FROM fresh f JOIN {conversation} c ON c.id = f.conversation_id "
         f"JOIN {campaign} k ON k.channel_id = c.channel_id "
         "WHERE e.campaign_id = k.id AND e.contact_id = c.contact_id AND e.state IN (%s, %s) "
-        "AND e.started_at IS NOT NULL AND c.last_user_message_at > e.started_at "
+        "AND e.started_at IS NOT NULL AND c.last_user_message_at >= e.started_at "
         # SQLite's RETURNING names the target's columns unqualified only.
         + ("RETURNING e.id" if connection.vendor == "postgresql" else "RETURNING id")
     )

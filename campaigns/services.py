@@ -149,7 +149,9 @@ def enrollments_activate(*, campaign: Campaign, now: datetime) -> int:
     )
     return Enrollment.objects.filter(campaign=campaign, state=EnrollmentState.PENDING).update(
         state=EnrollmentState.ACTIVE,
-        started_at=now,
+        # To the second: providers stamp a reply to the second (replies.py counts one
+        # stamped in the start's own second, rather than miss it).
+        started_at=now.replace(microsecond=0),
         current_position=first.position,
         next_run_at=due,
         updated_at=now,

@@ -99,3 +99,18 @@ def test_a_second_scheduler_skips_the_pass_while_one_runs_it(sms, clock):
     finally:
         release.set()
         thread.join(20)
+
+
+def test_a_reply_stamped_in_the_start_s_own_second_stops_the_lead(sms, openphone, clock):
+    """Providers stamp messages to the second: a reply written in the very second the
+    campaign started (stamped at its start, or before it by the fraction) counts."""
+    clock.move_to(datetime(2026, 3, 4, 10, 0, 0, 700_000, tzinfo=UTC))
+    campaign = make_campaign(sms, TWO_STEPS)
+    (lead,) = enroll(campaign, {"first_name": "Ada"})
+    services.campaign_start(campaign=campaign)
+
+    reply(sms, lead, at=datetime(2026, 3, 4, 10, 0, 0, tzinfo=UTC))
+    replies_detect()
+
+    lead.refresh_from_db()
+    assert lead.state == EnrollmentState.REPLIED
