@@ -84,6 +84,7 @@ APP_ORDER = [
     "templates",
     "campaigns",
     "reconciliation",
+    "integrations",
     "messaging",
     "tenants",
 ]

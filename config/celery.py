@@ -84,6 +84,7 @@ app.conf.update(
         "messaging.tasks.*": {"queue": "outbound"},
         "reconciliation.tasks.*": {"queue": "maintenance"},
         "campaigns.tasks.*": {"queue": "default"},
+        "integrations.tasks.*": {"queue": "default"},
         "tenants.tasks.*": {"queue": "maintenance"},
         "outbox.tasks.*": {"queue": "maintenance"},
         "conversations.tasks.*": {"queue": "maintenance"},

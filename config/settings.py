@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "webhooks",
     "campaigns",
     "reconciliation",
+    "integrations",
 ]
 
 MIDDLEWARE = [

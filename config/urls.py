@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("templates.api.urls")),
     path("", include("campaigns.api.urls")),
     path("", include("reconciliation.api.urls")),
+    path("", include("integrations.api.urls")),
     path("schema/", schema_view, name="schema"),
     path("docs/", docs_view, name="docs"),
 ]

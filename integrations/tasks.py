@@ -1,0 +1,1 @@
+"""Integrations' Celery tasks: each takes ids or nothing and calls a service."""
