@@ -44,3 +44,17 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.type}"
+
+
+class OutboxCursor(models.Model):
+    """How far one reader (a subscription fan-out, the notifications) has read the
+    outbox, as an outbox.readers.Position. Moved in the transaction that handles the
+    events it passes, so each event is handled once."""
+
+    name = models.CharField(max_length=100, unique=True)
+    xid = models.BigIntegerField(default=0)
+    event_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at event {self.event_id}"
