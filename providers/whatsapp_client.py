@@ -92,6 +92,22 @@ class WhatsAppClient(JsonApi):
             raise self.unexpected(reply, "messages[0].id")
         return Sent(message_id=message_id, status=MessageStatus.QUEUED, raw=reply.body)
 
+    def mark_read(self, *, message_id: str, typing: bool = False) -> None:
+        """Mark a customer's message (and the ones before it) read; with `typing`, also
+        show the customer a typing indicator until our answer, or 25 s, whichever
+        comes first. Meta asks that it be shown only when an answer is coming."""
+        body: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": _required(message_id, "message_id"),
+        }
+        if typing:
+            body["typing_indicator"] = {"type": "text"}
+        path = f"/{self.version}/{_required(self.phone_number_id, 'phone_number_id')}/messages"
+        reply = self.request("POST", path, json=body)
+        if reply.body.get("success") is not True:
+            raise self.unexpected(reply, "success")
+
     # --- templates ----------------------------------------------------------------------
 
     def templates(self, *, limit: int = 100) -> Iterator[dict[str, Any]]:

@@ -398,3 +398,45 @@ def test_a_number_the_token_cannot_read_is_a_permanent_error(client, respx_mock)
         client.phone_number_read()
 
     assert (raised.value.code, raised.value.transient) == ("100", False)
+
+
+# --- mark_read (typing indicator) -------------------------------------------------------
+
+
+def test_mark_read_with_typing_posts_the_documented_body(client, respx_mock):
+    route = respx_mock.post(MESSAGES_URL).respond(200, json={"success": True})
+
+    client.mark_read(message_id=WAMID, typing=True)
+
+    assert _sent_body(route) == {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": WAMID,
+        "typing_indicator": {"type": "text"},
+    }
+
+
+def test_mark_read_alone_sends_no_typing_indicator(client, respx_mock):
+    route = respx_mock.post(MESSAGES_URL).respond(200, json={"success": True})
+
+    client.mark_read(message_id=WAMID)
+
+    assert "typing_indicator" not in _sent_body(route)
+
+
+def test_mark_read_refused_is_a_provider_error_with_metas_code(client, respx_mock):
+    respx_mock.post(MESSAGES_URL).respond(
+        400, json=_graph_error(100, "Invalid parameter", "message_id is not valid")
+    )
+
+    with pytest.raises(ProviderError) as refused:
+        client.mark_read(message_id="wamid.unknown", typing=True)
+    assert refused.value.code == "100"
+
+
+def test_mark_read_answered_without_success_is_unexpected(client, respx_mock):
+    respx_mock.post(MESSAGES_URL).respond(200, json={"success": False})
+
+    with pytest.raises(ProviderError) as unexpected:
+        client.mark_read(message_id=WAMID, typing=True)
+    assert unexpected.value.code == "unexpected_response"
