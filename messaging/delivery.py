@@ -103,6 +103,8 @@ def _record(accepted: list) -> None:
     """The batch's accepted messages in one transaction; should that fail (a message
     whose id breaks a rule), each in its own, so that one does not keep the others
     unrecorded (and sent again by the sweep)."""
+    if not accepted:
+        return
     try:
         conversations.messages_outbound_accepted(accepted=accepted)
     except DatabaseError:
