@@ -294,3 +294,29 @@ def test_tasks_racing_for_one_channel_never_send_a_message_twice(customers, grap
     assert len(set(sent)) == 60  # every text went once
     rows = Message.objects.filter(pk__in=ids)
     assert all(row.provider_message_id.startswith("wamid.race.") for row in rows)
+
+
+def test_a_status_that_came_first_is_applied_to_its_message_inside_a_batch(customers, graph):
+    from django.test import Client
+
+    from conversations.models import Conversation
+    from tests.messaging.test_limits_and_statuses import _endpoint, _refused_131047
+
+    graph.post(SEND_URL).mock(
+        side_effect=[accepted("wamid.1"), accepted("wamid.2"), accepted("wamid.3")]
+    )
+    first, second, third = _queued(customers)
+    # Meta's refusal of the second arrives before its answer: kept pending
+    _endpoint(customers[1]).deliver_text(Client(), _refused_131047("wamid.2"))
+
+    services.message_deliver(message_id=first.pk)
+
+    refused = _row(second)
+    assert (refused.status, refused.error_code) == (MessageStatus.FAILED, "131047")
+    assert not Conversation.objects.get(pk=customers[1].pk).is_window_open
+    # the others are as the provider answered, their windows untouched
+    assert [(_row(m).provider_message_id, _row(m).status) for m in (first, third)] == [
+        ("wamid.1", MessageStatus.QUEUED),
+        ("wamid.3", MessageStatus.QUEUED),
+    ]
+    assert Conversation.objects.get(pk=customers[0].pk).is_window_open
