@@ -200,6 +200,11 @@ TASK_TIME_LIMITS = {
     "default": env_int("TASK_TIME_LIMIT_DEFAULT", 900),  # syncs, purges, checks
 }
 
+# A send task sends its own message and up to this many minus one other queued
+# messages of the same channel, recorded in one transaction (messaging.delivery);
+# 1 sends one message a task.
+SEND_BATCH_SIZE = env_int("SEND_BATCH_SIZE", 16)
+
 # --- Auth, i18n, static --------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

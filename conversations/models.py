@@ -233,6 +233,13 @@ class Message(models.Model):
                 condition=models.Q(direction="outbound", status__in=["queued", "failed"]),
                 name="message_outbound_pending",
             ),
+            # A send task's siblings (messaging.claim): a channel's unsent messages in id
+            # order. Without send_claimed_at, so that the claim stays a HOT update.
+            models.Index(
+                fields=["channel", "id"],
+                condition=models.Q(direction="outbound", status="queued", provider_message_id=""),
+                name="message_unsent_by_channel",
+            ),
             # The admin's search by error code: failed messages only, a small index.
             models.Index(
                 fields=["error_code"], condition=~models.Q(error_code=""), name="message_error_code"

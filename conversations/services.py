@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations import events
+from conversations.accepted import Accepted, outbound_accepted_many
 from conversations.batch import (
     Inbound,
     MissingContactError,
@@ -38,6 +39,7 @@ from tenants.errors import field_error
 from tenants.models import Channel
 
 __all__ = [
+    "Accepted",
     "MissingContactError",
     "conversation_assign",
     "conversation_mark_read",
@@ -50,6 +52,7 @@ __all__ = [
     "message_outbound_create",
     "message_outbound_failed",
     "message_status_apply",
+    "messages_outbound_accepted",
 ]
 
 
@@ -114,6 +117,13 @@ def message_outbound_accepted(
         conversation_id=conversation_id,
         sent=sent,
     )
+
+
+def messages_outbound_accepted(*, accepted: list[Accepted]) -> None:
+    """Many messages the provider accepted (a send task's batch), recorded in one
+    transaction by the same rules as `message_outbound_accepted`; each `Accepted`
+    carries the message as the send task loaded it, with its conversation."""
+    outbound_accepted_many(accepted=accepted, at=timezone.now())
 
 
 def message_outbound_failed(*, message_id: int, error_code: str, error_title: str) -> Message:

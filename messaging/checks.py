@@ -28,7 +28,7 @@ from enum import StrEnum
 from conversations.consent_models import ConsentScope
 from conversations.models import Conversation, Message
 from conversations.window import window_status
-from messaging.standing import Standing, contact_standing
+from messaging.standing import Standing, contact_standing, contacts_standing
 from providers import Provider
 from providers.whatsapp_templates import TemplateParamsError, components_for_send, placeholders
 from templates.models import MessageTemplate, TemplateCategory
@@ -153,6 +153,36 @@ def check_may_contact(
     facts = standing(to, exempt=exempt)
     facts.check_listed()
     facts.check_consent(scope)
+
+
+def may_still_contact_all(messages: list[Message]) -> dict[int, ApplicationError | None]:
+    """The same for a batch of queued messages of one channel (the send task's), in
+    one query whatever their number: each message's refusal, or None."""
+    exempts = {m.pk: Exemption((m.payload or {}).get("exempt", "")) for m in messages}
+    facts = contacts_standing(
+        organization_id=messages[0].organization_id,
+        contact_ids=[m.conversation.contact_id for m in messages],
+        channel=messages[0].channel,
+        listed=any(e != Exemption.HEALTH_CHECK for e in exempts.values()),
+        consent=any(e == Exemption.NONE for e in exempts.values()),
+    )
+    return {
+        m.pk: _refusal(facts[m.conversation.contact_id], m.payload or {}, exempts[m.pk])
+        for m in messages
+    }
+
+
+def _refusal(facts: Standing, payload: dict, exempt: Exemption) -> ApplicationError | None:
+    """What check 4 says now of a queued message, by the exemption it was sent under."""
+    scope = ConsentScope(payload.get("consent_scope") or ConsentScope.SERVICE)
+    try:
+        if exempt != Exemption.HEALTH_CHECK:
+            facts.check_listed()
+        if exempt == Exemption.NONE:
+            facts.check_consent(scope)
+    except ApplicationError as refusal:
+        return refusal
+    return None
 
 
 def may_still_contact(message: Message) -> ApplicationError | None:

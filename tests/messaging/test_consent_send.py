@@ -337,8 +337,11 @@ def test_a_number_listed_after_the_send_withholds_the_queued_message(conversatio
 
 
 def test_a_marketing_opt_out_after_the_send_withholds_only_the_marketing_template(
-    conversation, template, marketing_template, graph
+    conversation, template, marketing_template, graph, settings
 ):
+    # One message a task, each its own outcome; the same inside one task's batch:
+    # tests/messaging/test_delivery_batch.py.
+    settings.SEND_BATCH_SIZE = 1
     graph.post(SEND_URL).mock(return_value=accepted())
     params = {"body": {"order": "A1", "day": "Friday"}}
     sale = services.message_send_template(

@@ -87,6 +87,32 @@ def test_a_send_costs_a_fixed_number_of_queries(conversation, graph, django_asse
     assert Message.objects.get(pk=message.pk).provider_message_id == WAMID
 
 
+@postgresql_only("PostgreSQL's path: one claim-and-load statement; SQLite takes two")
+def test_a_batch_costs_the_queries_of_one_send(conversation, graph, django_assert_num_queries):
+    wamids = iter(["wamid.1", "wamid.2", "wamid.3", "wamid.4"])
+    graph.post(SEND_URL).mock(side_effect=lambda request: accepted(next(wamids)))
+    first, *others = [
+        services.message_send_text(conversation=conversation, text=f"Counted {n}") for n in range(4)
+    ]
+
+    # The four claimed and loaded by one statement, their contacts checked by one, and
+    # in one transaction: the four keys' locks and "does anything wait?" (one pipeline,
+    # server-bound, not counted here), the four UPDATEs (one pipeline, server-bound)
+    # and one INSERT for the four message.sent events. Four sends cost 20 before.
+    with django_assert_num_queries(5):
+        assert services.message_deliver(message_id=first.pk).outcome == "accepted"
+
+    assert [Message.objects.get(pk=m.pk).provider_message_id for m in [first, *others]] == [
+        "wamid.1",
+        "wamid.2",
+        "wamid.3",
+        "wamid.4",
+    ]
+    # the others' own tasks: one statement each, finding their message claimed
+    with django_assert_num_queries(1):
+        assert services.message_deliver(message_id=others[0].pk).outcome == "skipped"
+
+
 def test_a_refusal_that_beats_the_answer_closes_the_window_when_the_id_is_stored(
     conversation, graph
 ):

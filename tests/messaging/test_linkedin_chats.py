@@ -129,3 +129,24 @@ def test_without_a_provider_id_the_message_fails_clearly_and_unipile_is_not_call
     assert not start.called
     assert (message.status, message.error_code) == ("failed", NO_LINKEDIN_ID)
     assert "LinkedIn id" in message.error_title
+
+
+def test_two_messages_sent_in_one_batch_start_one_chat(conversation, respx_mock):
+    start = respx_mock.post(CHATS_API).respond(201, json=STARTED)
+    into_chat = respx_mock.post(f"{CHATS_API}/{CHAT_ID}/messages").respond(
+        201, json={"object": "MessageSent", "message_id": "m-2"}
+    )
+    # given two messages queued before either was sent
+    first = services.message_send_text(conversation=conversation, text="Hello Julien")
+    second = services.message_send_text(conversation=conversation, text="And one more thing")
+
+    # when the first's task sends both (the second is its sibling)
+    services.message_deliver(message_id=first.pk)
+
+    # then one chat was started, and the second message went into it
+    assert start.call_count == 1
+    assert into_chat.call_count == 1
+    assert "And one more thing" in _form(into_chat.calls.last.request)
+    sent = [Message.objects.get(pk=m.pk).provider_message_id for m in (first, second)]
+    assert sent == [STARTED["message_id"], "m-2"]
+    assert services.message_deliver(message_id=second.pk).outcome == "skipped"
