@@ -27,3 +27,34 @@ def test_a_redelivered_webhook_records_no_second_message_received(client, whatsa
         "conversation.created",
         "message.received",
     ]
+
+
+def _types() -> list[str]:
+    return list(OutboxEvent.objects.order_by("id").values_list("type", flat=True))
+
+
+def test_a_whatsapp_reaction_records_message_reaction_once(client, whatsapp):
+    whatsapp.deliver(client, "text")
+    body = fixture_text(Provider.WHATSAPP_CLOUD, "reaction")
+    resent = json.dumps(json.loads(body))  # Meta's redelivery: the same reaction again
+
+    whatsapp.deliver_text(client, body)
+    whatsapp.deliver_text(client, resent)
+
+    assert WebhookEvent.objects.count() == 3
+    assert _types().count("message.reaction") == 1
+    (reaction,) = OutboxEvent.objects.filter(type="message.reaction")
+    assert reaction.body["direction"] == "inbound"
+    assert reaction.body["emoji"]
+
+
+def test_a_unipile_reaction_and_its_removal_record_two_events(client, endpoints):
+    unipile = endpoints[Provider.UNIPILE]
+    unipile.deliver(client, "message_received_own")  # our message the contact reacts to
+
+    unipile.deliver(client, "message_reaction")
+    unipile.deliver(client, "message_reaction_removed")
+
+    reacted, removed = OutboxEvent.objects.filter(type="message.reaction").order_by("id")
+    assert reacted.body["message_id"] == removed.body["message_id"] is not None
+    assert reacted.body["emoji"] and removed.body["emoji"] == ""
