@@ -123,6 +123,34 @@ def test_the_schema_documents_every_body_and_the_envelope(viewer_client):
     assert {t.component for t in EVENT_TYPES.values()} <= set(schemas)
 
 
+def test_the_schema_documents_the_reaction_window_campaign_webhook_and_health_bodies(
+    viewer_client,
+):
+    schemas = viewer_client.get("/api/v1/schema/?format=json").json()["components"]["schemas"]
+    one_of = schemas["OutboxEvent"]["properties"]["body"]["oneOf"]
+
+    expected = {
+        "MessageReactionV1": {"message_id", "provider_message_id", "emoji", "reactor"},
+        "WindowExpiringV1": {"conversation_id", "contact_id", "window_expires_at"},
+        "CampaignEnrollmentRepliedV1": {"enrollment_id", "campaign_id", "replied_at"},
+        "CampaignEnrollmentCompletedV1": {"enrollment_id", "campaign_id", "finished_at"},
+        "WebhookDeadV1": {"webhook_event_id", "provider", "attempts", "dead_at"},
+        "HealthCheckFailedV1": {"health_check_id", "result", "previous_result"},
+        "HealthCheckRecoveredV1": {"health_check_id", "result", "latency_ms"},
+        "ConversationHandedOffV1": {"conversation_id", "channel_id", "by_user_id"},
+    }
+    for component, fields in expected.items():
+        assert fields <= set(schemas[component]["required"]), component
+        assert {"$ref": f"#/components/schemas/{component}"} in one_of
+    reaction = schemas["MessageReactionV1"]["properties"]
+    assert reaction["message_id"] == {"type": "integer", "nullable": True}
+    assert "`message.reaction` version 1" in schemas["MessageReactionV1"]["description"]
+    assert schemas["WindowExpiringV1"]["properties"]["window_expires_at"] == {
+        "type": "string",
+        "format": "date-time",
+    }
+
+
 def test_a_shorter_message_retention_purges_the_bodies_sooner():
     organization = OrganizationFactory(message_retention_days=2)
     for age in (1, 3):
