@@ -1,6 +1,7 @@
 """The outbox itself: recorded in the caller's transaction, many in one INSERT, kept
 for the organization's retention, and documented in the schema."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from outbox.services import EventDraft, event_record, events_record_many, outbox
 from outbox.types import EVENT_TYPES, ConsentBody
 from reconciliation.schedules import PERIODIC_TASKS
 from tests.factories import OrganizationFactory
+from tests.worker import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +163,16 @@ def test_a_shorter_message_retention_purges_the_bodies_sooner():
 
     assert outbox_purge(now=T0) == 1
     assert list(OutboxEvent.objects.values_list("body__contact_id", flat=True)) == [1]
+
+
+def test_the_readme_catalogue_lists_every_type_with_its_version():
+    readme = (ROOT / "README.md").read_text()
+    catalogue = readme.split("### Events (the outbox)")[1].split("\n### ")[0]
+    rows = [line for line in catalogue.splitlines() if line.startswith("| `")]
+
+    listed = {
+        (name, int(row.split("|")[2]))
+        for row in rows
+        for name in re.findall(r"`([a-z_.]+)`", row.split("|")[1])
+    }
+    assert listed == {(t.name, t.version) for t in EVENT_TYPES.values()}
