@@ -76,7 +76,9 @@ def message_status_changed(message: Message, previous: str, at) -> EventDraft:
     )
 
 
-def message_reaction(reaction: MessageReaction, message_id: int | None, contact_id: int):
+def message_reaction(
+    reaction: MessageReaction, message_id: int | None, contact_id: int
+) -> EventDraft:
     """A reactor's current reaction, just changed (`message_id`: ours, if filed)."""
     return EventDraft(
         type="message.reaction",

@@ -43,7 +43,7 @@ from conversations.models import (
 )
 from conversations.window import EXPIRING_WITHIN, WINDOW
 from conversations.window_models import WindowExpiringNotice
-from outbox.services import events_record_many
+from outbox.services import EventDraft, events_record_many
 from providers.events import MessageType
 from tenants.models import WindowPolicy
 
@@ -313,7 +313,7 @@ def _note_expiring(now: datetime, limit: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _expiring_events(notice_ids: list[int], now: datetime) -> list:
+def _expiring_events(notice_ids: list[int], now: datetime) -> list[EventDraft]:
     """The events of these notices: the expiry noted, not the conversation's current
     one (a customer message may have moved it since; it gets its own event)."""
     if not notice_ids:
