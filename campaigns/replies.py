@@ -21,6 +21,7 @@ from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
+from campaigns.events import enrollments_replied_record
 from campaigns.models import Campaign, Enrollment, EnrollmentState, ReplyCursor
 from conversations import services as conversations
 from conversations.models import Conversation, Direction, Message
@@ -72,6 +73,7 @@ def enrollment_mark_replied(*, enrollment: Enrollment, at: datetime, now: dateti
         updated_at=now,
     )
     _hand_to_agents(enrollment_ids=[enrollment.pk])
+    enrollments_replied_record(enrollment_ids=[enrollment.pk])
     _notify_on_commit([enrollment.pk])
 
 
@@ -108,6 +110,7 @@ def replies_detect(*, now: datetime | None = None) -> list[int]:
             ReplyCursor.objects.filter(pk=cursor_row.pk).update(message_id=reached, updated_at=now)
         if ids:
             _hand_to_agents(enrollment_ids=ids)
+            enrollments_replied_record(enrollment_ids=ids)
             _notify_on_commit(ids)
     return ids
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-from campaigns import calendar, caps, steps
+from campaigns import calendar, caps, events, steps
 from campaigns.calendar import SendingCalendar
 from campaigns.models import (
     Campaign,
@@ -31,6 +31,7 @@ from campaigns.models import (
     StepOutcome,
 )
 from campaigns.replies import enrollment_mark_replied, reply_after_start
+from outbox.services import events_record_many
 from tenants.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ class Batch:
         # the whole batch (its messages included), never sends a step twice.
         EnrollmentStep.objects.bulk_create(self.history)
         enrollments_write(list(self.changed.values()))
+        events_record_many(events=events.enrollments_completed(list(self.changed.values())))
 
 
 # Each written field and its SQL type (VALUES rows arrive as text or numbers).

@@ -30,6 +30,7 @@ SWEEP_TASKS = (
     "messaging.tasks.messages_queued_sweep_task",
     "messaging.tasks.invitations_queued_sweep_task",
     "conversations.tasks.conversations_unsnooze_task",
+    "conversations.tasks.windows_expiring_record_task",
     "reconciliation.tasks.webhook_health_checks_settle_task",
     "reconciliation.tasks.reconciliation_runs_sweep_task",
 )

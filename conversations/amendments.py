@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from conversations import events
 from conversations.models import (
     Conversation,
     Direction,
@@ -71,13 +72,16 @@ def reactions_apply(batch: "_Batch", items: list[Item]) -> dict[int, str]:
         key = (item.channel.id, event.message_id, event.reactor)
         current = stored.get(key) or new.get(key)
         if current is None:
-            new[key] = _reaction(item, conversation)
+            current = new[key] = _reaction(item, conversation)
             outcomes[position] = "reacted"
+            _note_reaction(batch, current, conversation, previous="")
         elif (event.occurred_at, event.event_id) > (current.reacted_at, current.event_id):
+            previous = current.emoji
             _replace(current, event)
             if current.pk:
                 changed[current.pk] = current
             outcomes[position] = "reacted"
+            _note_reaction(batch, current, conversation, previous=previous)
         else:
             outcomes[position] = "unchanged"
         if not event.from_me:
@@ -86,6 +90,20 @@ def reactions_apply(batch: "_Batch", items: list[Item]) -> dict[int, str]:
     MessageReaction.objects.bulk_create(new.values())  # the message keys are locked
     _save_reactions([changed[pk] for pk in sorted(changed)])
     return outcomes
+
+
+def _note_reaction(
+    batch: "_Batch", reaction: MessageReaction, conversation: Conversation, *, previous: str
+) -> None:
+    """message.reaction, when what the reactor shows changed: a later copy of the same
+    emoji (a reconciliation's, then the webhook's) or the removal of a reaction never
+    seen tells a receiver nothing."""
+    if reaction.emoji == previous:
+        return
+    message = batch.messages.get((reaction.channel_id, reaction.message_provider_id))
+    batch.events.append(
+        events.message_reaction(reaction, message.pk if message else None, conversation.contact_id)
+    )
 
 
 def _stored_reactions(items: list[Item]) -> dict[tuple, MessageReaction]:

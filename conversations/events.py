@@ -1,11 +1,12 @@
 """What conversations record in the outbox: the event drafts for messages filed, sent
-and moved on, conversations begun, assigned and moved, consent changed. Builders only;
-the writers (batch.py, services.py, consent.py) record them in their transaction,
-a batch's all in one INSERT."""
+and moved on, reactions changed, conversations begun, assigned and moved, windows about
+to expire, consent changed. Builders only; the writers (batch.py, amendments.py,
+services.py, consent.py, maintenance.py) record them in their transaction, a batch's
+all in one INSERT."""
 
 from django.db.models import Q
 
-from conversations.models import Conversation, Direction, Message
+from conversations.models import Conversation, Direction, Message, MessageReaction
 from outbox.models import OutboxEvent
 from outbox.services import EventDraft
 from outbox.types import (
@@ -15,6 +16,8 @@ from outbox.types import (
     ConversationStatusBody,
     MessageBody,
     MessageStatusBody,
+    ReactionBody,
+    WindowExpiringBody,
 )
 
 
@@ -69,6 +72,48 @@ def message_status_changed(message: Message, previous: str, at) -> EventDraft:
             error_code=message.error_code,
             error_title=message.error_title,
             occurred_at=at,
+        ),
+    )
+
+
+def message_reaction(
+    reaction: MessageReaction, message_id: int | None, contact_id: int
+) -> EventDraft:
+    """A reactor's current reaction, just changed (`message_id`: ours, if filed)."""
+    return EventDraft(
+        type="message.reaction",
+        organization_id=reaction.organization_id,
+        channel_id=reaction.channel_id,
+        conversation_id=reaction.conversation_id,
+        occurred_at=reaction.reacted_at,
+        body=ReactionBody(
+            message_id=message_id,
+            provider_message_id=reaction.message_provider_id,
+            conversation_id=reaction.conversation_id,
+            channel_id=reaction.channel_id,
+            contact_id=contact_id,
+            reactor=reaction.reactor,
+            direction=reaction.direction,
+            emoji=reaction.emoji,
+            occurred_at=reaction.reacted_at,
+        ),
+    )
+
+
+def window_expiring(row: dict, at) -> EventDraft:
+    """`row`: a conversation's id, organization_id, channel_id, contact_id and
+    window_expires_at."""
+    return EventDraft(
+        type="window.expiring",
+        organization_id=row["organization_id"],
+        channel_id=row["channel_id"],
+        conversation_id=row["id"],
+        occurred_at=at,
+        body=WindowExpiringBody(
+            conversation_id=row["id"],
+            channel_id=row["channel_id"],
+            contact_id=row["contact_id"],
+            window_expires_at=row["window_expires_at"],
         ),
     )
 

@@ -5,6 +5,7 @@
 - `windows_backfill`: window fields recomputed from stored messages, for data that was
   imported or repaired.
 - `conversations_unsnooze_due`: snoozed conversations whose time has come reopen.
+- `windows_expiring_record`: `window.expiring` in the outbox, once per window expiry.
 """
 
 import logging
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
+    Exists,
     ExpressionWrapper,
     F,
     Max,
@@ -31,6 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from conversations import events
 from conversations.models import (
     Conversation,
     ConversationStatus,
@@ -38,13 +41,16 @@ from conversations.models import (
     Message,
     MessageReaction,
 )
-from conversations.window import WINDOW
+from conversations.window import EXPIRING_WITHIN, WINDOW
+from conversations.window_models import WindowExpiringNotice
+from outbox.services import EventDraft, events_record_many
 from providers.events import MessageType
 from tenants.models import WindowPolicy
 
 logger = logging.getLogger(__name__)
 
 CLOSE_BATCH_SIZE = 50_000
+EXPIRING_BATCH_SIZE = 2_000
 BACKFILL_BATCH_SIZE = 5_000
 
 
@@ -250,3 +256,75 @@ def conversations_unsnooze_due(*, now: datetime | None = None) -> int:
     return Conversation.objects.filter(
         status=ConversationStatus.SNOOZED, snoozed_until__lte=now or timezone.now()
     ).update(status=ConversationStatus.OPEN, snoozed_until=None, updated_at=timezone.now())
+
+
+def windows_expiring_record(
+    *, now: datetime | None = None, batch_size: int = EXPIRING_BATCH_SIZE
+) -> int:
+    """Record `window.expiring` for every window with an hour or less left that has not
+    had one for its current expiry. Returns how many were recorded.
+
+    Each batch is one INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING into
+    WindowExpiringNotice and the events of the rows it inserted, in one transaction: a
+    run that overlaps another (or runs twice) inserts nothing the other did, so records
+    nothing twice; a run that dies records nothing it did not also note. The notices
+    of windows expired by now are deleted first (they can never match again).
+    """
+    now = now or timezone.now()
+    WindowExpiringNotice.objects.filter(window_expires_at__lte=now).delete()
+    recorded = 0
+    while True:
+        with transaction.atomic():
+            noted = _note_expiring(now, batch_size)
+            events_record_many(events=_expiring_events(noted, now))
+        recorded += len(noted)
+        if len(noted) < batch_size:
+            return recorded
+
+
+def _note_expiring(now: datetime, limit: int) -> list[int]:
+    """Insert the notices of up to `limit` windows expiring within the hour; returns
+    the ids of those this statement inserted."""
+    noticed = WindowExpiringNotice.objects.filter(
+        conversation_id=OuterRef("pk"), window_expires_at=OuterRef("window_expires_at")
+    )
+    expiring = (
+        # The flag too: open windows are a small partial index (conversation_open_windows).
+        Conversation.objects.filter(
+            is_window_open=True,
+            window_expires_at__gt=now,
+            window_expires_at__lte=now + EXPIRING_WITHIN,
+        )
+        .exclude(channel__window_policy=WindowPolicy.ALWAYS_OPEN)
+        .filter(~Exists(noticed))
+        .order_by("window_expires_at", "id")
+        .values_list("id", "window_expires_at")[:limit]
+    )
+    select, params = expiring.query.sql_with_params()
+    sql = (
+        f"INSERT INTO {WindowExpiringNotice._meta.db_table} "  # noqa: S608 - names from the model
+        "(conversation_id, window_expires_at, created_at) "
+        # "WHERE true": without a WHERE, SQLite reads ON CONFLICT as a join's ON.
+        f"SELECT e.id, e.window_expires_at, %s FROM ({select}) e WHERE true "
+        "ON CONFLICT (conversation_id, window_expires_at) DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), *params])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _expiring_events(notice_ids: list[int], now: datetime) -> list[EventDraft]:
+    """The events of these notices: the expiry noted, not the conversation's current
+    one (a customer message may have moved it since; it gets its own event)."""
+    if not notice_ids:
+        return []
+    notices = dict(
+        WindowExpiringNotice.objects.filter(pk__in=notice_ids).values_list(
+            "conversation_id", "window_expires_at"
+        )
+    )
+    rows = Conversation.objects.filter(pk__in=notices).order_by("window_expires_at", "id")
+    return [
+        events.window_expiring({**row, "window_expires_at": notices[row["id"]]}, now)
+        for row in rows.values("id", "organization_id", "channel_id", "contact_id")
+    ]

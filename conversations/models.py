@@ -409,3 +409,4 @@ from conversations.consent_models import (  # noqa: E402, F401
     ConsentKeyword,
     KeywordReplyTexts,
 )
+from conversations.window_models import WindowExpiringNotice  # noqa: E402, F401

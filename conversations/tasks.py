@@ -12,6 +12,12 @@ def windows_close_expired_task() -> dict:
 
 
 @shared_task
+def windows_expiring_record_task() -> dict:
+    """Record window.expiring for windows with an hour or less left, once each."""
+    return {"recorded": maintenance.windows_expiring_record()}
+
+
+@shared_task
 def conversations_unsnooze_task() -> dict:
     """Reopen snoozed conversations whose time has come."""
     return {"reopened": maintenance.conversations_unsnooze_due()}

@@ -99,6 +99,75 @@ class ConsentBody:
 
 
 @dataclass(frozen=True)
+class ReactionBody:
+    """message.reaction: a reactor's current reaction to a message changed."""
+
+    message_id: int | None  # ours; None while the message reacted to is not filed yet
+    provider_message_id: str  # the provider's id of the message reacted to
+    conversation_id: int
+    channel_id: int
+    contact_id: int
+    reactor: str  # the provider's id of who reacted ("business" on WhatsApp: us)
+    direction: str  # inbound: the customer reacted; outbound: the business did
+    emoji: str  # "": the reaction was taken back
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class WindowExpiringBody:
+    conversation_id: int
+    channel_id: int
+    contact_id: int
+    window_expires_at: datetime  # free-form messages are refused from then on
+
+
+@dataclass(frozen=True)
+class EnrollmentBody:
+    """campaign.enrollment.replied and .completed: a lead's enrollment finished."""
+
+    enrollment_id: int
+    campaign_id: int
+    channel_id: int
+    contact_id: int
+    conversation_id: int | None  # None: no message was exchanged with the lead yet
+    state: str  # replied, completed
+    replied_at: datetime | None  # the lead's reply (replied only)
+    finished_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookDeadBody:
+    webhook_event_id: int
+    provider: str
+    channel_id: int | None
+    attempts: int
+    error_type: str  # the last attempt's exception class (the text stays in the admin)
+    received_at: datetime
+    dead_at: datetime
+
+
+@dataclass(frozen=True)
+class HealthCheckBody:
+    """health_check.failed and .recovered: the channel's webhook health changed."""
+
+    health_check_id: int
+    channel_id: int
+    result: str  # confirmed, timed_out, send_failed
+    previous_result: str  # the channel's previous settled check; "" if none
+    sent_at: datetime
+    latency_ms: int | None  # the webhook's delay, when it arrived
+    settled_at: datetime
+
+
+@dataclass(frozen=True)
+class HandedOffBody:
+    conversation_id: int
+    channel_id: int
+    by_user_id: int | None  # the agent who took over; None: by an API client
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
 class EventType:
     name: str
     version: int
@@ -146,6 +215,55 @@ EVENT_TYPES: dict[str, EventType] = {
         ),
         EventType("contact.opted_out", 1, ConsentBody, "A contact opted out of a scope."),
         EventType("contact.opted_in", 1, ConsentBody, "A contact opted (back) in."),
+        EventType(
+            "message.reaction",
+            1,
+            ReactionBody,
+            "Someone's reaction to a message changed: added, replaced or taken back (emoji empty).",
+        ),
+        EventType(
+            "window.expiring",
+            1,
+            WindowExpiringBody,
+            "One hour or less is left in a conversation's WhatsApp 24-hour window (once "
+            "per expiry: a customer message that moves it brings a new one).",
+        ),
+        EventType(
+            "campaign.enrollment.replied",
+            1,
+            EnrollmentBody,
+            "A lead wrote after their enrollment started: their steps stopped.",
+        ),
+        EventType(
+            "campaign.enrollment.completed",
+            1,
+            EnrollmentBody,
+            "A lead went through every step of their campaign.",
+        ),
+        EventType(
+            "webhook.dead",
+            1,
+            WebhookDeadBody,
+            "A provider webhook failed its last attempt; it waits for an operator.",
+        ),
+        EventType(
+            "health_check.failed",
+            1,
+            HealthCheckBody,
+            "A channel's webhook health check failed after passing (or never being run).",
+        ),
+        EventType(
+            "health_check.recovered",
+            1,
+            HealthCheckBody,
+            "A channel's webhook health check passed again after failing.",
+        ),
+        EventType(
+            "conversation.handed_off",
+            1,
+            HandedOffBody,
+            "An agent took a conversation over from its automated responder.",
+        ),
     ]
 }
 

@@ -11,7 +11,8 @@ for the webhook that proves it arrived (its status update, or the provider's ech
    neither happened within WEBHOOK_HEALTH_CHECK_TIMEOUT_SECONDS.
 3. Alerts follow the channel's state, which is the result of its latest settled check:
    the organization is emailed when the channel goes from healthy (or never checked)
-   to failing, and once when it recovers; not for every failing hour in between.
+   to failing, and once when it recovers; not for every failing hour in between. Each
+   such change is recorded in the outbox too (health_check.failed / .recovered).
 
 Checks of one channel are recorded and settled one at a time, under the row lock of
 its `HealthCheckSetting`, so two workers never both announce one change.
@@ -28,6 +29,8 @@ from django.utils import timezone
 
 from conversations.models import Conversation, Message
 from messaging.services import message_send_text, message_send_to_phone
+from outbox.services import event_record
+from outbox.types import HealthCheckBody
 from providers import Provider
 from providers.events import MessageStatus
 from reconciliation.models import HealthCheckResult, HealthCheckSetting, WebhookHealthCheck
@@ -239,13 +242,36 @@ def _announce_change(check: WebhookHealthCheck) -> None:
         return
     was_failing = previous is not None and previous.result in FAILURES
     if check.result in FAILURES and not was_failing:
+        _record_change(check, "health_check.failed", previous)
         subject, body = _failing_alert(check)
     elif check.result == HealthCheckResult.CONFIRMED and was_failing:
+        _record_change(check, "health_check.recovered", previous)
         subject, body = _recovered_alert(check)
     else:
         return
     organization = check.organization
     transaction.on_commit(lambda: alert_send(organization=organization, subject=subject, body=body))
+
+
+def _record_change(check: WebhookHealthCheck, type: str, previous) -> None:
+    """In the settling (or recording) transaction, under the channel's setting lock:
+    one event per change of the channel's state, like its email."""
+    now = timezone.now()
+    event_record(
+        type=type,
+        organization_id=check.organization_id,
+        channel_id=check.channel_id,
+        occurred_at=now,
+        body=HealthCheckBody(
+            health_check_id=check.pk,
+            channel_id=check.channel_id,
+            result=check.result,
+            previous_result=previous.result if previous is not None else "",
+            sent_at=check.sent_at,
+            latency_ms=check.latency_ms,
+            settled_at=now,
+        ),
+    )
 
 
 def _failing_alert(check: WebhookHealthCheck) -> tuple[str, str]:

@@ -65,6 +65,19 @@ PERIODIC_TASKS = [
         "counts per organization.",
     ),
     PeriodicTaskSpec(
+        name="Announce expiring windows",
+        task="conversations.tasks.windows_expiring_record_task",
+        # Every minute: the event says "one hour left", so it is at most a minute late
+        # (an agent still has 59 minutes), and a run that finds nothing is one indexed
+        # statement over the open windows. Runs that overlap record nothing twice.
+        every_seconds=60,
+        queue="sweeps",
+        expires=55,
+        description="Records window.expiring in the outbox for each WhatsApp window with "
+        "an hour or less left, once per expiry (a customer message that moves the window "
+        "brings a new one).",
+    ),
+    PeriodicTaskSpec(
         name="Reopen snoozed conversations",
         task="conversations.tasks.conversations_unsnooze_task",
         every_seconds=60,  # every minute: a snooze ends within a minute of its time

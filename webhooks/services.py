@@ -15,6 +15,8 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
+from outbox.services import event_record
+from outbox.types import WebhookDeadBody
 from tenants.alerts import admin_url, alert_send
 from tenants.db import fetchone_prepared, rows_update
 from tenants.models import Organization
@@ -178,6 +180,7 @@ def webhook_event_fail(
     event dead (and alert) when the schedule is used up. `retry=False` is for failures
     that repeat identically (a body we cannot read): kept for an operator at once."""
     backoff = settings.WEBHOOK_RETRY_BACKOFF_MINUTES
+    was_dead = event.status == EventStatus.DEAD
     event.last_error = error[:10_000]
     event.refs = refs or event.refs
     if retry and event.attempts <= len(backoff):
@@ -186,9 +189,34 @@ def webhook_event_fail(
     else:
         event.status = EventStatus.DEAD if retry else EventStatus.FAILED
         event.next_attempt_at = None
-    event.save(update_fields=["status", "next_attempt_at", "last_error", "refs"])
+    with transaction.atomic():  # the event's death and its outbox record, together
+        event.save(update_fields=["status", "next_attempt_at", "last_error", "refs"])
+        if event.status == EventStatus.DEAD and not was_dead:
+            _record_dead(event)
     if event.next_attempt_at is None:
         _alert_needs_operator(event)
+
+
+def _record_dead(event: WebhookEvent) -> None:
+    """webhook.dead. The error's text stays in the admin: it may quote the payload."""
+    if event.organization_id is None:
+        return  # unroutable: no tenant to tell (and never processed, so never dead)
+    now = timezone.now()
+    event_record(
+        type="webhook.dead",
+        organization_id=event.organization_id,
+        channel_id=event.channel_id,
+        occurred_at=now,
+        body=WebhookDeadBody(
+            webhook_event_id=event.pk,
+            provider=event.provider,
+            channel_id=event.channel_id,
+            attempts=event.attempts,
+            error_type=event.last_error.partition(":")[0][:100],
+            received_at=event.received_at,
+            dead_at=now,
+        ),
+    )
 
 
 @transaction.atomic

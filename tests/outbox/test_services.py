@@ -1,6 +1,7 @@
 """The outbox itself: recorded in the caller's transaction, many in one INSERT, kept
 for the organization's retention, and documented in the schema."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from outbox.services import EventDraft, event_record, events_record_many, outbox
 from outbox.types import EVENT_TYPES, ConsentBody
 from reconciliation.schedules import PERIODIC_TASKS
 from tests.factories import OrganizationFactory
+from tests.worker import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +125,34 @@ def test_the_schema_documents_every_body_and_the_envelope(viewer_client):
     assert {t.component for t in EVENT_TYPES.values()} <= set(schemas)
 
 
+def test_the_schema_documents_the_reaction_window_campaign_webhook_and_health_bodies(
+    viewer_client,
+):
+    schemas = viewer_client.get("/api/v1/schema/?format=json").json()["components"]["schemas"]
+    one_of = schemas["OutboxEvent"]["properties"]["body"]["oneOf"]
+
+    expected = {
+        "MessageReactionV1": {"message_id", "provider_message_id", "emoji", "reactor"},
+        "WindowExpiringV1": {"conversation_id", "contact_id", "window_expires_at"},
+        "CampaignEnrollmentRepliedV1": {"enrollment_id", "campaign_id", "replied_at"},
+        "CampaignEnrollmentCompletedV1": {"enrollment_id", "campaign_id", "finished_at"},
+        "WebhookDeadV1": {"webhook_event_id", "provider", "attempts", "dead_at"},
+        "HealthCheckFailedV1": {"health_check_id", "result", "previous_result"},
+        "HealthCheckRecoveredV1": {"health_check_id", "result", "latency_ms"},
+        "ConversationHandedOffV1": {"conversation_id", "channel_id", "by_user_id"},
+    }
+    for component, fields in expected.items():
+        assert fields <= set(schemas[component]["required"]), component
+        assert {"$ref": f"#/components/schemas/{component}"} in one_of
+    reaction = schemas["MessageReactionV1"]["properties"]
+    assert reaction["message_id"] == {"type": "integer", "nullable": True}
+    assert "`message.reaction` version 1" in schemas["MessageReactionV1"]["description"]
+    assert schemas["WindowExpiringV1"]["properties"]["window_expires_at"] == {
+        "type": "string",
+        "format": "date-time",
+    }
+
+
 def test_a_shorter_message_retention_purges_the_bodies_sooner():
     organization = OrganizationFactory(message_retention_days=2)
     for age in (1, 3):
@@ -133,3 +163,16 @@ def test_a_shorter_message_retention_purges_the_bodies_sooner():
 
     assert outbox_purge(now=T0) == 1
     assert list(OutboxEvent.objects.values_list("body__contact_id", flat=True)) == [1]
+
+
+def test_the_readme_catalogue_lists_every_type_with_its_version():
+    readme = (ROOT / "README.md").read_text()
+    catalogue = readme.split("### Events (the outbox)")[1].split("\n### ")[0]
+    rows = [line for line in catalogue.splitlines() if line.startswith("| `")]
+
+    listed = {
+        (name, int(row.split("|")[2]))
+        for row in rows
+        for name in re.findall(r"`([a-z_.]+)`", row.split("|")[1])
+    }
+    assert listed == {(t.name, t.version) for t in EVENT_TYPES.values()}

@@ -25,42 +25,15 @@ from reconciliation.tasks import (
     webhook_health_checks_task,
 )
 from tenants.models import Channel
-from tests.factories import ConversationFactory, MessageTemplateFactory
+from tests.factories import ConversationFactory
 from tests.messaging.conftest import SEND_URL, WAMID, accepted, graph_error
+from tests.reconciliation.conftest import RECIPIENT
 from tests.webhooks.conftest import make_channel
 from tests.webhooks.delivery import Endpoint, fixture_text
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-RECIPIENT = "+16505551234"  # the recipient_id of the status fixtures
-
-
-@pytest.fixture
-def whatsapp(organization):
-    return make_channel(organization, Provider.WHATSAPP_CLOUD, access_token="wa-token")
-
-
-@pytest.fixture
-def setting(whatsapp):
-    MessageTemplateFactory(
-        channel=whatsapp,
-        name="webhook_health",
-        components=[{"type": "BODY", "text": "Switchboard checks that messages arrive."}],
-    )
-    return HealthCheckSetting.objects.create(
-        channel=whatsapp,
-        enabled=True,
-        test_recipient=RECIPIENT,
-        template_name="webhook_health",
-        template_language="en_US",
-    )
-
-
-@pytest.fixture
-def graph():
-    with respx.mock(assert_all_called=False) as mock:
-        yield mock
 
 
 def _wamid(n: int) -> str:
