@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0014_message_fillfactor'),
+        ('conversations', '0015_message_unsent_by_channel'),
     ]
 
     operations = [
