@@ -137,7 +137,14 @@ def position_now() -> Position:
         # one commits later is ahead.
         cursor.execute(
             f"SELECT ({_FINISHED_BELOW})::text::bigint - 1, "  # noqa: S608 - constants
+            "pg_current_xact_id_if_assigned()::text::bigint, "
             f"(SELECT max(id) FROM {OutboxEvent._meta.db_table})"
         )
-        xid, last = cursor.fetchone()
+        xid, own, last = cursor.fetchone()
+    if own is not None and own <= xid:
+        # Called inside a transaction that writes: what it records after this must
+        # still be read, so the position stays at its own id (events of transactions
+        # that finished since it began come after it too: a few from just before
+        # now, rather than any of its own lost).
+        xid = own
     return Position(xid, last or 0)

@@ -30,6 +30,9 @@ class MessageBody:
     provider_message_id: str
     status: str
     occurred_at: datetime
+    # message.received: whether the channel's automated responder may answer (the
+    # conversation's bot_active as the message was filed); always false on sent ones.
+    bot_active: bool = False
 
 
 @dataclass(frozen=True)

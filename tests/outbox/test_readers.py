@@ -181,3 +181,27 @@ def test_concurrent_writers_and_a_reader_lose_and_repeat_nothing():
 
 def _keep(seen: list):
     return lambda events: seen.extend(e.pk for e in events)
+
+
+@postgresql_only("transaction ids and snapshots are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_reader_started_inside_a_writing_transaction_reads_what_it_records_next():
+    organization = OrganizationFactory()
+    with transaction.atomic():
+        _record(organization.pk, 1)  # this transaction now has its id
+
+        def later_writer():
+            try:
+                with transaction.atomic():
+                    _record(organization.pk, 2)  # begins and ends after ours began
+            finally:
+                connections.close_all()
+
+        writer = threading.Thread(target=later_writer)
+        writer.start()
+        writer.join()
+        start = position_now()
+        mine = _record(organization.pk, 3)
+        read = [e.pk for e in events_read(after=start).events]
+
+    assert mine.pk in read
