@@ -18,6 +18,7 @@ from django.utils import timezone
 from conversations.admin_erasure import ContactErasureActionMixin
 from conversations.admin_list import ConversationListColumns
 from conversations.admin_thread import ConversationWorkspace, span
+from conversations.bots import bot_handling_annotation
 from conversations.consent_admin import (
     ConsentChangeInline,
     ConsentInline,
@@ -292,7 +293,12 @@ class ConversationAdmin(
 
     def get_queryset(self, request):
         # The page and its thread read the contact and channel: one query, not three.
-        return super().get_queryset(request).select_related("contact", "channel", "assignee")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("contact", "channel", "assignee")
+            .annotate(bot_handling=bot_handling_annotation())
+        )
 
     @admin.action(description="Close", permissions=["change"])
     def close(self, request, queryset) -> None:

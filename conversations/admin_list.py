@@ -52,7 +52,7 @@ class ConversationListColumns:
                 obj.snoozed_until,
                 _assignee_line(obj),
             )
-        return format_html("{}{}", label, _assignee_line(obj))
+        return format_html("{}{}{}", label, _assignee_line(obj), _bot_line(obj))
 
     @admin.display(description="Activity", ordering="last_activity_at")
     def last_activity(self, obj: Conversation) -> str:
@@ -61,6 +61,15 @@ class ConversationListColumns:
     @admin.display(description="Unread", ordering="unread_count", empty_value="")
     def unread_badge(self, obj: Conversation) -> str:
         return badge(BLUE, str(obj.unread_count)) if obj.unread_count else ""
+
+
+def _bot_line(obj: Conversation) -> str:
+    """A bot answers it (annotated by the admin's queryset, conversations.bots)."""
+    if getattr(obj, "bot_handling", False):
+        return mark_safe(
+            '<div class="sb-sub sb-bot" title="An automated responder answers">bot</div>'
+        )
+    return ""
 
 
 def _assignee_line(obj: Conversation) -> str:

@@ -25,6 +25,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from conversations import services
+from conversations.bots import bot_handling
 from conversations.message_admin import call_media_links, reactions_line
 from conversations.models import Conversation, ConversationNote, ConversationStatus, Message
 from conversations.thread import Cursor, thread_page
@@ -200,6 +201,7 @@ class ConversationWorkspace:
             "entries": entries,
             "can_work": can_work,
             "window_badge": self.window(conversation),  # ConversationAdmin's list column
+            "bot_handling": bot_handling(conversation),
         }
         if can_work:
             context["members"] = _members(conversation)
@@ -296,6 +298,16 @@ def _unread(request, conversation: Conversation) -> str:
     return "Marked unread."
 
 
+def _hand_off(request, conversation: Conversation) -> str:
+    services.conversation_hand_off(conversation=conversation, by_user_id=request.user.pk)
+    return "You have taken over: the bot no longer answers this conversation."
+
+
+def _bot_resume(request, conversation: Conversation) -> str:
+    services.conversation_bot_resume(conversation=conversation)
+    return "Given back to the bot: it answers the customer's next messages."
+
+
 def _note(request, conversation: Conversation) -> str:
     services.conversation_note_add(
         conversation=conversation, author=request.user, text=request.POST.get("text", "")
@@ -303,4 +315,12 @@ def _note(request, conversation: Conversation) -> str:
     return "Note added (the customer does not see it)."
 
 
-WORK = {"assign": _assign, "status": _status, "read": _read, "unread": _unread, "note": _note}
+WORK = {
+    "assign": _assign,
+    "status": _status,
+    "read": _read,
+    "unread": _unread,
+    "note": _note,
+    "hand_off": _hand_off,
+    "bot_resume": _bot_resume,
+}

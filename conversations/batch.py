@@ -503,8 +503,7 @@ def _file_messages(
     if created:
         Message.objects.bulk_create(created)
         batch.events += [
-            events.message_filed(m, batch.conversations[m.conversation_id].contact_id)
-            for m in created
+            events.message_filed(m, batch.conversations[m.conversation_id]) for m in created
         ]
         _apply_pending_statuses(batch, created)
         changes_apply_pending(batch, created)

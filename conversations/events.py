@@ -14,6 +14,7 @@ from outbox.types import (
     ConversationAssignedBody,
     ConversationBody,
     ConversationStatusBody,
+    HandedOffBody,
     MessageBody,
     MessageStatusBody,
     ReactionBody,
@@ -21,11 +22,15 @@ from outbox.types import (
 )
 
 
-def message_filed(message: Message, contact_id: int) -> EventDraft:
+def message_filed(message: Message, conversation: Conversation) -> EventDraft:
     """A message filed from a webhook or a reconciliation: the customer's is received;
-    one the business sent from the provider's own app (an echo) is sent."""
+    one the business sent from the provider's own app (an echo) is sent. A received
+    one says whether a bot may answer it, as the conversation said under its lock."""
     inbound = message.direction == Direction.INBOUND
-    return _message_event("message.received" if inbound else "message.sent", message, contact_id)
+    if not inbound:
+        return _message_event("message.sent", message, conversation.contact_id)
+    bot_active = conversation.bot_active
+    return _message_event("message.received", message, conversation.contact_id, bot_active)
 
 
 def message_sent(message: Message, contact_id: int) -> EventDraft:
@@ -33,7 +38,9 @@ def message_sent(message: Message, contact_id: int) -> EventDraft:
     return _message_event("message.sent", message, contact_id)
 
 
-def _message_event(type: str, message: Message, contact_id: int) -> EventDraft:
+def _message_event(
+    type: str, message: Message, contact_id: int, bot_active: bool = False
+) -> EventDraft:
     return EventDraft(
         type=type,
         organization_id=message.organization_id,
@@ -51,6 +58,7 @@ def _message_event(type: str, message: Message, contact_id: int) -> EventDraft:
             provider_message_id=message.provider_message_id or "",
             status=message.status,
             occurred_at=message.occurred_at,
+            bot_active=bot_active,
         ),
     )
 
@@ -146,6 +154,22 @@ def conversation_assigned(conversation: Conversation, previous_id: int | None) -
             channel_id=conversation.channel_id,
             assignee_id=conversation.assignee_id,
             previous_assignee_id=previous_id,
+        ),
+    )
+
+
+def conversation_handed_off(conversation: Conversation, by_user_id: int | None, at) -> EventDraft:
+    return EventDraft(
+        type="conversation.handed_off",
+        organization_id=conversation.organization_id,
+        channel_id=conversation.channel_id,
+        conversation_id=conversation.pk,
+        occurred_at=at,
+        body=HandedOffBody(
+            conversation_id=conversation.pk,
+            channel_id=conversation.channel_id,
+            by_user_id=by_user_id,
+            occurred_at=at,
         ),
     )
 

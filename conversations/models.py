@@ -104,6 +104,9 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField(null=True, blank=True)
     last_message_preview = models.CharField(max_length=200, blank=True)
     provider_conversation_ref = models.CharField(max_length=255, blank=True)
+    # Whether the channel's automated responder (an event subscription, integrations)
+    # may answer it: on until an agent takes over. Without a responder it means nothing.
+    bot_active = models.BooleanField(default=True)
 
     last_user_message_at = models.DateTimeField(null=True, blank=True)
     window_expires_at = models.DateTimeField(null=True, blank=True)

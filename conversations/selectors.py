@@ -46,7 +46,7 @@ _UNSHOWN_CHANNEL_FIELDS = [f"channel__{name}" for name in SECRET_FIELDS]
 # What a conversation item shows (conversations.api.serializers.ConversationSerializer)
 # and what its window needs.
 _ITEM_FIELDS = [
-    *("status", "snoozed_until", "unread_count", "created_at", "updated_at"),
+    *("status", "snoozed_until", "unread_count", "created_at", "updated_at", "bot_active"),
     *("last_activity_at", "last_message_at", "last_message_preview", "window_expires_at"),
     *("organization_id", "contact__name", "contact__phone"),
     *("channel__name", "channel__provider", "channel__window_policy", "assignee__username"),

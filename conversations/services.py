@@ -180,6 +180,33 @@ def conversation_assign(*, conversation: Conversation, assignee_id: int | None) 
 
 
 @transaction.atomic
+def conversation_hand_off(
+    *, conversation: Conversation, by_user_id: int | None, now: datetime | None = None
+) -> Conversation:
+    """An agent takes over from the automated responder: the bot stops answering this
+    conversation, and the responder is told (`conversation.handed_off`). Taking over
+    a conversation the bot is not handling changes nothing and tells no one."""
+    locked = _locked(conversation)
+    if not locked.bot_active:
+        return locked
+    locked.bot_active = False
+    at = now or timezone.now()
+    events_record_many(events=[events.conversation_handed_off(locked, by_user_id, at)])
+    return _saved(locked, ["bot_active"])
+
+
+@transaction.atomic
+def conversation_bot_resume(*, conversation: Conversation) -> Conversation:
+    """Give the conversation back to the automated responder: the customer's next
+    messages go to it again (their events say so, `bot_active`)."""
+    locked = _locked(conversation)
+    if locked.bot_active:
+        return locked
+    locked.bot_active = True
+    return _saved(locked, ["bot_active"])
+
+
+@transaction.atomic
 def conversation_status_set(
     *,
     conversation: Conversation,

@@ -101,6 +101,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "contact",
             "channel",
             "window",
+            "bot_active",
             "created_at",
             "updated_at",
         ]
@@ -127,6 +128,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "contact": {"id": contact.pk, "name": contact.name, "phone": contact.phone},
             "channel": {"id": channel.pk, "name": channel.name, "provider": channel.provider},
             "window": _window(window_status(conversation, now=self.context.get("now"))),
+            "bot_active": conversation.bot_active,
             "created_at": _iso(conversation.created_at),
             "updated_at": _iso(conversation.updated_at),
         }

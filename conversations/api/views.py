@@ -74,6 +74,7 @@ CONVERSATION_EXAMPLE = {
         "can_send_free_form": True,
         "can_send_template": True,
     },
+    "bot_active": True,
     "created_at": "2026-11-19T08:30:00Z",
     "updated_at": "2026-11-20T12:05:00Z",
 }
@@ -217,6 +218,33 @@ class ConversationViewSet(OrganizationScopedMixin, viewsets.GenericViewSet):
         conversation = services.conversation_status_set(
             conversation=self._conversation(pk), status=data["status"], until=data.get("until")
         )
+        return Response(self._serialized(conversation))
+
+    @extend_schema(
+        summary="Take over from the bot",
+        description="Sets bot_active to false: the channel's automated responder stops "
+        "getting this conversation's messages and gets `conversation.handed_off`. Taking "
+        f"over a conversation no bot is handling changes nothing. {WRITE_ERRORS}",
+        request=None,
+        examples=[_conversation_example("Handed off", bot_active=False)],
+    )
+    @action(detail=True, methods=["post"], url_path="hand-off")
+    def hand_off(self, request, pk=None):
+        conversation = services.conversation_hand_off(
+            conversation=self._conversation(pk), by_user_id=request.user.pk
+        )
+        return Response(self._serialized(conversation))
+
+    @extend_schema(
+        summary="Give back to the bot",
+        description="Sets bot_active to true: the customer's next messages go to the "
+        f"channel's automated responder again, if it has one. {WRITE_ERRORS}",
+        request=None,
+        examples=[_conversation_example("Bot active")],
+    )
+    @action(detail=True, methods=["post"], url_path="bot-resume")
+    def bot_resume(self, request, pk=None):
+        conversation = services.conversation_bot_resume(conversation=self._conversation(pk))
         return Response(self._serialized(conversation))
 
     def _conversation(self, pk: str) -> Conversation:

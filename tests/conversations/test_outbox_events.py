@@ -99,6 +99,7 @@ def test_a_first_message_records_the_conversation_then_the_message(whatsapp):
         "provider_message_id": "wamid.1",
         "status": "received",
         "occurred_at": T0.isoformat(),
+        "bot_active": True,
     }
 
 
