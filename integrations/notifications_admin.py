@@ -68,10 +68,10 @@ class NotificationSettingForm(forms.Form):
 def my_notifications_view(request):
     """The signed-in person's own settings: nobody else's can be reached from here."""
     current = notification_setting_get(user=request.user)
-    form = NotificationSettingForm(
-        request.POST or None, initial={"reply_emails": current.reply_emails}
-    )
-    if request.method == "POST" and form.is_valid():
+    # An unticked box posts nothing: an empty POST is still a submitted form.
+    data = request.POST if request.method == "POST" else None
+    form = NotificationSettingForm(data, initial={"reply_emails": current.reply_emails})
+    if form.is_bound and form.is_valid():
         notification_setting_update(
             user=request.user, reply_emails=form.cleaned_data["reply_emails"]
         )
