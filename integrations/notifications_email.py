@@ -2,9 +2,10 @@
 
 Recipients, decided when the email goes (the conversation may have changed hands
 since the customer wrote):
-- assigned: the assignee, if they are still a member of the organization;
-- unassigned (or an assignee who left): the organization's `notification_emails`,
-  else its admins;
+- assigned: the assignee, while they are an active member of the organization with an
+  email address;
+- otherwise (unassigned, or an assignee who left or cannot be reached): the
+  organization's `notification_emails`, else its admins;
 - minus anyone who turned reply emails off (NotificationSetting), also when their
   address is on the organization's list: their choice is about their mailbox;
 - minus a campaign owner for a lead's reply that campaigns.replies emails them
@@ -53,7 +54,8 @@ def reply_email_build(*, notification: ReplyNotification) -> ReplyEmail | None:
         .order_by("occurred_at", "pk")
         .only("type", "text", "occurred_at", "contents_erased_at", "deleted_at")
     )
-    if conversation is None or not messages:
+    # An organization switched off: its members no longer reach its admin pages.
+    if conversation is None or not messages or not conversation.organization.is_active:
         return None
     recipients = reply_recipients(conversation=conversation)
     recipients = _without_campaign_owners(recipients, conversation, messages)
@@ -61,7 +63,7 @@ def reply_email_build(*, notification: ReplyNotification) -> ReplyEmail | None:
         return None
     return ReplyEmail(
         subject=_subject(conversation, notification.pending_count),
-        body=_body(conversation, messages, notification.pending_count),
+        body=_body(conversation, messages, notification.pending_count, recipients),
         recipients=recipients,
     )
 
@@ -122,7 +124,9 @@ def _subject(conversation: Conversation, count: int) -> str:
     return f"[Switchboard] {conversation.contact} {what} on {conversation.channel}"
 
 
-def _body(conversation: Conversation, messages: list[Message], count: int) -> str:
+def _body(
+    conversation: Conversation, messages: list[Message], count: int, recipients: list[str]
+) -> str:
     zone = zoneinfo.ZoneInfo(conversation.organization.timezone)
     shown = messages[-PENDING_SHOWN:]
     lines = [f"{conversation.contact} wrote on {conversation.channel}:", ""]
@@ -137,7 +141,7 @@ def _body(conversation: Conversation, messages: list[Message], count: int) -> st
         "",
         f"Answer: {conversation_url}",
         "",
-        f"{_why(conversation)} To stop these emails: {settings_url}",
+        f"{_why(conversation, recipients)} To stop these emails: {settings_url}",
     ]
     return "\n".join(lines)
 
@@ -153,11 +157,12 @@ def _excerpt(message: Message) -> str:
     return text if len(text) <= EXCERPT_LENGTH else text[: EXCERPT_LENGTH - 1] + "…"
 
 
-def _why(conversation: Conversation) -> str:
-    if conversation.assignee_id is not None:
+def _why(conversation: Conversation, recipients: list[str]) -> str:
+    assignee = conversation.assignee
+    if assignee is not None and recipients == [assignee.email]:
         return "You get this email because the conversation is assigned to you."
     return (
-        "The conversation is unassigned: this goes to "
+        "Nobody who can be reached holds the conversation: this goes to "
         f"{conversation.organization}'s notification addresses (or its admins)."
     )
 

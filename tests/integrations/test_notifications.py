@@ -14,6 +14,7 @@ from integrations.models import ReplyNotification
 from integrations.notifications import reply_notifications_run
 from integrations.notifications_settings import notification_setting_update
 from outbox.models import OutboxCursor
+from tenants.models import Membership
 from tests.integrations.conftest import T0, conversation_of, write
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +37,7 @@ def test_a_burst_is_one_email_and_what_follows_goes_15_minutes_later(team, reade
     assert "Hi" in email.body
     assert "My order 1042 has not arrived" in email.body
     assert f"/admin/conversations/conversation/{first.conversation_id}/change/" in email.body
+    assert "assigned to you" in email.body
 
     for minute in (2, 5, 9):  # she keeps writing
         at(clock, minute)
@@ -84,7 +86,7 @@ def test_unassigned_goes_to_the_notification_addresses_else_the_admins(team, rea
     write(team["channel"], "Hello", phone="+16505550102", name="Dan")
     reply_notifications_run()
     assert mail.outbox[1].to == ["support@acme.example", "desk@acme.example"]
-    assert "unassigned" in mail.outbox[1].body
+    assert "Nobody who can be reached holds the conversation" in mail.outbox[1].body
 
 
 def test_the_assignee_only_and_the_one_it_is_assigned_to_when_it_goes(team, reader, clock):
@@ -226,3 +228,15 @@ def test_a_campaign_owner_is_not_mailed_twice_for_one_reply(team, reader, clock)
 
     (email,) = mail.outbox
     assert email.to == ["desk@acme.example"]  # Bea has the campaign's email about it
+
+
+def test_an_assignee_who_left_the_organization_is_replaced_by_its_addresses(team, reader, clock):
+    message = write(team["channel"], "Hello")
+    conversation_assign(conversation=conversation_of(message), assignee_id=team["agent"].pk)
+    Membership.objects.filter(user=team["agent"]).delete()  # Ada left Acme
+
+    reply_notifications_run()
+
+    (email,) = mail.outbox
+    assert email.to == ["bea@acme.example"]
+    assert "Nobody who can be reached holds the conversation" in email.body
