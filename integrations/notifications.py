@@ -22,6 +22,7 @@ a count of the rest). Nothing is ever dropped for being inside the interval.
 """
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.core.mail import send_mail
@@ -43,6 +44,9 @@ PENDING_KEPT = 20
 # After the mail server refused the email: wait 1, 2, 5, then 15 minutes between tries.
 RETRY_DELAYS = [timedelta(minutes=m) for m in (1, 2, 5, 15)]
 SEND_LIMIT = 200
+# A run stops sending after this long, well before the next one is due (EMAIL_TIMEOUT
+# bounds each email).
+SEND_BUDGET_SECONDS = 40.0
 # Pages of the outbox read per tick (every event type is read, so a busy minute can
 # hold more than one page of them); the rest is read by the next tick.
 MAX_PAGES = 20
@@ -84,6 +88,8 @@ def reply_events_handle(events: list[OutboxEvent], *, now: datetime | None = Non
     for event in events:
         if event.type == "message.received" and event.conversation_id is not None:
             received.setdefault(event.conversation_id, []).append(event.body["message_id"])
+    if not received:
+        return
     # A conversation deleted since (its contact removed) has nobody to tell about.
     organizations = dict(
         Conversation.objects.filter(pk__in=received).values_list("pk", "organization_id")
@@ -130,8 +136,10 @@ def reply_notifications_send_due(*, now: datetime | None = None, limit: int = SE
         .order_by("due_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
-    sent = 0
+    sent, started = 0, time.monotonic()
     for notification_id in ids:
+        if time.monotonic() - started > SEND_BUDGET_SECONDS:
+            break  # a slow mail server: the rest go with the next run, not after it
         try:
             sent += reply_notification_send(notification_id=notification_id, now=now)
         except Exception as exc:  # the mail server: kept pending, retried later
