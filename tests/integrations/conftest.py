@@ -3,10 +3,13 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from django.db import connection
+from django.db.models import Max
 
 from conversations.models import Conversation, Message
 from conversations.services import inbound_message_apply
-from integrations.notifications import reply_events_consume
+from integrations.notifications import READER, reply_events_consume
+from outbox.models import OutboxCursor, OutboxEvent
 from providers import Provider
 from providers.events import ContactRef, InboundMessage, MessageType
 from tenants.models import Role
@@ -37,8 +40,20 @@ def team():
 
 @pytest.fixture
 def reader(clock):
-    """The reader's cursor, placed at the outbox's end before anything is written."""
-    reply_events_consume()
+    """The reader's cursor at the outbox's end, before the test writes anything.
+
+    Inside a test's one transaction it is placed by hand: position_now() (what the
+    reader uses in production, in autocommit) puts it past every transaction begun on
+    the server so far, and one that began after this test's would put it past the
+    test's own later events, whose transaction id is older."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        reply_events_consume()
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+        (own,) = cursor.fetchone()
+    last = OutboxEvent.objects.aggregate(last=Max("pk"))["last"] or 0
+    OutboxCursor.objects.create(name=READER, xid=own, event_id=last)
 
 
 def write(channel, text: str, *, phone: str = "+16505550101", name: str = "Carla Diaz") -> Message:
