@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import admin
 from django.db.models import Model
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join, html_safe
 from django.utils.safestring import SafeString
 
@@ -111,6 +111,16 @@ class SwitchboardAdminSite(admin.AdminSite):
             order = MODEL_ORDER.get(app["app_label"], [])
             app["models"].sort(key=lambda model: _rank(order, model["object_name"].lower()))
         return apps
+
+    def get_urls(self):
+        # A page of one's own, for every signed-in member (the user links lead to it).
+        # Imported here: that module registers admins on this very site.
+        from integrations.notifications_admin import my_notifications_view
+
+        mine = path(
+            "my-notifications/", self.admin_view(my_notifications_view), name="my_notifications"
+        )
+        return [mine, *super().get_urls()]
 
     def index(self, request, extra_context=None):
         context = {"operations": self.operations_context(request), **(extra_context or {})}

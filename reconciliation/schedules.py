@@ -98,6 +98,22 @@ PERIODIC_TASKS = [
         "the send services, completes finished campaigns.",
     ),
     PeriodicTaskSpec(
+        name="Send reply notifications",
+        task="integrations.tasks.reply_notifications_task",
+        # Every minute: a customer's first message is told within a minute or two (the
+        # agents' wait), and the minute gathers a burst of lines into one email; the
+        # 15-minute limit per conversation is the notifications' own, not the period's.
+        every_seconds=60,
+        # `default`, not `sweeps`: a mail server that answers slowly must not hold up
+        # the short sweeps.
+        queue="default",
+        expires=55,
+        description="Reads the customer messages filed since the last run from the outbox "
+        "and emails each conversation's assignee (or the organization's notification "
+        "addresses while it is unassigned), at most once per conversation every 15 "
+        "minutes; retries emails the mail server refused.",
+    ),
+    PeriodicTaskSpec(
         name="Purge old webhooks",
         task="webhooks.tasks.webhook_events_purge_task",
         cron="15 3 * * *",  # every day at 03:15 UTC

@@ -36,6 +36,15 @@ class Organization(models.Model):
         help_text="Who is told about dead webhooks, paused templates and failed health "
         "checks. Comma-separated or one per line.",
     )
+    # Reply notifications (integrations.notifications) of unassigned conversations: the
+    # team that answers customers, not the operators on alert_emails.
+    notification_emails = models.TextField(
+        blank=True,
+        validators=[validate_email_list],
+        help_text="Who is emailed when a customer writes in an unassigned conversation "
+        "(e.g. the support team's shared inbox). Empty: the organization's admins. "
+        "Comma-separated or one per line.",
+    )
     is_active = models.BooleanField(default=True)
     # Storage limitation (GDPR art. 5(1)(e)): the contents of messages older than this
     # are blanked by the periodic "Apply message retention" (conversations.retention).
@@ -65,6 +74,10 @@ class Organization(models.Model):
     @property
     def alert_email_list(self) -> list[str]:
         return parse_email_list(self.alert_emails)
+
+    @property
+    def notification_email_list(self) -> list[str]:
+        return parse_email_list(self.notification_emails)
 
 
 class Role(models.TextChoices):

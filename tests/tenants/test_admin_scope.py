@@ -29,6 +29,7 @@ from conversations.models import (
     MessageReaction,
     PendingMessageChange,
 )
+from integrations.models import ReplyNotification
 from messaging.models import (
     DoNotContact,
     DoNotContactSource,
@@ -192,6 +193,14 @@ def _world(tag: str) -> dict[type[Model], Model]:
         ),
         Campaign: campaign,
         Enrollment: enrollment,
+        ReplyNotification: ReplyNotification.objects.create(
+            organization=organization,
+            conversation=conversation,
+            message_ids=[message.pk],
+            pending_count=1,
+            due_at=NOW,
+            last_recipients=f"{tag.lower()}@example.com",
+        ),
         ReconciliationRun: ReconciliationRun.objects.create(
             organization=organization,
             channel=channel,
