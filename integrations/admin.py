@@ -1,2 +1,4 @@
 """Integrations in the admin; each part registers its pages in its own module,
 imported here."""
+
+import integrations.admin_subscriptions  # noqa: F401 - registers its pages

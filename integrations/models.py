@@ -1,2 +1,6 @@
 """Integrations' tables. Each part keeps its models in its own module, imported here
 so that Django finds them."""
+
+from integrations.subscription_models import Delivery, DeliveryStatus, Subscription
+
+__all__ = ["Delivery", "DeliveryStatus", "Subscription"]
