@@ -102,8 +102,11 @@ class SubscriptionAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
 
     @admin.display(description="Secret")
     def secret_rotation(self, obj: Subscription) -> str:
-        if obj.previous_secret_expires_at:
-            return f"whsec_… (rotated; the previous one signs too until {obj.previous_secret_expires_at:%Y-%m-%d %H:%M} UTC)"
+        expires = obj.previous_secret_expires_at
+        if expires:
+            return (
+                f"whsec_… (rotated; the previous one signs too until {expires:%Y-%m-%d %H:%M} UTC)"
+            )
         return "whsec_… (shown once, when created or rotated)"
 
     def save_model(self, request, obj, form, change):
@@ -131,7 +134,7 @@ class SubscriptionAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
         _wake_sender()
         self.message_user(request, f"Test event queued for {queryset.count()} subscription(s).")
 
-    @admin.action(description="Rotate secret (the old one stays valid 24 h)", permissions=["change"])
+    @admin.action(description="Rotate secret (old one valid 24 h)", permissions=["change"])
     def rotate_secret(self, request, queryset):
         for subscription in queryset:
             secret = subscription_rotate_secret(subscription=subscription)

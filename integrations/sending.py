@@ -202,9 +202,7 @@ def _subscriptions_bookkeep(deliveries: list[Delivery], now: datetime) -> list:
     failed = {d.subscription_id for d in deliveries} - succeeded
     died = {d.subscription_id for d in deliveries if d.status == DeliveryStatus.DEAD}
     Subscription.objects.filter(pk__in=succeeded).update(failing_since=None, dead_alerted_at=None)
-    Subscription.objects.filter(pk__in=failed, failing_since__isnull=True).update(
-        failing_since=now
-    )
+    Subscription.objects.filter(pk__in=failed, failing_since__isnull=True).update(failing_since=now)
     alerts = []
     for subscription in Subscription.objects.filter(
         pk__in=died - succeeded, dead_alerted_at__isnull=True

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.egress import UnsafeURLError, url_check
-from integrations.subscription_models import Delivery, DeliveryStatus, Subscription
 from integrations.signing import secret_generate
+from integrations.subscription_models import Delivery, DeliveryStatus, Subscription
 from outbox.readers import position_now
 from outbox.types import EVENT_TYPES
 from tenants.errors import field_error

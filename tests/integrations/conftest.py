@@ -45,7 +45,7 @@ def _handler(receiver: Receiver):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self):  # noqa: N802 - http.server's name
+        def do_POST(self):
             length = int(self.headers.get("Content-Length", 0))
             request = Received(self.path, dict(self.headers.items()), self.rfile.read(length))
             receiver.received.append(request)
