@@ -47,6 +47,7 @@ def _wake_sender() -> None:
 
 
 class SubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
     event_types = forms.MultipleChoiceField(
         choices=[(name, name) for name in EVENT_TYPES], widget=forms.CheckboxSelectMultiple
     )
@@ -110,7 +111,8 @@ class SubscriptionAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
         return "whsec_… (shown once, when created or rotated)"
 
     def save_model(self, request, obj, form, change):
-        data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        fields = SubscriptionForm.Meta.fields
+        data = {name: form.cleaned_data[name] for name in fields if name in form.cleaned_data}
         if change:
             subscription_update(
                 subscription=obj, **{k: v for k, v in data.items() if k != "organization"}

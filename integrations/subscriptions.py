@@ -28,7 +28,7 @@ TEST_EVENT_TYPE = "test.ping"
 def url_validate(url: str) -> str:
     """The URL, or a VALIDATION_ERROR on `url` saying why it may not be sent to."""
     try:
-        url_check(url)
+        url_check(url, resolve_now=False)
     except UnsafeURLError as exc:
         raise field_error("url", str(exc)) from None
     return url
@@ -177,3 +177,8 @@ def subscription_replay_range(
     """Replay the subscription's deliveries created in [since, until)."""
     deliveries = subscription.deliveries.filter(created_at__gte=since, created_at__lt=until)
     return deliveries_replay(deliveries=deliveries, now=now)
+
+
+def subscription_delete(*, subscription: Subscription) -> None:
+    """Remove it and its deliveries (nothing more is sent to it)."""
+    subscription.delete()

@@ -20,9 +20,7 @@ def _delivered() -> list[tuple[int, int]]:
     return sorted(Delivery.objects.values_list("subscription_id", "event_id"))
 
 
-def test_each_event_once_for_every_matching_subscription_even_after_a_crash(
-    receiver, monkeypatch
-):
+def test_each_event_once_for_every_matching_subscription_even_after_a_crash(receiver, monkeypatch):
     organization = OrganizationFactory()
     first = subscribe(organization, receiver.url)
     second = subscribe(organization, receiver.url + "/2")
