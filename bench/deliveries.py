@@ -59,7 +59,8 @@ def _receive(port: int, secret: str, log_path: str, verify: bool) -> None:
                     webhook.verify(body, headers, json_parse=False)
                 event = json.loads(body)
                 log.write(
-                    f"{headers.get('webhook-id', '-')} {event['conversation_id']} {event['id']}\n"
+                    f"{headers.get('webhook-id', '-')} {event['conversation_id']} "
+                    f"{event['id']} {time.time()}\n"
                 )
                 writer.write(answer)
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -102,6 +103,7 @@ def main() -> None:
     try:
         _throughput(options)
         _down_then_back(options)
+        _latency(options)
     finally:
         drop_database(env)
 
@@ -261,9 +263,9 @@ def _down_then_back(options) -> None:
     real = time.perf_counter() - started
     receiver.stop()
     lines = [line.split() for line in Path(log_path).read_text().splitlines()]
-    ids = [webhook_id for webhook_id, _, _ in lines]
+    ids = [webhook_id for webhook_id, *_ in lines]
     by_conversation: dict[str, list[int]] = {}
-    for _, conversation, event_id in lines:
+    for _, conversation, event_id, _ in lines:
         by_conversation.setdefault(conversation, []).append(int(event_id))
     in_order = all(events == sorted(events) for events in by_conversation.values())
     dead = Delivery.objects.filter(subscription=subscription, status=DeliveryStatus.DEAD).count()
@@ -280,6 +282,51 @@ def _down_then_back(options) -> None:
     )
 
 
+def _latency(options) -> None:
+    """From an event's commit to its receipt, with the pump as beat runs it (a loop
+    polling every INTEGRATIONS_POLL_SECONDS), events committed one at a time."""
+    import threading
+
+    from django.conf import settings
+    from django.db import connections
+
+    from integrations.sending import deliveries_pump
+
+    port = free_port()
+    log_path = f"/tmp/bench_deliveries_{port}.log"  # noqa: S108 - a scratch file
+    Path(log_path).unlink(missing_ok=True)
+    organization, subscription = _world(port)
+    receiver = ReceiverProcess(port, subscription.secret, log_path, verify=True)
+    receiver.start()
+    committed: dict[int, float] = {}
+
+    def pump():
+        seconds = options.events_latency * 0.1 + 3
+        deliveries_pump(seconds=seconds, poll=settings.INTEGRATIONS_POLL_SECONDS)
+        connections.close_all()
+
+    pumping = threading.Thread(target=pump)
+    pumping.start()
+    from outbox.models import OutboxEvent
+
+    for n in range(options.events_latency):
+        _record(organization, 1, 50, start=n)
+        last = OutboxEvent.objects.order_by("-id").values_list("id", flat=True)[0]
+        committed[last] = time.time()
+        time.sleep(0.1)
+    pumping.join()
+    receiver.stop()
+    lines = [line.split() for line in Path(log_path).read_text().splitlines()]
+    arrived = {int(event_id): float(at) for _, _, event_id, at in lines}
+    waits = sorted((arrived[i] - t) * 1000 for i, t in committed.items() if i in arrived)
+    quantiles = statistics.quantiles(waits, n=100)
+    print(
+        f"3. Latency, commit to receipt, pump polling every "
+        f"{settings.INTEGRATIONS_POLL_SECONDS} s: {len(waits)}/{len(committed)} events, "
+        f"p50 {quantiles[49]:.0f} ms, p95 {quantiles[94]:.0f} ms, max {waits[-1]:.0f} ms"
+    )
+
+
 def _options():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
@@ -288,6 +335,7 @@ def _options():
     parser.add_argument("--workers", type=int, default=4, help="sender processes")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--down-events", type=int, default=6_000)
+    parser.add_argument("--events-latency", type=int, default=100)
     return parser.parse_args()
 
 
