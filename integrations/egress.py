@@ -122,13 +122,21 @@ def _client(target: Target) -> httpx.Client:
         return client
 
 
-def post(*, url: str, body: bytes, headers: dict[str, str]) -> Answer:
-    """POST `body` to `url` (checked again now), reading at most RESPONSE_READ_LIMIT."""
-    started = time.monotonic()
+def target_for(url: str) -> Target | UnsafeURLError:
+    """The checked target of `url` now, or why it may not be sent to."""
     try:
-        target = url_check(url)
+        return url_check(url)
     except UnsafeURLError as exc:
-        return Answer(None, "", 0, f"Refused: {exc}")
+        return exc
+
+
+def post(*, target: Target | UnsafeURLError, body: bytes, headers: dict[str, str]) -> Answer:
+    """POST `body` to a target checked just before (target_for: once per round and
+    subscription, so a name is resolved once per batch, not per delivery), reading at
+    most RESPONSE_READ_LIMIT."""
+    started = time.monotonic()
+    if isinstance(target, UnsafeURLError):
+        return Answer(None, "", 0, f"Refused: {target}")
     host_header = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
     try:
         with _client(target).stream(

@@ -28,7 +28,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from integrations.egress import Answer, post
+from integrations.egress import Answer, post, target_for
 from integrations.fanout import deliveries_fan_out
 from integrations.signing import headers_sign
 from integrations.subscription_models import Delivery, DeliveryStatus, Subscription
@@ -87,7 +87,7 @@ def deliveries_claim(*, now: datetime, limit: int) -> list[Delivery]:
     return claimed
 
 
-def _send_one(delivery: Delivery, now: datetime, sign: bool) -> tuple[dict, Answer]:
+def _send_one(delivery: Delivery, now: datetime, sign: bool, target) -> tuple[dict, Answer]:
     subscription = delivery.subscription
     headers = {"user-agent": "Switchboard-Webhooks/1"}
     if sign:
@@ -98,7 +98,7 @@ def _send_one(delivery: Delivery, now: datetime, sign: bool) -> tuple[dict, Answ
             payload=delivery.payload,
             secrets_valid=secrets_valid(subscription, now),
         )
-    answer = post(url=subscription.url, body=delivery.payload.encode(), headers=headers)
+    answer = post(target=target, body=delivery.payload.encode(), headers=headers)
     return headers, answer
 
 
@@ -115,7 +115,13 @@ def deliveries_send_round(*, now: datetime | None = None, sign: bool = True) -> 
     claimed = deliveries_claim(now=now, limit=settings.INTEGRATIONS_BATCH)
     if not claimed:
         return 0
-    results = list(_executor().map(lambda d: _send_one(d, now, sign), claimed))
+    # Each subscription's URL resolved and checked once for the round (at delivery
+    # time still: a name that now resolves to a private address is refused).
+    subscriptions = {d.subscription_id: d.subscription for d in claimed}
+    targets = {pk: target_for(s.url) for pk, s in subscriptions.items()}
+    results = list(
+        _executor().map(lambda d: _send_one(d, now, sign, targets[d.subscription_id]), claimed)
+    )
     alerts = deliveries_record(deliveries=claimed, results=results, now=now)
     for alert in alerts:
         alert()
