@@ -197,7 +197,8 @@ def _throughput(options) -> None:
         started = time.perf_counter()
         deliveries_fan_out(max_pages=10_000)
         fan_out = time.perf_counter() - started
-        total = Delivery.objects.count()
+        mine = Delivery.objects.filter(subscription=subscription)
+        total = mine.count()
         print(
             f"1. Throughput: {options.events:,} events over {options.conversations:,} "
             f"conversations -> {total:,} deliveries; fan-out {fan_out:.2f} s "
@@ -213,13 +214,13 @@ def _throughput(options) -> None:
         rates: dict[str, list[float]] = {name: [] for name, *_ in variants}
         for _ in range(options.rounds):
             for name, sign, threads, single in variants:
-                deliveries_replay(deliveries=Delivery.objects.all())
+                deliveries_replay(deliveries=mine)
                 seconds = (
                     _send_everything(sign=sign, threads=threads)
                     if single
                     else _send_in_processes(workers=workers, threads=threads)
                 )
-                done = Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count()
+                done = mine.filter(status=DeliveryStatus.SUCCEEDED).count()
                 assert done == total, (name, done, total)
                 rates[name].append(total / seconds)
         print(f"   {'variant':<40} deliveries/s (median of {options.rounds}; each run)")
