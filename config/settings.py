@@ -332,6 +332,34 @@ RECONCILIATION_FETCH_SECONDS = env_int("RECONCILIATION_FETCH_SECONDS", 120)
 # Longer than one page can take: the retries above plus the HTTP timeouts.
 RECONCILIATION_RUN_LEASE_SECONDS = env_int("RECONCILIATION_RUN_LEASE_SECONDS", 300)
 
+# --- Event subscriptions (integrations) ----------------------------------------------
+# Receivers on private, loopback, link-local (any non-global) addresses, and plain http:
+# refused in production (SSRF); allowed in development so `make run` demos can post to
+# a local receiver.
+INTEGRATIONS_ALLOW_PRIVATE_URLS = env_bool("INTEGRATIONS_ALLOW_PRIVATE_URLS", default=DEBUG)
+INTEGRATIONS_ALLOW_HTTP = env_bool("INTEGRATIONS_ALLOW_HTTP", default=DEBUG)
+# A failed delivery is tried again after each of these delays (Svix's schedule: 5 s,
+# 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), then it is dead.
+INTEGRATIONS_RETRY_SECONDS = [
+    int(seconds)
+    for seconds in env_list(
+        "INTEGRATIONS_RETRY_SECONDS", ["5", "300", "1800", "7200", "18000", "36000", "36000"]
+    )
+]
+# A subscription whose every attempt failed for this long is disabled (and emailed).
+INTEGRATIONS_DISABLE_AFTER_DAYS = env_int("INTEGRATIONS_DISABLE_AFTER_DAYS", 5)
+INTEGRATIONS_TIMEOUT_SECONDS = float(env_str("INTEGRATIONS_TIMEOUT_SECONDS", "10"))
+# Deliveries claimed per round, and sent at once by one worker's threads.
+INTEGRATIONS_BATCH = env_int("INTEGRATIONS_BATCH", 100)
+INTEGRATIONS_SEND_THREADS = env_int("INTEGRATIONS_SEND_THREADS", 16)
+# A claimed delivery whose worker died is claimed again after this (longer than a
+# batch can take: ceil(batch / threads) x timeout).
+INTEGRATIONS_LEASE_SECONDS = env_int("INTEGRATIONS_LEASE_SECONDS", 180)
+# The pump task (every 10 s by beat) polls the outbox and the queue this often for
+# this long, so an event leaves within about a poll interval.
+INTEGRATIONS_POLL_SECONDS = float(env_str("INTEGRATIONS_POLL_SECONDS", "0.5"))
+INTEGRATIONS_PUMP_SECONDS = env_int("INTEGRATIONS_PUMP_SECONDS", 10)
+
 # --- REST API ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first, so that an anonymous call is answered 401 with a WWW-Authenticate

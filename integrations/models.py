@@ -2,5 +2,6 @@
 so that Django finds them."""
 
 from integrations.notifications_models import NotificationSetting, ReplyNotification
+from integrations.subscription_models import Delivery, DeliveryStatus, Subscription
 
-__all__ = ["NotificationSetting", "ReplyNotification"]
+__all__ = ["Delivery", "DeliveryStatus", "NotificationSetting", "ReplyNotification", "Subscription"]

@@ -114,6 +114,19 @@ PERIODIC_TASKS = [
         "minutes; retries emails the mail server refused.",
     ),
     PeriodicTaskSpec(
+        name="Deliver events to subscriptions",
+        task="integrations.tasks.deliveries_pump_task",
+        # Every 10 s, each run polling for 10 s (INTEGRATIONS_PUMP_SECONDS) every 0.5 s:
+        # an event leaves about half a second after its commit, with no process of its
+        # own. Overlapping runs are safe (the cursor and the claims skip each other).
+        every_seconds=10,
+        queue="default",
+        expires=9,
+        description="Turns new outbox events into deliveries for the matching event "
+        "subscriptions and sends what is due (first attempts, retries, deliveries whose "
+        "worker died), signed (Standard Webhooks).",
+    ),
+    PeriodicTaskSpec(
         name="Purge old webhooks",
         task="webhooks.tasks.webhook_events_purge_task",
         cron="15 3 * * *",  # every day at 03:15 UTC

@@ -20,6 +20,8 @@ from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from campaigns.models import Campaign, Enrollment, Step, StepKind
+from integrations.models import Delivery
+from integrations.subscriptions import subscription_create
 from messaging.models import DoNotContact
 from providers import Provider
 from reconciliation.models import RunKind, RunTrigger
@@ -79,7 +81,7 @@ def _json(response) -> dict:
 
 
 @pytest.fixture
-def world():
+def world(settings):
     """One organization with something of every kind, and a token per role."""
     organization = OrganizationFactory(slug="fuzz")
     whatsapp = make_channel(organization, Provider.WHATSAPP_CLOUD, access_token="wa-token")
@@ -94,6 +96,22 @@ def world():
     campaign = Campaign.objects.create(organization=organization, channel=whatsapp, name="Fuzz")
     Step.objects.create(campaign=campaign, position=1, kind=StepKind.TEXT, text="Hi {{name}}")
     Enrollment.objects.create(campaign=campaign, contact=contact, fields={"name": "Kim"})
+    # The fuzz's URLs name no real host: with private addresses allowed nothing is
+    # resolved when a subscription is saved, and nothing is sent (tasks queued on commit
+    # never run in a test).
+    settings.INTEGRATIONS_ALLOW_PRIVATE_URLS = True
+    subscription = subscription_create(
+        organization=organization,
+        url="https://hooks.example.com/in",
+        event_types=["message.received"],
+    )
+    delivery = Delivery.objects.create(
+        organization=organization,
+        subscription=subscription,
+        event_type="message.received",
+        webhook_id="msg_fuzz",
+        payload="{}",
+    )
     tokens = {
         role: Token.objects.create(
             user=MembershipFactory(organization=organization, role=role).user
@@ -111,6 +129,8 @@ def world():
             "reconciliation-runs": run.pk,
             "do-not-contact": listed.pk,
             "campaigns": campaign.pk,
+            "subscriptions": subscription.pk,
+            "deliveries": delivery.pk,
         },
     }
 

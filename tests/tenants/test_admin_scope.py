@@ -29,7 +29,7 @@ from conversations.models import (
     MessageReaction,
     PendingMessageChange,
 )
-from integrations.models import ReplyNotification
+from integrations.models import Delivery, ReplyNotification, Subscription
 from messaging.models import (
     DoNotContact,
     DoNotContactSource,
@@ -86,6 +86,13 @@ def _world(tag: str) -> dict[type[Model], Model]:
     enrollment = Enrollment.objects.create(campaign=campaign, contact=conversation.contact)
     EnrollmentStep.objects.create(
         enrollment=enrollment, position=1, at=NOW, outcome=StepOutcome.DEFERRED, detail=tag
+    )
+    subscription = Subscription.objects.create(
+        organization=organization,
+        name=f"{tag} CRM",
+        url=f"https://{tag.lower()}.example.com/hook",
+        event_types=["message.received"],
+        secret="whsec_" + "A" * 32,
     )
     return {
         type(organization): organization,
@@ -200,6 +207,14 @@ def _world(tag: str) -> dict[type[Model], Model]:
             pending_count=1,
             due_at=NOW,
             last_recipients=f"{tag.lower()}@example.com",
+        ),
+        Subscription: subscription,
+        Delivery: Delivery.objects.create(
+            organization=organization,
+            subscription=subscription,
+            event_type="message.received",
+            webhook_id=f"msg_{tag}",
+            payload="{}",
         ),
         ReconciliationRun: ReconciliationRun.objects.create(
             organization=organization,
