@@ -12,6 +12,7 @@ from conversations.batch import _OUTBOUND_CONVERSATION_FIELDS, outbound_note
 from conversations.models import Conversation, Direction, Message
 from providers.events import MessageStatus, MessageType
 from tenants.db import rows_insert, rows_update, rows_update_together
+from tenants.models import Channel
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,7 @@ def outbound_create_many(*, drafts: list[OutboundDraft]) -> list[Message]:
     if not drafts:
         return []
     with transaction.atomic():
-        locked = {
-            row.pk: row
-            for row in Conversation.objects.select_for_update(of=("self",))
-            .select_related("channel")
-            .filter(pk__in={d.conversation_id for d in drafts})
-            .order_by("pk")
-        }
+        locked = _locked({d.conversation_id for d in drafts})
         now = timezone.now()  # the thread's order: when we wrote them
         if connection.vendor == "postgresql":
             messages = _inserted(drafts, locked, now)
@@ -51,6 +46,18 @@ def outbound_create_many(*, drafts: list[OutboundDraft]) -> list[Message]:
         else:
             rows_update(list(locked.values()), _OUTBOUND_CONVERSATION_FIELDS)
     return messages
+
+
+def _locked(ids: set[int]) -> dict[int, Conversation]:
+    """The conversations, locked, each with its channel (the window policy): the
+    channels read once, not joined to every row (a batch's conversations share a
+    few, and each copy decrypts its credentials)."""
+    rows = list(Conversation.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    channels = Channel.objects.in_bulk({row.channel_id for row in rows})
+    cache = Conversation.channel.field
+    for row in rows:
+        cache.set_cached_value(row, channels[row.channel_id])
+    return {row.pk: row for row in rows}
 
 
 def _built(draft: OutboundDraft, locked: dict[int, Conversation], now: datetime) -> Message:
@@ -90,25 +97,29 @@ def _inserted(
         "occurred_at": [now] * len(drafts),
     }
     ids = rows_insert(Message, columns, now=now)
-    fields = Message._meta.concrete_fields
+    makers = [_maker(field, columns, now) for field in Message._meta.concrete_fields]
     cache = Message.conversation.field
     messages = []
     for index, pk in enumerate(ids):
-        values = [
-            pk
-            if field.primary_key
-            else columns[field.attname][index]
-            if field.attname in columns
-            else _default(field, now)
-            for field in fields
-        ]
+        values = [make(index, pk) for make in makers]
         message = Message.from_db(connection.alias, None, values)
         cache.set_cached_value(message, conversations[index])
         messages.append(message)
     return messages
 
 
-def _default(field, now: datetime):
+def _maker(field, columns: dict[str, list], now: datetime):
+    """How the instance's value of `field` is had: the row's id, its column's value,
+    or what Message() would hold (a fresh {} or [] each time, as Message() makes them;
+    `now` for the auto_now fields, as rows_insert wrote)."""
+    if field.primary_key:
+        return lambda index, pk: pk
+    if field.attname in columns:
+        values = columns[field.attname]
+        return lambda index, pk: values[index]
     if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-        return now
-    return field.get_default()  # a fresh {} or [] each time, as Message() makes them
+        return lambda index, pk: now
+    if callable(field.default):
+        return lambda index, pk: field.get_default()
+    default = field.get_default()
+    return lambda index, pk: default
