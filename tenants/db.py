@@ -1,5 +1,6 @@
 """Database helpers the apps share."""
 
+import re
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -50,7 +51,7 @@ def rows_insert(model: type[Model], columns: dict[str, list], *, now: datetime) 
     names, selected, fixed, arrays, types = [], [], [], [], []
     for field in fields:
         names.append(quote(field.column))
-        kind = field.db_type(db)
+        kind = _array_type(field, db)
         if field.attname in columns:
             prepared = _prepared_values(field, columns[field.attname], db)
             arrays.append(prepared)
@@ -88,7 +89,7 @@ def rows_update_together(objects: list[Model], fields: list[str]) -> None:
         for column in columns[1:]
     ]
     assignments = ", ".join(f"{quote(c.column)} = v.{quote(c.column)}" for c in columns[1:])
-    types = ", ".join(f"%b::{c.db_type(db)}[]" for c in columns)
+    types = ", ".join(f"%b::{_array_type(c, db)}[]" for c in columns)
     aliases = ", ".join(quote(c.column) for c in columns)
     pk = quote(meta.pk.column)
     sql = (
@@ -97,6 +98,13 @@ def rows_update_together(objects: list[Model], fields: list[str]) -> None:
     )
     with server_bound_cursor(db) as cursor:
         cursor.execute(sql, arrays)
+
+
+def _array_type(field, db: BaseDatabaseWrapper) -> str:
+    """The column's type without its length: an explicit cast to varchar(n) would cut a
+    longer value short, where the assignment to the column refuses it, as the ORM's
+    statements do."""
+    return re.sub(r"\(.*\)", "", field.db_type(db))
 
 
 def _prepared_values(field, values: list, db: BaseDatabaseWrapper) -> list:
