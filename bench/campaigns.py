@@ -18,6 +18,11 @@ hours are set to the whole day, every day, so the benchmark runs at any hour.
 Prints steps/s, tracemalloc's peak and the RSS for each size, then the cost of a tick
 with nothing due (and of its parts) with the whole campaign waiting for its next step.
 Uses (and drops) a database named switchboard_bench_campaigns.
+
+`--against DIR` (another checkout, e.g. `git archive main | tar -x -C DIR`) runs the
+same scenario with DIR's code first (its own bench/campaigns.py, in a process of its
+own, on a database of its own: $BENCH_DATABASE + "_against"), then this tree's, each
+`--rounds` times alternately, and prints their steps/s side by side.
 """
 
 import argparse
@@ -26,6 +31,8 @@ import cProfile
 import itertools
 import os
 import pstats
+import re
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -35,7 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("BENCH_DATABASE", "switchboard_bench_campaigns")
 
-from bench.common import bench_environment, drop_database, fresh_database, setup_django
+from bench.common import ROOT, bench_environment, drop_database, fresh_database, setup_django
 
 
 def main() -> None:
@@ -55,7 +62,12 @@ def main() -> None:
         default=0,
         help="also run a tick of this many steps under cProfile and print where it goes",
     )
+    parser.add_argument("--against", type=Path, help="run the same scenario with this tree too")
+    parser.add_argument("--rounds", type=int, default=1, help="with --against: alternations")
     options = parser.parse_args()
+    if options.against:
+        _side_by_side(options)
+        return
     env = bench_environment()
     fresh_database(env)
     setup_django(env)
@@ -87,6 +99,50 @@ def main() -> None:
 
         connections.close_all()
         drop_database(env)
+
+
+def _side_by_side(options) -> None:
+    """Each tree's own bench/campaigns.py with the same options, alternately (the
+    baseline first), each printing its report; then their steps/s in one table."""
+    scenario = ["--small", str(options.small), "--large", str(options.large)]
+    scenario += ["--batch", str(options.batch), "--seconds", str(options.seconds)]
+    trees = [("baseline", options.against.resolve()), ("this tree", ROOT)]
+    rates: dict[str, list[list[str]]] = {label: [] for label, _ in trees}
+    for round_number in range(1, options.rounds + 1):
+        for label, tree in trees:
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            if tree != ROOT:
+                env["BENCH_DATABASE"] = os.environ["BENCH_DATABASE"] + "_against"
+            print(f"\n=== round {round_number}, {label} ({tree}) ===", flush=True)
+            output = subprocess.run(
+                [sys.executable, str(tree / "bench" / "campaigns.py"), *scenario],
+                cwd=tree,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            print(output, flush=True)
+            rates[label].append(_rates(output))
+    print("\nsteps/s, side by side (round: baseline -> this tree)")
+    for round_number, (before, after) in enumerate(
+        zip(rates["baseline"], rates["this tree"], strict=True), start=1
+    ):
+        for (name, was), (_, now) in zip(before, after, strict=True):
+            print(f"  round {round_number} {name:<36} {was:>8} -> {now:>8}")
+
+
+def _rates(output: str) -> list[tuple[str, str]]:
+    """(run, steps/s) from a report: its "<path>, <n> enrollments: (...)" lines and the
+    stubbed-send line."""
+    found = [
+        (f"{label}, {size}", f"{float(rate):,.0f}")
+        for label, size, rate in re.findall(
+            r"^(.+?), ([\d,]+) enrollments: \(\d+, ([\d.]+)", output, re.MULTILINE
+        )
+    ]
+    stubbed = re.search(r"send service stubbed .*: ([\d,]+) steps/s", output)
+    return [*found, ("send service stubbed", stubbed.group(1) if stubbed else "?")]
 
 
 def _stub_broker() -> list[int]:

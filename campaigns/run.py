@@ -32,6 +32,7 @@ from campaigns.models import (
 )
 from campaigns.replies import enrollment_mark_replied, reply_after_start
 from outbox.services import events_record_many
+from tenants.db import rows_insert, rows_update_together
 from tenants.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,18 @@ ENROLLMENT_FIELDS = [
     "updated_at",
 ]
 
+# What Batch.record keeps of a history row (EnrollmentStep's attnames), in order.
+HISTORY_COLUMNS = (
+    "enrollment_id",
+    "step_id",
+    "position",
+    "execution",
+    "at",
+    "message_id",
+    "outcome",
+    "detail",
+)
+
 
 def calendar_for(campaign: Campaign) -> SendingCalendar:
     return calendar.calendar_of(
@@ -76,7 +89,9 @@ class Batch:
     # Channels at their throughput limit in this batch, and until when: the batch's
     # other leads on them wait without trying (and without a history row each).
     throttled: dict[int, datetime] = field(default_factory=dict)
-    history: list[EnrollmentStep] = field(default_factory=list)
+    # The EnrollmentStep rows to write, as HISTORY_COLUMNS tuples (an instance each
+    # cost more than its insert).
+    history: list[tuple] = field(default_factory=list)
     # Messages waiting for the batch send: (enrollment, step, calendar, item).
     pending: list[tuple] = field(default_factory=list)
     # Steps that met their campaign's cap while steps of that campaign wait for the
@@ -94,15 +109,15 @@ class Batch:
 
     def record(self, enrollment, step, outcome, detail="", *, execution=False, message=None):
         self.history.append(
-            EnrollmentStep(
-                enrollment=enrollment,
-                step=step,
-                position=step.position,
-                execution=execution,
-                at=self.now,
-                message=message,
-                outcome=outcome,
-                detail=detail[:500],
+            (
+                enrollment.pk,
+                step.pk,
+                step.position,
+                execution,
+                self.now,
+                message.pk if message is not None else None,
+                outcome,
+                detail[:500],
             )
         )
 
@@ -115,53 +130,32 @@ class Batch:
     def flush(self) -> None:
         # The execution rows' unique constraint is the last word: a duplicate aborts
         # the whole batch (its messages included), never sends a step twice.
-        EnrollmentStep.objects.bulk_create(self.history)
+        if self.history and connection.vendor == "postgresql":
+            columns = [list(values) for values in zip(*self.history, strict=True)]
+            rows_insert(
+                EnrollmentStep, dict(zip(HISTORY_COLUMNS, columns, strict=True)), now=self.now
+            )
+        elif self.history:
+            EnrollmentStep.objects.bulk_create(
+                [
+                    EnrollmentStep(**dict(zip(HISTORY_COLUMNS, row, strict=True)))
+                    for row in self.history
+                ]
+            )
         enrollments_write(list(self.changed.values()))
         events_record_many(events=events.enrollments_completed(list(self.changed.values())))
 
 
-# Each written field and its SQL type (VALUES rows arrive as text or numbers).
-_FIELD_TYPES = {
-    "conversation_id": "bigint",
-    "state": "varchar",
-    "current_position": "integer",
-    "next_run_at": "timestamptz",
-    "wait_reason": "varchar",
-    "wait_until": "timestamptz",
-    "stop_reason": "varchar",
-    "stop_detail": "varchar",
-    "claim_token": "varchar",
-    "finished_at": "timestamptz",
-    "updated_at": "timestamptz",
-}
-
-
 def enrollments_write(enrollments: list[Enrollment]) -> None:
-    """Write the step fields of many enrollments in one UPDATE ... FROM (VALUES ...):
-    Django's bulk_update builds a CASE per row and field, which cost seconds a batch."""
+    """Write the step fields of many enrollments in one statement (one array per
+    field): Django's bulk_update builds a CASE per row and field, which cost seconds a
+    batch."""
     if not enrollments:
         return
     if connection.vendor != "postgresql":
         Enrollment.objects.bulk_update(enrollments, ENROLLMENT_FIELDS)
         return
-    table = Enrollment._meta.db_table
-    columns = ", ".join(["id", *ENROLLMENT_FIELDS])
-    assignments = ", ".join(
-        f"{name} = CAST(v.{name} AS {_FIELD_TYPES[name]})" for name in ENROLLMENT_FIELDS
-    )
-    row = "(" + ", ".join(["%s"] * (len(ENROLLMENT_FIELDS) + 1)) + ")"
-    sql = (
-        f"UPDATE {table} AS e SET {assignments} "  # noqa: S608 - names from the model
-        f"FROM (VALUES {', '.join([row] * len(enrollments))}) AS v({columns}) "
-        "WHERE e.id = v.id"
-    )
-    params = [
-        value
-        for enrollment in enrollments
-        for value in (enrollment.pk, *(getattr(enrollment, name) for name in ENROLLMENT_FIELDS))
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    rows_update_together(enrollments, ENROLLMENT_FIELDS)
 
 
 def step_run(enrollment: Enrollment, batch: Batch) -> str:

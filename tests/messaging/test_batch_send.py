@@ -2,6 +2,7 @@
 with the same error, and queues the same message when nothing refuses."""
 
 import pytest
+from django.db import connection
 
 from conversations.consent import consent_set
 from conversations.consent_models import ConsentSource
@@ -232,3 +233,76 @@ def test_the_limiter_admits_the_first_ones_and_refuses_the_rest(conversation, te
     assert [isinstance(a, Message) for a in answers] == [True, True, True, False, False]
     assert answers[3].code == ErrorCode.RATE_LIMITED
     assert answers[3].details["retry_after"] > 0
+
+
+# What differs between two messages to two conversations, sent a moment apart.
+_OWN_FIELDS = {"id", "conversation", "occurred_at", "created_at", "updated_at"}
+_NOTED_FIELDS = [
+    "last_activity_at",
+    "last_message_at",
+    "last_message_preview",
+    "last_template_message_at",
+    "window_expires_at",
+    "is_window_open",
+]
+
+
+def _twin(conversation):
+    """Another customer of the same channel, in the same state."""
+    return ConversationFactory(
+        organization=conversation.organization,
+        channel=conversation.channel,
+        last_user_message_at=conversation.last_user_message_at,
+        window_expires_at=conversation.window_expires_at,
+        is_window_open=conversation.is_window_open,
+    )
+
+
+def _fields(message) -> dict:
+    return {
+        field.name: getattr(message, field.attname)
+        for field in Message._meta.concrete_fields
+        if field.name not in _OWN_FIELDS
+    }
+
+
+def _document(message) -> str | None:
+    """The generated search column (PostgreSQL's; SQLite has none)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT search_document::text FROM conversations_message WHERE id = %s", [message.pk]
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize("what", [TEXT, TEMPLATE])
+def test_a_batch_inserted_message_equals_a_single_sent_one(conversation, template, what):
+    twin = _twin(conversation)
+    sending = "Hello there" if what == TEXT else PARAMETERS
+    single = Message.objects.get(pk=_single(conversation, template, what, sending).pk)
+    returned = _batch(twin, template, what, sending)
+    batched = Message.objects.get(pk=returned.pk)
+
+    assert _fields(batched) == _fields(single)
+    assert _fields(returned) == _fields(batched)  # the instance is what was written
+    assert returned.occurred_at == batched.occurred_at
+    assert batched.conversation_id == twin.pk
+    assert batched.created_at is not None
+    assert batched.updated_at is not None
+    assert abs(batched.occurred_at - single.occurred_at).total_seconds() < 60
+    assert _document(batched) == _document(single)
+    # Each conversation noted its message the same way.
+    conversation.refresh_from_db()
+    twin.refresh_from_db()
+    for noted, message in ((conversation, single), (twin, batched)):
+        assert noted.last_message_at == noted.last_activity_at == message.occurred_at
+        if what == TEMPLATE:
+            assert noted.last_template_message_at == message.occurred_at
+    assert [getattr(twin, name) for name in _NOTED_FIELDS if not name.endswith("_at")] == [
+        getattr(conversation, name) for name in _NOTED_FIELDS if not name.endswith("_at")
+    ]
+    assert (twin.last_template_message_at is None) == (
+        conversation.last_template_message_at is None
+    )
