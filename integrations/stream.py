@@ -18,6 +18,7 @@ the number of clients never sets the number of database connections.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -190,10 +191,8 @@ class Hub:
                 self._noticed_id = self._seen_id
         else:
             self._held_back_since = None
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
-            pass
         self._wake.clear()
 
     async def _listen(self) -> None:
@@ -201,13 +200,18 @@ class Hub:
         if not url:
             return
         channel = await self._read(notice_channel)
+        warned = False
         while True:
             try:
                 await self._listen_once(url, channel)
             except (RedisError, OSError) as error:
-                logger.warning("Stream notices unavailable, polling the outbox: %s", error)
+                if self.redis_up or not warned:  # once per outage, not per retry
+                    logger.warning("Stream notices unavailable, polling the outbox: %s", error)
+                warned = True
             finally:
-                self.redis_up = False
+                if self.redis_up:
+                    self.redis_up = False
+                    self._wake.set()  # the tail waits for a notice: poll from now on
             await asyncio.sleep(REDIS_RETRY_SECONDS)
 
     async def _listen_once(self, url: str, channel: str) -> None:

@@ -62,9 +62,7 @@ async def stream_view(request: HttpRequest):
 def _caller(*, request: HttpRequest) -> Membership:
     """The membership the request acts through, authenticated as the API does (DRF's
     views are synchronous; this runs in the hub's database threads)."""
-    drf_request = Request(
-        request, authenticators=[TokenAuthentication(), SessionAuthentication()]
-    )
+    drf_request = Request(request, authenticators=[TokenAuthentication(), SessionAuthentication()])
     try:
         user = drf_request.user
     except AuthenticationFailed as error:
