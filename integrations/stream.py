@@ -115,7 +115,11 @@ class Hub:
         """A new subscriber, and the position after which its live events begin."""
         if self._started is None:
             self._started = self.loop.create_task(self._start())
-        await asyncio.shield(self._started)
+        try:
+            await asyncio.shield(self._started)
+        except Exception:
+            self._started = None  # the database was away: the next client tries again
+            raise
         subscriber = Subscriber(organization_id, role)
         self.subscribers.setdefault(organization_id, set()).add(subscriber)
         return subscriber, self.position
