@@ -58,7 +58,7 @@ async def main() -> None:
 async def _measure(client: httpx.AsyncClient, options, opened: asyncio.Event) -> None:
     headers = {"Authorization": f"Token {options.token}"}
     received = 0
-    with Path(options.out).open("w") as out:
+    with Path(options.out).open("w", buffering=1) as out:  # by line: it may be killed
         async with client.stream("GET", options.url, headers=headers) as answer:
             answer.raise_for_status()
             opened.set()

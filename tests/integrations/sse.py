@@ -34,7 +34,7 @@ class Stream:
             self._buffer = ""
         return json.loads("".join(chunks))
 
-    async def messages(self, count: int, *, timeout: float = 5.0) -> list[dict]:
+    async def messages(self, count: int, *, timeout: float = 20.0) -> list[dict]:
         """The next `count` SSE messages (fields by name; comments kept aside)."""
         found: list[dict] = []
         loop = asyncio.get_running_loop()
@@ -50,7 +50,7 @@ class Stream:
                 found.append(message)
         return found
 
-    async def events(self, count: int, *, timeout: float = 5.0) -> list[dict]:
+    async def events(self, count: int, *, timeout: float = 20.0) -> list[dict]:
         """The next `count` events (messages with data), skipping the opening one."""
         found = []
         while len(found) < count:

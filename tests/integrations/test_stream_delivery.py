@@ -31,7 +31,8 @@ async def _until(predicate, timeout: float = 10.0) -> None:
 def test_the_notice_wakes_the_stream_at_once_and_polling_covers_redis_being_down(
     monkeypatch,
 ):
-    # Polls so rare that only the notice can deliver within a second while Redis is up.
+    # Polls so rare (60 s) that only the notice can deliver within seconds while Redis is
+    # up; while it is down, only the 1 s poll can.
     monkeypatch.setattr(stream, "SAFETY_POLL_SECONDS", 60.0)
     monkeypatch.setattr(stream, "REDIS_RETRY_SECONDS", 0.2)
     monkeypatch.setattr(notify, "PAUSE_AFTER_FAILURE_SECONDS", 0.0)
@@ -45,24 +46,20 @@ def test_the_notice_wakes_the_stream_at_once_and_polling_covers_redis_being_down
         hub = stream.stream_hub()
         await _until(lambda: hub.redis_up)
 
-        started = time.monotonic()
         first = await in_thread(record, organization.pk, "message.received", 1)
-        assert [e["id"] for e in await client.events(1, timeout=1.0)] == [first]
-        assert time.monotonic() - started < 1.0
+        assert [e["id"] for e in await client.events(1, timeout=10.0)] == [first]  # not the 60 s poll
 
         redis.stop()
         await _until(lambda: not hub.redis_up)
         # The writer is not failed by the notice it cannot publish; the poll delivers.
         second = await in_thread(record, organization.pk, "message.received", 2)
-        assert [e["id"] for e in await client.events(1, timeout=3.0)] == [second]
+        assert [e["id"] for e in await client.events(1, timeout=10.0)] == [second]
 
         redis.start()
         await _until(lambda: hub.redis_up)
         notify.notify_pause_reset()
-        started = time.monotonic()
         third = await in_thread(record, organization.pk, "message.received", 3)
-        assert [e["id"] for e in await client.events(1, timeout=1.0)] == [third]
-        assert time.monotonic() - started < 1.0
+        assert [e["id"] for e in await client.events(1, timeout=10.0)] == [third]
         await client.close()
 
     with (
@@ -81,7 +78,7 @@ def test_with_the_notice_pointing_at_a_dead_port_events_still_arrive(monkeypatch
         await client.messages(1)
         assert not stream.stream_hub().redis_up
         token = await in_thread(record, organization.pk, "conversation.created", 1)
-        assert [e["id"] for e in await client.events(1, timeout=3.0)] == [token]
+        assert [e["id"] for e in await client.events(1, timeout=10.0)] == [token]
         await client.close()
 
     with override_settings(OUTBOX_NOTIFY_URL=f"redis://127.0.0.1:{free_port()}/0"):
