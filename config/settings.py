@@ -153,6 +153,10 @@ else:
         }
     }
 
+# The outbox's "events recorded" notice (outbox/notify.py), which wakes the live stream
+# (integrations/stream.py) at once; without it the stream polls the outbox every second.
+OUTBOX_NOTIFY_URL = env_str("OUTBOX_NOTIFY_URL") or REDIS_URL
+
 # --- Celery (see config/celery.py for queues and routing) ----------------------------
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 if REDIS_URL:

@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from outbox.models import OutboxEvent
+from outbox.notify import events_recorded_notify
 from outbox.types import EVENT_TYPES, body_json
 from tenants.models import Organization
 
@@ -53,7 +54,11 @@ def events_record_many(*, events: list[EventDraft]) -> list[OutboxEvent]:
     if not connection.in_atomic_block:
         raise RuntimeError("Record events inside the transaction of the change.")
     now = timezone.now()
-    return OutboxEvent.objects.bulk_create([_row(draft, now) for draft in events])
+    recorded = OutboxEvent.objects.bulk_create([_row(draft, now) for draft in events])
+    # A SQLite without RETURNING gives no ids: its stream readers poll.
+    if recorded[-1].pk is not None:
+        events_recorded_notify(last_event_id=max(event.pk for event in recorded))
+    return recorded
 
 
 def _row(draft: EventDraft, now: datetime) -> OutboxEvent:
