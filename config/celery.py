@@ -1,11 +1,12 @@
 """The Celery app: queues, routing, time limits and delivery guarantees.
 
-Five queues, so that a backlog in one never starves another: `webhooks` (applying
+Six queues, so that a backlog in one never starves another: `webhooks` (applying
 inbound events), `outbound` (provider sends), `sweeps` (the every-minute housekeeping
 that re-enqueues lost or due work: it must never wait behind long work), `maintenance`
-(long work: reconciliation, template syncs, purges, health checks) and `default`.
-`make run` (Procfile.dev) serves `maintenance` with a worker of its own; so must
-production (README).
+(long work: reconciliation, template syncs, purges, health checks), `integrations`
+(the event subscriptions' pump, which keeps its slot busy polling the outbox) and
+`default`. `make run` (Procfile.dev) serves `maintenance` and `integrations` with a
+worker each of their own; so must production (README).
 """
 
 import os
@@ -22,7 +23,7 @@ redis_transport_install()  # a worker must survive a Redis outage: see config.br
 app = Celery("switchboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-QUEUES = ("webhooks", "default", "outbound", "sweeps", "maintenance")
+QUEUES = ("webhooks", "default", "outbound", "sweeps", "maintenance", "integrations")
 
 # Short and frequent: each re-enqueues what is due or lost (see reconciliation.schedules).
 SWEEP_TASKS = (
@@ -85,6 +86,10 @@ app.conf.update(
         "messaging.tasks.*": {"queue": "outbound"},
         "reconciliation.tasks.*": {"queue": "maintenance"},
         "campaigns.tasks.*": {"queue": "default"},
+        # The pump polls for INTEGRATIONS_PUMP_SECONDS every 10 s: on `default` it would
+        # hold one of the few slots that campaigns and notifications need.
+        "integrations.tasks.deliveries_pump_task": {"queue": "integrations"},
+        "integrations.tasks.deliveries_send_task": {"queue": "integrations"},
         "integrations.tasks.*": {"queue": "default"},
         "tenants.tasks.*": {"queue": "maintenance"},
         "outbox.tasks.*": {"queue": "maintenance"},

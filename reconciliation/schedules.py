@@ -120,7 +120,7 @@ PERIODIC_TASKS = [
         # an event leaves about half a second after its commit, with no process of its
         # own. Overlapping runs are safe (the cursor and the claims skip each other).
         every_seconds=10,
-        queue="default",
+        queue="integrations",
         expires=9,
         description="Turns new outbox events into deliveries for the matching event "
         "subscriptions and sends what is due (first attempts, retries, deliveries whose "
