@@ -3,3 +3,4 @@ imported here."""
 
 import integrations.admin_subscriptions  # noqa: F401 - registers its pages
 from integrations import notifications_admin  # noqa: F401 - registers its admin
+from integrations import admin_bots  # noqa: F401 - registers its admin
