@@ -6,6 +6,10 @@ rolls both back, and the next run writes them once. No network here.
 
 Each subscription receives the events after its own start position (its creation, or
 its re-enabling), so one cursor serves subscriptions created at different times.
+
+A channel's responder gets the messages its bot is to answer not as deliveries but
+added to bursts (integrations.bots), written in the same transaction; it always gets
+conversation.burst and conversation.handed_off, whatever its event types.
 """
 
 import json

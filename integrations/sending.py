@@ -139,9 +139,9 @@ def deliveries_send_all(*, budget_seconds: float = 50, sign: bool = True) -> int
 
 
 def deliveries_pump(*, seconds: float, poll: float) -> dict:
-    """Emit due bursts, fan out and send for `seconds`, looking again every `poll` seconds when idle: a
-    short-lived loop started by beat every few seconds, so an event leaves within about
-    `poll` of its commit without a process of its own."""
+    """Emit due bursts, fan out and send for `seconds`, looking again every `poll`
+    seconds when idle: a short-lived loop started by beat every few seconds, so an
+    event leaves within about `poll` of its commit without a process of its own."""
     deadline = time.monotonic() + seconds
     read = sent = 0
     while True:

@@ -34,9 +34,7 @@ class TypingOutcome(StrEnum):
 
 def typing_indicator_show(*, message_id: int) -> TypingOutcome:
     """Mark the customer's message read and show the typing indicator on it."""
-    message = (
-        Message.objects.select_related("conversation__channel").filter(pk=message_id).first()
-    )
+    message = Message.objects.select_related("conversation__channel").filter(pk=message_id).first()
     if message is None or not message.provider_message_id:
         return TypingOutcome.GONE
     conversation = message.conversation

@@ -82,7 +82,8 @@ def test_a_burst_of_three_messages_a_second_apart_goes_once_after_the_quiet_peri
     assert body["channel_id"] == channel.pk
     first = body["messages"][0]
     assert set(first) == {"message_id", "provider_message_id", "type", "text", "occurred_at"}
-    assert first["type"] == "text" and first["provider_message_id"].startswith("wamid.")
+    assert first["type"] == "text"
+    assert first["provider_message_id"].startswith("wamid.")
     assert Burst.objects.get().state == BurstState.EMITTED
 
 
@@ -145,9 +146,7 @@ def test_one_burst_per_conversation_at_a_time_in_order_and_others_independent(cl
     assert not Burst.objects.filter(state=BurstState.COLLECTING).exists()
 
 
-def test_a_worker_killed_mid_emission_loses_nothing_and_sends_once(
-    clock, team, bot, monkeypatch
-):
+def test_a_worker_killed_mid_emission_loses_nothing_and_sends_once(clock, team, bot, monkeypatch):
     at(clock, 0)
     write(team["channel"], "are you open?")
     pump()
@@ -234,7 +233,9 @@ def test_a_burst_due_after_a_hand_off_not_yet_read_is_cancelled_not_sent(clock, 
 
 
 def test_other_subscriptions_still_get_every_message_and_no_burst(clock, team, bot):
-    crm = subscribe(team["organization"], "https://crm.example.com/in", event_types=["message.received"])
+    crm = subscribe(
+        team["organization"], "https://crm.example.com/in", event_types=["message.received"]
+    )
     other_line = subscribe(
         team["organization"],
         "https://other.example.com/in",
@@ -261,3 +262,31 @@ def test_a_disabled_responder_gathers_nothing(clock, team, bot):
     at(clock, 10)
     pump()
     assert not Burst.objects.exists()
+
+
+def test_agents_are_not_emailed_about_what_the_bot_handles_until_they_take_over(
+    clock, team, reader
+):
+    from django.core import mail
+
+    from integrations.notifications import reply_notifications_run
+
+    subscribe(
+        team["organization"],
+        BOT_URL,
+        channel=team["channel"],
+        responder=True,
+        event_types=["message.received"],
+    )
+    conversation = conversation_of(write(team["channel"], "what are your hours?"))
+    at(clock, 60)
+    reply_notifications_run()
+    assert mail.outbox == []
+
+    conversation_hand_off(conversation=conversation, by_user_id=team["agent"].pk)
+    write(team["channel"], "I'd rather talk to a person")
+    at(clock, 120)
+    reply_notifications_run()
+    (email,) = mail.outbox
+    assert "rather talk to a person" in email.body
+    assert "your hours" not in email.body
