@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from integrations.bots import responder_validate
@@ -80,8 +80,18 @@ def subscription_create(
     )
     responder_validate(subscription=subscription)
     _start_at_now(subscription)
-    subscription.save()
+    _save(subscription)
     return subscription
+
+
+def _save(subscription: Subscription) -> None:
+    """Saved; two responders made for one channel at the same moment both pass the check
+    and the database refuses the second: the same field error."""
+    try:
+        with transaction.atomic():
+            subscription.save()
+    except IntegrityError:
+        raise field_error("responder", "This channel already has an enabled responder.") from None
 
 
 @transaction.atomic
@@ -105,7 +115,7 @@ def subscription_update(*, subscription: Subscription, **changes) -> Subscriptio
         subscription.dead_alerted_at = None
     elif changes.get("enabled") is False:
         subscription.disabled_reason = subscription.disabled_reason or "Disabled by a person."
-    subscription.save()
+    _save(subscription)
     return subscription
 
 

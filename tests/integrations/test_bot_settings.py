@@ -123,3 +123,17 @@ def test_the_admin_makes_a_responder_and_says_what_is_wrong(staff, organization)
     )
     assert "At least the quiet period" in too_short.content.decode()
     assert Subscription.objects.count() == 1
+
+
+def test_two_responders_made_at_once_the_database_refuses_the_second(organization, monkeypatch):
+    from integrations import subscriptions
+    from tenants.errors import ApplicationError
+
+    channel = ChannelFactory(organization=organization)
+    subscribe(organization, BODY["url"], channel=channel, responder=True)
+    monkeypatch.setattr(subscriptions, "responder_validate", lambda subscription: None)
+
+    with pytest.raises(ApplicationError) as refused:
+        subscribe(organization, BODY["url"], channel=channel, responder=True)
+    assert "responder" in refused.value.details
+    assert Subscription.objects.count() == 1
