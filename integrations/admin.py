@@ -1,5 +1,8 @@
 """Integrations in the admin; each part registers its pages in its own module,
 imported here."""
 
-import integrations.admin_subscriptions  # noqa: F401 - registers its pages
-from integrations import notifications_admin  # noqa: F401 - registers its admin
+from integrations import (  # noqa: F401 - each registers its pages
+    admin_bots,
+    admin_subscriptions,
+    notifications_admin,
+)

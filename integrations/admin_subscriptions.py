@@ -15,6 +15,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
+from integrations.bots import responder_validate
 from integrations.models import Delivery, DeliveryStatus, Subscription
 from integrations.subscriptions import (
     deliveries_replay,
@@ -51,13 +52,37 @@ class SubscriptionForm(forms.ModelForm):
     event_types = forms.MultipleChoiceField(
         choices=[(name, name) for name in EVENT_TYPES], widget=forms.CheckboxSelectMultiple
     )
+    # Left empty: kept as they are (3 and 20 s for a new one).
+    burst_quiet_seconds = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=60,
+        help_text="Responders: send the burst once the customer was quiet this long.",
+    )
+    burst_max_wait_seconds = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=300,
+        help_text="Responders: ... or this long after its first message at most.",
+    )
 
     class Meta:
         model = Subscription
-        fields = ["organization", "name", "url", "event_types", "channel", "enabled"]
+        fields = [
+            "organization",
+            "name",
+            "url",
+            "event_types",
+            "channel",
+            "enabled",
+            "responder",
+            "burst_quiet_seconds",
+            "burst_max_wait_seconds",
+        ]
 
     def clean(self):
         cleaned = super().clean()
+        self._responder_check(cleaned)
         checks = (("url", url_validate), ("event_types", event_types_validate))
         for name, check in checks:
             if name in cleaned:
@@ -70,13 +95,41 @@ class SubscriptionForm(forms.ModelForm):
             self.add_error("channel", "Not one of this organization's channels.")
         return cleaned
 
+    def _responder_check(self, cleaned: dict) -> None:
+        """The service's checks, shown on their fields (the model's own constraints
+        would only say which constraint failed)."""
+        for name in ("burst_quiet_seconds", "burst_max_wait_seconds"):
+            if cleaned.get(name) is None and name not in self.errors:
+                cleaned[name] = getattr(self.instance, name)
+        probe = Subscription(
+            pk=self.instance.pk,
+            channel=cleaned.get("channel"),
+            enabled=cleaned.get("enabled", True),
+            responder=cleaned.get("responder", False),
+            burst_quiet_seconds=cleaned.get("burst_quiet_seconds") or 0,
+            burst_max_wait_seconds=cleaned.get("burst_max_wait_seconds") or 0,
+        )
+        try:
+            responder_validate(subscription=probe)
+        except ApplicationError as exc:
+            for name, errors in exc.details.items():
+                self.add_error(name if name in self.fields else None, errors[0]["message"])
+
 
 @admin.register(Subscription)
 class SubscriptionAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     member_roles = ADMINS_ONLY
     form = SubscriptionForm
-    list_display = ["__str__", "organization", "url", "state", "deliveries_link", "updated_at"]
-    list_filter = ["enabled", "organization"]
+    list_display = [
+        "__str__",
+        "organization",
+        "url",
+        "state",
+        "responder",
+        "deliveries_link",
+        "updated_at",
+    ]
+    list_filter = ["enabled", "responder", "organization"]
     search_fields = ["name", "url"]
     list_select_related = ["organization"]
     readonly_fields = ["state", "deliveries_link", "secret_rotation", "created_at"]

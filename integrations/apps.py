@@ -7,3 +7,10 @@ class IntegrationsConfig(AppConfig):
 
     name = "integrations"
     verbose_name = "Integrations"
+
+    def ready(self) -> None:
+        from conversations.bots import responder_channels_register
+        from integrations.bots import responder_channels
+
+        # The admin's "bot" column and hand-off buttons ask which channels have one.
+        responder_channels_register(responder_channels)

@@ -3,6 +3,9 @@ assignee, or to the organization's notification addresses (its admins when it ha
 none) while it is unassigned; at most one per conversation every
 REPLY_EMAIL_INTERVAL.
 
+Messages a bot handles (its conversation's `bot_active` on, on a channel with a
+responder) are not told: the responder answers them (integrations.bots).
+
 Two steps, both run by the periodic "Send reply notifications" (every minute):
 1. `reply_events_consume` reads `message.received` from the outbox with a durable
    cursor (outbox.readers.events_consume): in the transaction that moves the cursor it
@@ -30,6 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations.models import Conversation
+from integrations.bots import responder_channels
 from integrations.notifications_email import ReplyEmail, reply_email_build
 from integrations.notifications_models import ReplyNotification
 from outbox.models import OutboxCursor, OutboxEvent
@@ -85,9 +89,8 @@ def reply_events_handle(events: list[OutboxEvent], *, now: datetime | None = Non
     conversations' pending emails."""
     now = now or timezone.now()
     received: dict[int, list[int]] = {}
-    for event in events:
-        if event.type == "message.received" and event.conversation_id is not None:
-            received.setdefault(event.conversation_id, []).append(event.body["message_id"])
+    for event in _told(events):
+        received.setdefault(event.conversation_id, []).append(event.body["message_id"])
     if not received:
         return
     # A conversation deleted since (its contact removed) has nobody to tell about.
@@ -113,6 +116,25 @@ def reply_events_handle(events: list[OutboxEvent], *, now: datetime | None = Non
     ReplyNotification.objects.bulk_create(created)
     fields = ["message_ids", "pending_count", "due_at", "updated_at"]
     ReplyNotification.objects.bulk_update(list(pending.values()), fields)
+
+
+def _told(events: list[OutboxEvent]) -> list[OutboxEvent]:
+    """The customers' messages agents are told about: not those a bot handles (filed
+    while the conversation's bot was on, on a channel with a responder). Once an agent
+    took the conversation over, its messages are filed with the bot off, and told."""
+    messages = [
+        event
+        for event in events
+        if event.type == "message.received" and event.conversation_id is not None
+    ]
+    if not any(event.body.get("bot_active") for event in messages):
+        return messages
+    answered = set(responder_channels().values_list("channel_id", flat=True))
+    return [
+        event
+        for event in messages
+        if not (event.body.get("bot_active") and event.channel_id in answered)
+    ]
 
 
 def _pending_add(row: ReplyNotification, message_ids: list[int], now: datetime) -> None:

@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from integrations.bots import bursts_emit_due
 from integrations.egress import Answer, post, target_for
 from integrations.fanout import deliveries_fan_out
 from integrations.signing import headers_sign
@@ -138,12 +139,14 @@ def deliveries_send_all(*, budget_seconds: float = 50, sign: bool = True) -> int
 
 
 def deliveries_pump(*, seconds: float, poll: float) -> dict:
-    """Fan out and send for `seconds`, looking again every `poll` seconds when idle: a
-    short-lived loop started by beat every few seconds, so an event leaves within about
-    `poll` of its commit without a process of its own."""
+    """Emit due bursts, fan out and send for `seconds`, looking again every `poll`
+    seconds when idle: a short-lived loop started by beat every few seconds, so an
+    event leaves within about `poll` of its commit without a process of its own."""
     deadline = time.monotonic() + seconds
     read = sent = 0
     while True:
+        # Bursts first: their events are then read by this same round's fan-out.
+        bursts_emit_due()
         read += deliveries_fan_out()
         sent += deliveries_send_all(budget_seconds=max(deadline - time.monotonic(), 0.1))
         if time.monotonic() + poll >= deadline:

@@ -31,6 +31,14 @@ class Subscription(models.Model):
     previous_secret = EncryptedTextField(blank=True, default="")
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     enabled = models.BooleanField(default=True)
+    # The channel's automated responder (a bot): its customers' messages reach it as
+    # coalesced `conversation.burst` events (integrations.bots). Needs `channel`; one
+    # enabled responder per channel.
+    responder = models.BooleanField(default=False)
+    # A burst is sent once the customer has been quiet this long, or this long after
+    # its first message at most (a customer who never stops typing still gets an answer).
+    burst_quiet_seconds = models.PositiveSmallIntegerField(default=3)
+    burst_max_wait_seconds = models.PositiveSmallIntegerField(default=20)
     disabled_reason = models.CharField(max_length=300, blank=True)
     # Events after this outbox position are delivered (set when created or re-enabled).
     start_xid = models.BigIntegerField(default=0)
@@ -44,6 +52,25 @@ class Subscription(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["organization", "enabled"], name="subscription_org")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel"],
+                condition=models.Q(responder=True, enabled=True),
+                name="subscription_one_responder_per_channel",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(responder=False) | models.Q(channel__isnull=False),
+                name="subscription_responder_has_channel",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    burst_quiet_seconds__gte=1,
+                    burst_quiet_seconds__lte=models.F("burst_max_wait_seconds"),
+                    burst_max_wait_seconds__lte=300,
+                ),
+                name="subscription_burst_bounds",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.url

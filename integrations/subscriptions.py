@@ -7,9 +7,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from integrations.bots import responder_validate
 from integrations.egress import UnsafeURLError, url_check
 from integrations.signing import secret_generate
 from integrations.subscription_models import Delivery, DeliveryStatus, Subscription
@@ -58,9 +59,13 @@ def subscription_create(
     name: str = "",
     channel: Channel | None = None,
     enabled: bool = True,
+    responder: bool = False,
+    burst_quiet_seconds: int = 3,
+    burst_max_wait_seconds: int = 20,
 ) -> Subscription:
     """A new subscription, receiving the events that happen from now on. Its `secret`
-    is readable on the returned object: show it once."""
+    is readable on the returned object: show it once. A `responder` answers its
+    channel's customers (integrations.bots)."""
     subscription = Subscription(
         organization=organization,
         url=url_validate(url),
@@ -68,16 +73,31 @@ def subscription_create(
         name=name,
         channel=channel,
         enabled=enabled,
+        responder=responder,
+        burst_quiet_seconds=burst_quiet_seconds,
+        burst_max_wait_seconds=burst_max_wait_seconds,
         secret=secret_generate(),
     )
+    responder_validate(subscription=subscription)
     _start_at_now(subscription)
-    subscription.save()
+    _save(subscription)
     return subscription
+
+
+def _save(subscription: Subscription) -> None:
+    """Saved; two responders made for one channel at the same moment both pass the check
+    and the database refuses the second: the same field error."""
+    try:
+        with transaction.atomic():
+            subscription.save()
+    except IntegrityError:
+        raise field_error("responder", "This channel already has an enabled responder.") from None
 
 
 @transaction.atomic
 def subscription_update(*, subscription: Subscription, **changes) -> Subscription:
-    """Change url, event_types, name, channel or enabled. Enabling a disabled one
+    """Change url, event_types, name, channel, enabled, or the responder's fields
+    (responder, burst_quiet_seconds, burst_max_wait_seconds). Enabling a disabled one
     starts it at the present: the events of while it was disabled are not sent (replay
     covers deliveries that exist); its deliveries left pending resume."""
     if "url" in changes:
@@ -87,6 +107,7 @@ def subscription_update(*, subscription: Subscription, **changes) -> Subscriptio
     enabling = changes.get("enabled") is True and not subscription.enabled
     for name, value in changes.items():
         setattr(subscription, name, value)
+    responder_validate(subscription=subscription)
     if enabling:
         _start_at_now(subscription)
         subscription.disabled_reason = ""
@@ -94,7 +115,7 @@ def subscription_update(*, subscription: Subscription, **changes) -> Subscriptio
         subscription.dead_alerted_at = None
     elif changes.get("enabled") is False:
         subscription.disabled_reason = subscription.disabled_reason or "Disabled by a person."
-    subscription.save()
+    _save(subscription)
     return subscription
 
 

@@ -132,6 +132,16 @@ def send_admit(*, channel: Channel, now: datetime | None = None) -> None:
         daily_cap_take(channel_id=channel.pk, cap=limits.daily_cap, now=now)
 
 
+def indicator_admit(*, channel: Channel) -> None:
+    """Count a typing indicator (or a read receipt) against the channel's throughput, or
+    raise RATE_LIMITED: the provider counts them with the messages, but they are not
+    messages, so no daily cap is used up."""
+    per_second = limits_for(channel).per_second
+    wait = throughput_take(channel_id=channel.pk, per_second=per_second)
+    if wait:
+        raise _rate_limited(wait, f"More than {per_second} sends per second.")
+
+
 def send_admit_many(
     *, channel: Channel, count: int, now: datetime | None = None
 ) -> tuple[int, ApplicationError | None]:

@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from messaging import auto_replies, invitations, services
+from messaging.typing_indicators import typing_indicator_show
 
 
 # No result stored: the Message row is the record (a result row per send halved the
@@ -12,6 +13,13 @@ def message_send_task(self, message_id: int) -> str:
     if delivery.retry_in is not None:
         raise self.retry(countdown=delivery.retry_in)
     return delivery.outcome
+
+
+# Not retried: the indicator lives 25 s, and a retry would come after the answer.
+@shared_task(ignore_result=True)
+def typing_indicator_task(message_id: int) -> str:
+    """Show the customer the typing indicator on their message (a responder is on it)."""
+    return typing_indicator_show(message_id=message_id).value
 
 
 @shared_task(ignore_result=True)

@@ -171,6 +171,32 @@ class HandedOffBody:
 
 
 @dataclass(frozen=True)
+class BurstMessage:
+    """One customer message of a burst."""
+
+    message_id: int
+    provider_message_id: str
+    type: str  # text, image, audio...
+    text: str
+    occurred_at: datetime  # the provider's timestamp
+
+
+@dataclass(frozen=True)
+class BurstBody:
+    """conversation.burst: what the customer wrote in one go, for the responder."""
+
+    burst_id: int
+    conversation_id: int
+    channel_id: int
+    contact_id: int
+    messages: list[BurstMessage]  # in the order they were filed
+    # When the first and last message were recorded here: the quiet period counts
+    # from the last one.
+    first_at: datetime
+    last_at: datetime
+
+
+@dataclass(frozen=True)
 class EventType:
     name: str
     version: int
@@ -267,16 +293,31 @@ EVENT_TYPES: dict[str, EventType] = {
             HandedOffBody,
             "An agent took a conversation over from its automated responder.",
         ),
+        EventType(
+            "conversation.burst",
+            1,
+            BurstBody,
+            "A customer's messages to a conversation its channel's responder handles, "
+            "gathered until they were quiet for a moment (or the maximum wait passed).",
+        ),
     ]
 }
 
 
 def body_json(body) -> dict:
-    """The stored body: datetimes as ISO 8601 strings, everything else as is."""
-    return {
-        name: value.isoformat() if isinstance(value, datetime) else value
-        for name, value in dataclasses.asdict(body).items()
-    }
+    """The stored body: datetimes as ISO 8601 strings (in lists of parts too),
+    everything else as is."""
+    return _plain(dataclasses.asdict(body))
+
+
+def _plain(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {name: _plain(inner) for name, inner in value.items()}
+    if isinstance(value, list):
+        return [_plain(inner) for inner in value]
+    return value
 
 
 _PLAIN = {
@@ -289,18 +330,27 @@ _PLAIN = {
 
 def body_schema(event_type: EventType) -> dict:
     """The body's OpenAPI schema (every field is always present; some may be null)."""
-    hints = typing.get_type_hints(event_type.body)
-    fields = [f.name for f in dataclasses.fields(event_type.body)]
     return {
-        "type": "object",
+        **_object_schema(event_type.body),
         "description": f"`{event_type.name}` version {event_type.version}: "
         f"{event_type.description}",
+    }
+
+
+def _object_schema(body: type) -> dict:
+    hints = typing.get_type_hints(body)
+    fields = [f.name for f in dataclasses.fields(body)]
+    return {
+        "type": "object",
         "properties": {name: _field_schema(hints[name]) for name in fields},
         "required": fields,
     }
 
 
 def _field_schema(hint) -> dict:
+    if typing.get_origin(hint) is list:  # a list of parts (a dataclass each)
+        (part,) = typing.get_args(hint)
+        return {"type": "array", "items": _object_schema(part)}
     if isinstance(hint, types.UnionType):
         (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
         return {**_PLAIN[inner], "nullable": True}

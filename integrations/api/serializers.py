@@ -23,6 +23,9 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "event_types",
             "channel",
             "enabled",
+            "responder",
+            "burst_quiet_seconds",
+            "burst_max_wait_seconds",
             "disabled_reason",
             "failing_since",
             "previous_secret_valid_until",
@@ -54,6 +57,24 @@ class SubscriptionWriteSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="Only this channel's events (default: all)."
     )
     enabled = serializers.BooleanField(required=False)
+    responder = serializers.BooleanField(
+        required=False,
+        help_text="This subscription is its channel's automated responder (needs `channel`; "
+        "one enabled per channel): customers' messages reach it as `conversation.burst`.",
+    )
+    burst_quiet_seconds = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=60,
+        help_text="A burst is sent once the customer was quiet this long (default 3).",
+    )
+    burst_max_wait_seconds = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=300,
+        help_text="... or this long after its first message at most (default 20; at least "
+        "the quiet period).",
+    )
 
 
 class ReplayRangeSerializer(serializers.Serializer):

@@ -31,7 +31,9 @@ from tenants.models import Channel, Role
 ERRORS = "Needs the admin role. Errors: 401 NOT_AUTHENTICATED; 403 PERMISSION_DENIED; "
 WRITE_ERRORS = (
     f"{ERRORS}400 VALIDATION_ERROR (details.url: not https, or resolves to a private, "
-    "loopback or link-local address; details.event_types; details.channel)."
+    "loopback or link-local address; details.event_types; details.channel; "
+    "details.responder: no channel, or the channel has a responder already; "
+    "details.burst_quiet_seconds, details.burst_max_wait_seconds)."
 )
 
 

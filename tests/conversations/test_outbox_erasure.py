@@ -27,7 +27,10 @@ def _body(event_type: EventType, **fields):
     values = {}
     for field in dataclasses.fields(event_type.body):
         hint = hints[field.name]
-        values[field.name] = None if isinstance(hint, types.UnionType) else _SAMPLE[hint]
+        if typing.get_origin(hint) is list:  # a list of parts (a burst's messages)
+            values[field.name] = []
+        else:
+            values[field.name] = None if isinstance(hint, types.UnionType) else _SAMPLE[hint]
     return event_type.body(**{**values, **fields})
 
 

@@ -29,7 +29,7 @@ from conversations.models import (
     MessageReaction,
     PendingMessageChange,
 )
-from integrations.models import Delivery, ReplyNotification, Subscription
+from integrations.models import Burst, Delivery, ReplyNotification, Subscription
 from messaging.models import (
     DoNotContact,
     DoNotContactSource,
@@ -215,6 +215,16 @@ def _world(tag: str) -> dict[type[Model], Model]:
             event_type="message.received",
             webhook_id=f"msg_{tag}",
             payload="{}",
+        ),
+        Burst: Burst.objects.create(
+            organization=organization,
+            subscription=subscription,
+            conversation=conversation,
+            channel_id=channel.pk,
+            message_ids=[message.pk],
+            first_at=NOW,
+            last_at=NOW,
+            due_at=NOW,
         ),
         ReconciliationRun: ReconciliationRun.objects.create(
             organization=organization,
