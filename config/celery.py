@@ -90,6 +90,7 @@ app.conf.update(
         # hold one of the few slots that campaigns and notifications need.
         "integrations.tasks.deliveries_pump_task": {"queue": "integrations"},
         "integrations.tasks.deliveries_send_task": {"queue": "integrations"},
+        "integrations.tasks.integrations_purge_task": {"queue": "maintenance"},
         "integrations.tasks.*": {"queue": "default"},
         "tenants.tasks.*": {"queue": "maintenance"},
         "outbox.tasks.*": {"queue": "maintenance"},

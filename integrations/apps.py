@@ -10,7 +10,12 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from conversations.bots import responder_channels_register
+        from conversations.erasure import erasure_step_register
         from integrations.bots import responder_channels
+        from integrations.retention import deliveries_erase
+
+        # A forgotten contact's deliveries go: their payloads quote the messages.
+        erasure_step_register("deliveries", deliveries_erase)
 
         # The admin's "bot" column and hand-off buttons ask which channels have one.
         responder_channels_register(responder_channels)

@@ -5,6 +5,7 @@ from celery import shared_task
 from django.conf import settings
 
 from integrations.notifications import reply_notifications_run
+from integrations.retention import integrations_purge
 from integrations.sending import deliveries_pump, deliveries_send_all
 
 
@@ -29,3 +30,9 @@ def deliveries_send_task() -> dict:
     """Send what is due now (after a replay or a test event), without waiting for the
     pump."""
     return {"sent": deliveries_send_all(budget_seconds=50)}
+
+
+@shared_task
+def integrations_purge_task() -> dict:
+    """Forget finished deliveries and bursts after their organization's retention."""
+    return {"deleted": integrations_purge()}

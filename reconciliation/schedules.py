@@ -155,6 +155,15 @@ PERIODIC_TASKS = [
         "retention (7 days unless set), in batches.",
     ),
     PeriodicTaskSpec(
+        name="Purge old deliveries",
+        task="integrations.tasks.integrations_purge_task",
+        cron="58 3 * * *",  # every day at 03:58 UTC, beside the outbox's purge
+        queue="maintenance",
+        expires=6 * 3600,
+        description="Deletes finished event-subscription deliveries and bot bursts older "
+        "than each organization's outbox retention (their payloads copy its events).",
+    ),
+    PeriodicTaskSpec(
         name="Resume contact erasures",
         task="conversations.tasks.contact_erasures_resume_task",
         every_seconds=10 * 60,  # every 10 minutes: an interrupted erasure is finished soon
