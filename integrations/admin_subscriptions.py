@@ -50,7 +50,9 @@ def _wake_sender() -> None:
 class SubscriptionForm(forms.ModelForm):
     url = forms.URLField(max_length=2000, assume_scheme="https")
     event_types = forms.MultipleChoiceField(
-        choices=[(name, name) for name in EVENT_TYPES], widget=forms.CheckboxSelectMultiple
+        choices=[(name, name) for name in EVENT_TYPES],
+        # Laid out in columns (tenants/admin.css): one narrow column broke the names.
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "sb-choice-columns"}),
     )
     # Left empty: kept as they are (3 and 20 s for a new one).
     burst_quiet_seconds = forms.IntegerField(
