@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "campaigns",
     "reconciliation",
     "integrations",
+    "reports",
 ]
 
 MIDDLEWARE = [

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("campaigns.api.urls")),
     path("", include("reconciliation.api.urls")),
     path("", include("integrations.api.urls")),
+    path("reports/", include("reports.api.urls")),
     path("schema/", schema_view, name="schema"),
     path("docs/", docs_view, name="docs"),
 ]

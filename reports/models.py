@@ -1,0 +1,2 @@
+"""The reports app's tables, one module per subject; imported here so Django finds
+them."""
