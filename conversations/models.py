@@ -106,7 +106,9 @@ class Conversation(models.Model):
     provider_conversation_ref = models.CharField(max_length=255, blank=True)
     # Whether the channel's automated responder (an event subscription, integrations)
     # may answer it: on until an agent takes over. Without a responder it means nothing.
-    bot_active = models.BooleanField(default=True)
+    # A database default too: code older than the column (a rolling deploy's workers
+    # still on the last release) inserts conversations without naming it.
+    bot_active = models.BooleanField(default=True, db_default=True)
 
     last_user_message_at = models.DateTimeField(null=True, blank=True)
     window_expires_at = models.DateTimeField(null=True, blank=True)
