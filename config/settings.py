@@ -417,6 +417,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tenants.api.schema.add_error_responses",
         "outbox.schema.add_event_components",
+        "integrations.stream_schema.add_stream_path",
     ],
 }
 

@@ -51,7 +51,7 @@ DATABASE_THREADS = 4
 # Who sees what: the inbox's events are for everyone who reads the inbox (the API
 # lets viewers read conversations and messages); consent changes are compliance work
 # (agents); everything else, and any type added later, is for admins until decided.
-_ROLE_BY_PREFIX = {
+ROLE_BY_PREFIX = {
     "conversation.": Role.VIEWER,
     "message.": Role.VIEWER,
     "contact.": Role.AGENT,
@@ -60,7 +60,7 @@ _ROLE_BY_PREFIX = {
 
 def role_required(event_type: str) -> Role:
     prefix = event_type.split(".", 1)[0] + "."
-    return _ROLE_BY_PREFIX.get(prefix, Role.ADMIN)
+    return ROLE_BY_PREFIX.get(prefix, Role.ADMIN)
 
 
 def sse_frame(event: OutboxEvent) -> str:

@@ -78,3 +78,14 @@ def test_each_documented_error_names_its_codes(schema):
     assert responses["413"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Error"
     }
+
+
+def test_the_stream_is_in_the_schema_with_its_frame_format(schema):
+    """The stream is a plain async view, added by a postprocessing hook: a frontend
+    developer finds it, its resume header and the envelope it carries."""
+    stream = schema["paths"]["/api/v1/stream"]["get"]
+    assert set(stream["responses"]["200"]["content"]) == {"text/event-stream"}
+    assert {p["name"] for p in stream["parameters"]} >= {"Last-Event-ID", "X-Organization"}
+    assert "OutboxEvent" in stream["description"]
+    assert "OutboxEvent" in schema["components"]["schemas"]
+    assert "`message.*` viewer" in stream["description"]
