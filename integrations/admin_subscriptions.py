@@ -8,12 +8,15 @@ time range.
 """
 
 import json
+from datetime import UTC
 
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from integrations.bots import responder_validate
 from integrations.models import Delivery, DeliveryStatus, Subscription
@@ -28,7 +31,17 @@ from integrations.subscriptions import (
 )
 from outbox.types import EVENT_TYPES
 from tenants.admin_scope import OrganizationScopedAdmin
-from tenants.admin_ui import AMBER, BLUE, GREEN, GREY, RED, HistoryAdminMixin, badge
+from tenants.admin_ui import (
+    AMBER,
+    BLUE,
+    GREEN,
+    GREY,
+    RED,
+    HistoryAdminMixin,
+    ago,
+    badge,
+    short_span,
+)
 from tenants.errors import ApplicationError
 from tenants.models import Role
 
@@ -81,6 +94,10 @@ class SubscriptionForm(forms.ModelForm):
             "burst_quiet_seconds",
             "burst_max_wait_seconds",
         ]
+        labels = {"url": "URL"}
+        # Receivers' URLs are long (paths with tokens): the admin's default 26em cut
+        # them off mid-word.
+        widgets = {"url": forms.URLInput(attrs={"class": "vURLField", "style": "width: 40em"})}
 
     def clean(self):
         cleaned = super().clean()
@@ -123,13 +140,11 @@ class SubscriptionAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     member_roles = ADMINS_ONLY
     form = SubscriptionForm
     list_display = [
-        "__str__",
+        "subscription",
         "organization",
-        "url",
         "state",
         "responder",
         "deliveries_link",
-        "updated_at",
     ]
     list_filter = ["enabled", "responder", "organization"]
     search_fields = ["name", "url"]
@@ -140,6 +155,13 @@ class SubscriptionAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # The organization is chosen once; the rest of the rows follow it.
         return [*self.readonly_fields, "organization"] if obj else self.readonly_fields
+
+    @admin.display(description="Subscription", ordering="name")
+    def subscription(self, obj: Subscription) -> str:
+        # One column: the name (when it has one) over the URL, instead of the URL twice.
+        if not obj.name:
+            return obj.url
+        return format_html("<strong>{}</strong><br><small>{}</small>", obj.name, obj.url)
 
     @admin.display(description="State")
     def state(self, obj: Subscription) -> str:
@@ -216,13 +238,13 @@ class DeliveryAdmin(OrganizationScopedAdmin, HistoryAdminMixin, admin.ModelAdmin
     list_display = [
         "id",
         "subscription",
-        "event_type",
+        "event",
         "status_badge",
         "attempts",
-        "response_status",
+        "http_status",
         "latency",
         "next_attempt",
-        "created_at",
+        "created",
     ]
     list_filter = ["status", "event_type", "subscription", "created_at"]
     date_hierarchy = "created_at"
@@ -258,6 +280,21 @@ class DeliveryAdmin(OrganizationScopedAdmin, HistoryAdminMixin, admin.ModelAdmin
     def status_badge(self, obj: Delivery) -> str:
         return badge(STATUS_COLOURS.get(obj.status, GREY), obj.get_status_display())
 
+    @admin.display(description="Event type", ordering="event_type")
+    def event(self, obj: Delivery) -> str:
+        # A line break allowed after each dot: "campaign.enrollment.completed" is one
+        # long word that would otherwise set the column's width.
+        parts = obj.event_type.split(".")
+        return format_html_join(mark_safe(".<wbr>"), "{}", ((part,) for part in parts))
+
+    @admin.display(description="HTTP", ordering="response_status")
+    def http_status(self, obj: Delivery) -> str:
+        return "—" if obj.response_status is None else str(obj.response_status)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Delivery) -> str:
+        return ago(obj.created_at)
+
     @admin.display(description="Latency", ordering="latency_ms")
     def latency(self, obj: Delivery) -> str:
         return "—" if obj.latency_ms is None else f"{obj.latency_ms} ms"
@@ -266,7 +303,13 @@ class DeliveryAdmin(OrganizationScopedAdmin, HistoryAdminMixin, admin.ModelAdmin
     def next_attempt(self, obj: Delivery) -> str:
         if obj.status != DeliveryStatus.PENDING:
             return "—"
-        return f"{obj.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
+        # Relative, the exact time on hover: the list is read for "how long until".
+        seconds = (obj.next_attempt_at - timezone.now()).total_seconds()
+        return format_html(
+            '<span title="{}">{}</span>',
+            f"{obj.next_attempt_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC",
+            "due" if seconds < 1 else f"in {short_span(seconds)}",
+        )
 
     @admin.display(description="Request headers")
     def request_headers_pretty(self, obj: Delivery) -> str:

@@ -12,6 +12,8 @@ from django.utils import timezone
 from selenium.webdriver.common.by import By
 
 from campaigns.models import Campaign, CampaignStatus, Enrollment, EnrollmentState
+from integrations.models import Delivery, DeliveryStatus, Subscription
+from outbox.types import EVENT_TYPES
 from providers import Provider
 from reconciliation.models import (
     HealthCheckResult,
@@ -67,6 +69,18 @@ PAGES = {
         "column-state_badge",
         "column-next_run",
     ],
+    "/admin/integrations/subscription/": [
+        "column-subscription",
+        "column-state",
+        "column-deliveries_link",
+    ],
+    "/admin/integrations/delivery/": [
+        "column-subscription",
+        "column-event",
+        "column-status_badge",
+        "column-http_status",
+        "column-next_attempt",
+    ],
     "/admin/": [],  # the dashboard: every column of its tables
 }
 
@@ -118,6 +132,32 @@ def busy_tenants() -> None:
         for channel in channels:
             _dashboard_figures(channel, now)
         _campaign(channels[1], now)
+        _subscription(organization, now)
+
+
+def _subscription(organization, now) -> None:
+    """A named receiver with a long URL, failing for days, and its deliveries."""
+    subscription = Subscription.objects.create(
+        organization=organization,
+        name="Salesforce Service Cloud (EMEA production org, inbound case sync)",
+        url="https://hooks.eu-central-1.integrations.example.com/v2/tenants/"
+        "0f8fad5b-d9cb-469f-a165-70867728950e/switchboard/events",
+        event_types=sorted(EVENT_TYPES),
+        secret="whsec_" + "A" * 32,
+        failing_since=now - timedelta(days=4, hours=7),
+    )
+    for index in range(6):
+        Delivery.objects.create(
+            organization=organization,
+            subscription=subscription,
+            event_type="campaign.enrollment.completed",
+            webhook_id=f"msg_{organization.pk}_{index}",
+            payload="{}",
+            status=[DeliveryStatus.PENDING, DeliveryStatus.DEAD][index % 2],
+            attempts=index + 1,
+            response_status=503,
+            next_attempt_at=now + timedelta(hours=index),
+        )
 
 
 def _campaign(channel, now) -> None:
