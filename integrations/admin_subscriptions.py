@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from integrations.bots import responder_validate
+from integrations.bots import MAX_WAIT_LIMIT, QUIET_BOUNDS, responder_validate
 from integrations.models import Delivery, DeliveryStatus, Subscription
 from integrations.subscriptions import (
     deliveries_replay,
@@ -70,14 +70,14 @@ class SubscriptionForm(forms.ModelForm):
     # Left empty: kept as they are (3 and 20 s for a new one).
     burst_quiet_seconds = forms.IntegerField(
         required=False,
-        min_value=1,
-        max_value=60,
+        min_value=QUIET_BOUNDS[0],
+        max_value=QUIET_BOUNDS[1],
         help_text="Responders: send the burst once the customer was quiet this long.",
     )
     burst_max_wait_seconds = forms.IntegerField(
         required=False,
-        min_value=1,
-        max_value=300,
+        min_value=QUIET_BOUNDS[0],
+        max_value=MAX_WAIT_LIMIT,
         help_text="Responders: ... or this long after its first message at most.",
     )
 

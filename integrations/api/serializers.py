@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from integrations.bots import MAX_WAIT_LIMIT, QUIET_BOUNDS
 from integrations.models import Delivery, DeliveryStatus, Subscription
 from outbox.types import EVENT_TYPES
 from tenants.api.fields import IdField, MomentField
@@ -64,14 +65,14 @@ class SubscriptionWriteSerializer(serializers.Serializer):
     )
     burst_quiet_seconds = serializers.IntegerField(
         required=False,
-        min_value=1,
-        max_value=60,
+        min_value=QUIET_BOUNDS[0],
+        max_value=QUIET_BOUNDS[1],
         help_text="A burst is sent once the customer was quiet this long (default 3).",
     )
     burst_max_wait_seconds = serializers.IntegerField(
         required=False,
-        min_value=1,
-        max_value=300,
+        min_value=QUIET_BOUNDS[0],
+        max_value=MAX_WAIT_LIMIT,
         help_text="... or this long after its first message at most (default 20; at least "
         "the quiet period).",
     )
