@@ -90,7 +90,18 @@ USAGE_ROW = {
     "cap": serializers.IntegerField(allow_null=True),
 }
 UsageRow = type("ChannelUsageTodaySerializer", (serializers.Serializer,), dict(USAGE_ROW))
-UsageReport = _report("ChannelUsage", USAGE_ROW, today=UsageRow(many=True))
+CampaignCapRow = type(
+    "CampaignCapUsageSerializer",
+    (serializers.Serializer,),
+    {
+        **USAGE_ROW,
+        "campaign_id": serializers.IntegerField(),
+        "campaign": serializers.CharField(),
+    },
+)
+UsageReport = _report(
+    "ChannelUsage", USAGE_ROW, today=UsageRow(many=True), campaign_caps=CampaignCapRow(many=True)
+)
 
 
 class CampaignReportView(ReportView):
@@ -190,7 +201,9 @@ class ChannelUsageView(CampaignReportView):
         summary="LinkedIn and SMS channels' daily usage against their caps",
         description="Per channel, day and action (invitation, message): what was used "
         "and the channel's cap (null: none). The caps count UTC days, so these days are "
-        "UTC days. `today` is today's usage, whatever the range.",
+        "UTC days. `today` is today's usage, whatever the range; `campaign_caps` the "
+        "usage of the campaigns' own caps (days of each campaign's time zone; not in "
+        "the CSV).",
         parameters=[*RANGE_PARAMETERS, CHANNEL_PARAMETER],
         responses={200: UsageReport},
     )
@@ -201,7 +214,10 @@ class ChannelUsageView(CampaignReportView):
         now = campaign_reports.channel_usage(
             organization=self.organization, span=DateRange(today, today, span.tz)
         )
+        capped = campaign_reports.campaign_cap_usage(organization=self.organization, span=span)
         if "channel" in found:
-            rows = [row for row in rows if row["channel_id"] == found["channel"]]
-            now = [row for row in now if row["channel_id"] == found["channel"]]
-        return self.answer(span, rows, today=now)
+            rows, now, capped = (
+                [row for row in listed if row["channel_id"] == found["channel"]]
+                for listed in (rows, now, capped)
+            )
+        return self.answer(span, rows, today=now, campaign_caps=capped)

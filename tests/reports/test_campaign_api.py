@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 import time_machine
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignDailyCount
 from messaging.models import DailyInvitationCount, DailySendCount, SendLimit
 from providers import Provider
 from reports.campaign_rollups import campaign_rollups_update
@@ -140,6 +140,13 @@ def test_usage_against_the_channels_caps(organization, viewer_client):
     DailySendCount.objects.create(channel=linkedin, day=date(2026, 3, 3), count=40)
     DailyInvitationCount.objects.create(channel=linkedin, day=date(2026, 3, 3), count=25)
     DailySendCount.objects.create(channel=sms, day=date(2026, 3, 4), count=120)
+    capped = Campaign.objects.create(
+        organization=organization, channel=sms, name="Capped", daily_message_cap=30
+    )
+    Campaign.objects.create(organization=organization, channel=sms, name="Uncapped")
+    CampaignDailyCount.objects.create(
+        campaign=capped, day=date(2026, 3, 4), kind="message", count=30
+    )
 
     with time_machine.travel(at(4, 12), tick=False):
         response = viewer_client.get(
@@ -161,6 +168,12 @@ def test_usage_against_the_channels_caps(organization, viewer_client):
         ("Li", "invitation", 0),
         ("Li", "message", 0),
         ("Sms", "message", 120),
+    ]
+    assert [
+        (r["day"], r["campaign"], r["action"], r["used"], r["cap"]) for r in body["campaign_caps"]
+    ] == [
+        ("2026-03-03", "Capped", "message", 0, 30),
+        ("2026-03-04", "Capped", "message", 30, 30),
     ]
     only_sms = viewer_client.get(
         "/api/v1/reports/usage", {"from": "2026-03-04", "to": "2026-03-04", "channel": sms.pk}
