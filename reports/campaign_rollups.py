@@ -1,5 +1,6 @@
-"""Keeping the campaign rollups current: one pass a minute (reports.tasks), under one
-lock, over what changed since last time.
+"""Keeping the campaign rollups current: one pass a minute (reports.tasks) over what
+changed since last time, page by page, each page a short transaction holding the
+watermarks' row lock (the rebuild takes it too, so the two never interleave).
 
 Where each figure comes from, and why:
 - enrolled: new Enrollment rows, read by id from a durable watermark. No event says a
@@ -21,8 +22,14 @@ above its watermark that is not a fact yet, and moves the watermark only past ro
 older than RESCAN (no transaction of the campaigns app stays open that long). A row
 read twice is one fact: facts are keyed by the row they stand for.
 
+A sent step's delivered/read/failed count on the day it was sent, from the highest
+status seen (statuses only rise in rank, failed below delivered): the fact made from
+the row takes the message's status as it stands, and a later event can only raise it,
+so an event read before or after the fact was made counts once either way.
+
 A changed organization time zone does not move what was counted: rebuild
-(campaign_backfill) recounts in the new zone.
+(campaign_backfill) recounts in the new zone. An erased enrollment stays counted until
+a rebuild.
 """
 
 import time
