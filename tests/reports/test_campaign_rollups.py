@@ -11,7 +11,8 @@ from reports.campaign_models import FIGURES, CampaignDayRollup
 from reports.campaign_reports import campaign_days, campaign_funnel, campaign_steps
 from reports.campaign_rollups import campaign_rollups_update
 from reports.ranges import DateRange, organization_tz
-from tests.reports.campaign_scenario import at, build
+from tests.factories import ConversationFactory, MessageFactory
+from tests.reports.campaign_scenario import at, build, opt_out, status
 
 pytestmark = pytest.mark.django_db
 
@@ -205,3 +206,27 @@ def test_small_pages_count_the_same(organization, monkeypatch):
     assert rollup_table() == paged
     (a, b) = campaign_funnel(organization=organization, span=span(organization))
     assert (a["enrolled"], a["sent"], a["failed"], b["enrolled"], b["accepted"]) == (5, 5, 2, 1, 1)
+
+
+def test_opt_outs_count_for_live_leads_on_that_kind_of_channel(organization, story):
+    leads, l6 = story["leads"], story["l6"]
+    stranger = MessageFactory(
+        conversation=ConversationFactory(organization=organization),
+        direction="outbound",
+        status="sent",
+    )
+    with time_machine.travel(at(5, 10), tick=False):
+        opt_out(leads[0])  # L1 finished (replied) before: not the campaign's opt-out
+        opt_out(l6)  # SMS: B is a LinkedIn campaign
+        opt_out(leads[3])  # L4 is still live in A
+        status(stranger, "delivered", at(5, 10))  # not a campaign's message
+        campaign_rollups_update()
+
+    a, b = campaign_funnel(organization=organization, span=span(organization, D1, date(2026, 3, 5)))
+    assert a["opted_out"] == 3  # L5, L3, L4
+    assert b["opted_out"] == 0
+    (fifth,) = campaign_days(
+        organization=organization, span=span(organization, date(2026, 3, 5), date(2026, 3, 5))
+    )
+    assert fifth["opted_out"] == 1
+    assert fifth["delivered"] == 0
