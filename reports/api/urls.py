@@ -1,3 +1,7 @@
 """Routes under /api/v1/reports/."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns: list = [
+    path("", include("reports.api.campaign_urls")),
+]
