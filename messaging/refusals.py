@@ -9,6 +9,11 @@ the layer that catches the refusal outside it calls `refusal_kept`, which counts
 again there. The error remembers how deep in transactions it was counted: deeper than
 where it is caught means its count was rolled back. A caller that catches a refusal
 inside the transaction it commits (the campaign scheduler) needs to do nothing.
+
+Counted: the single sends (API, admin composer and actions, campaign steps, resends)
+and batch sends. Not counted: health checks (the operator's own test number), keyword
+auto-replies (sent by a task, not asked for by anyone) and LinkedIn invitations (not
+messages).
 """
 
 import zoneinfo
