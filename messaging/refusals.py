@@ -16,6 +16,7 @@ auto-replies (sent by a task, not asked for by anyone) and LinkedIn invitations 
 messages).
 """
 
+import math
 import zoneinfo
 from collections import Counter
 from collections.abc import Iterator
@@ -85,6 +86,10 @@ def refusals_count_many(refusals: list[tuple[Conversation, ApplicationError]]) -
 
 
 def _count(error: ApplicationError) -> None:
+    if connection.needs_rollback:
+        # The transaction is already lost: leave the count to whoever catches it.
+        error.counted_depth = math.inf
+        return
     _upsert(error.refused, error.code.value, 1)
     error.counted_depth = _depth()
 
