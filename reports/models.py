@@ -7,3 +7,4 @@ from reports.campaign_models import (  # noqa: F401
     CampaignReportCursor,
     CampaignStepFact,
 )
+from reports.inbox_models import ConversationFact, InboxDay  # noqa: F401

@@ -9,3 +9,12 @@ from reports.campaign_rollups import campaign_rollups_update
 @shared_task(ignore_result=True)
 def campaign_rollups_update_task() -> dict | None:
     return campaign_rollups_update()
+
+
+from reports.inbox_rollup import inbox_rollups_update
+
+
+@shared_task
+def inbox_rollups_update_task() -> dict:
+    """Count what the outbox recorded since the last run into the inbox rollups."""
+    return {"events": inbox_rollups_update()}
