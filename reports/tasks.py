@@ -1,0 +1,11 @@
+from celery import shared_task
+
+from reports.campaign_rollups import campaign_rollups_update
+
+
+# Every minute (reconciliation.schedules), on `maintenance`: a pass reads at most a page
+# of each source, so the reports trail what happened by about a minute. Two passes at
+# once are safe: the second finds the lock taken and returns.
+@shared_task(ignore_result=True)
+def campaign_rollups_update_task() -> dict | None:
+    return campaign_rollups_update()
