@@ -7,3 +7,9 @@ from reports.campaign_models import (  # noqa: F401
     CampaignReportCursor,
     CampaignStepFact,
 )
+from reports.digest_models import (  # noqa: F401
+    DigestDelivery,
+    DigestRecipient,
+    DigestSchedule,
+    DigestSend,
+)
