@@ -87,6 +87,9 @@ def reports_view(request):
     if range_error:
         messages.warning(request, f"{range_error} Showing the last 30 days instead.")
     span = filters.span
+    campaigns = campaigns_section(filters)
+    for campaign in campaigns["campaigns"]:
+        campaign["steps_csv"] = _csv_url(request, "campaign_steps", campaign=campaign["id"])
     context = {
         **admin.site.each_context(request),
         "title": f"Reports: {organization.name}",
@@ -97,7 +100,7 @@ def reports_view(request):
         "span": span,
         "quick_ranges": _quick_ranges(request, organization),
         "inbox": inbox_section(filters),
-        "campaigns": campaigns_section(filters),
+        "campaigns": campaigns,
         "usage": usage_section(filters),
         "csv": {name: _csv_url(request, name) for name in TABLES},
         "step_headers": [
@@ -155,9 +158,9 @@ def _csv(name: str, filters: Filters) -> HttpResponse:
     return response
 
 
-def _csv_url(request, name: str) -> str:
+def _csv_url(request, name: str, **extra) -> str:
     params = {key: value for key, value in request.GET.items() if key != "csv"}
-    return f"{reverse('admin:reports')}?{urlencode({**params, 'csv': name})}"
+    return f"{reverse('admin:reports')}?{urlencode({**params, **extra, 'csv': name})}"
 
 
 def _quick_ranges(request, organization: Organization) -> list[tuple[str, str]]:

@@ -205,12 +205,14 @@ def bar_chart(
             f"{escape(_number(value))}{(' ' + escape(unit)) if unit else ''}</title></rect>"
         )
     if limit is not None:
+        # The line across the bars; its label up with the legend, where no bar hides it.
         y = y_of(limit)
         body.append(
             f'<g class="limit" data-value="{limit:g}"><line x1="{LEFT}" y1="{y:.1f}" '
             f'x2="{width - RIGHT}" y2="{y:.1f}" stroke="#dc2626" stroke-dasharray="4 3"/>'
-            f'<text x="{width - RIGHT}" y="{y - 3:.1f}" font-size="10" fill="#dc2626" '
-            f'text-anchor="end">{escape(limit_label)} {escape(_number(limit))}</text></g>'
+            f'<line x1="{LEFT}" y1="30" x2="{LEFT + 20}" y2="30" stroke="#dc2626" '
+            f'stroke-dasharray="4 3"/><text x="{LEFT + 24}" y="34" font-size="11" '
+            f'fill="#dc2626">{escape(limit_label)} {escape(_number(limit))}</text></g>'
         )
     summary = f"Total {_number(sum(values))}" + (
         f"; {limit_label} {_number(limit)} a day" if limit is not None else ""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from campaigns.models import StepKind
 from reports import campaign_reports, inbox
 from reports.charts import Series, bar_chart, funnel_chart, line_chart
 from reports.page_format import REFUSAL_REASONS, count, duration, minutes, percent, refused_total
@@ -17,6 +18,13 @@ from tenants.models import Organization
 
 # Campaigns drawn one by one (funnel and steps); the CSV of the funnel lists them all.
 MAX_CAMPAIGNS = 8
+# Short names for the steps table ("Send a WhatsApp template" is a sentence).
+STEP_KINDS = {
+    StepKind.WHATSAPP_TEMPLATE: "WhatsApp template",
+    StepKind.TEXT: "Text",
+    StepKind.LINKEDIN_INVITATION: "LinkedIn invitation",
+    StepKind.WAIT_FOR_ACCEPTANCE: "Wait for acceptance",
+}
 FUNNEL = ["enrolled", "sent", "delivered", "read", "accepted", "replied"]
 
 
@@ -221,7 +229,7 @@ def _campaign(filters: Filters, row: dict) -> dict:
         "steps": [
             [
                 str(step["position"]),
-                step["kind"],
+                STEP_KINDS.get(step["kind"], "(a step since deleted)"),
                 *(count(step[k]) for k in FUNNEL[1:]),
                 count(step["failed"]),
                 percent(step["reply_rate_pct"]),
