@@ -13,3 +13,4 @@ from reports.digest_models import (  # noqa: F401
     DigestSchedule,
     DigestSend,
 )
+from reports.inbox_models import ConversationFact, InboxDay  # noqa: F401

@@ -2,6 +2,7 @@ from celery import shared_task
 
 from reports.campaign_rollups import campaign_rollups_update
 from reports.digest_send import digests_send_due
+from reports.inbox_rollup import inbox_rollups_update
 
 
 # Every minute (reconciliation.schedules), on `maintenance`: a pass reads at most a page
@@ -19,3 +20,9 @@ def campaign_rollups_update_task() -> dict | None:
 def weekly_digests_task() -> dict:
     run = digests_send_due()
     return {"sent": run.sent, "failed": run.failed, "organizations": run.organizations}
+
+
+@shared_task
+def inbox_rollups_update_task() -> dict:
+    """Count what the outbox recorded since the last run into the inbox rollups."""
+    return {"events": inbox_rollups_update()}

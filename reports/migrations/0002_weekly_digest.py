@@ -9,6 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('reports', '0001_campaign_rollups'),
+        ('reports', '0001_inbox_rollups'),
         ('tenants', '0009_organization_sla_seconds'),
     ]
 
