@@ -13,7 +13,7 @@ from datetime import date
 
 from django.db.models import Q, Sum
 
-from campaigns.models import Campaign, Step
+from campaigns.models import Campaign, CampaignDailyCount, Step
 from messaging.limits import limits_of
 from messaging.models import DailyInvitationCount, DailySendCount, SendLimit
 from providers import ChannelKind, Provider, channel_kind
@@ -148,6 +148,44 @@ def channel_usage(*, organization: Organization, span: DateRange) -> list[dict]:
                         "cap": cap,
                     }
                 )
+    return rows
+
+
+def campaign_cap_usage(*, organization: Organization, span: DateRange) -> list[dict]:
+    """Per campaign with a daily cap of its own, day and action: {"day", "campaign_id",
+    "campaign", "channel_id", "action", "used", "cap"}. A campaign's caps count days
+    of its own time zone; these are those days."""
+    campaigns = list(
+        Campaign.objects.filter(organization=organization)
+        .filter(Q(daily_message_cap__isnull=False) | Q(daily_invitation_cap__isnull=False))
+        .order_by("name", "pk")
+    )
+    used = {
+        (campaign_id, day, kind): count
+        for campaign_id, day, kind, count in CampaignDailyCount.objects.filter(
+            campaign__in=campaigns, day__range=(span.start, span.end)
+        ).values_list("campaign_id", "day", "kind", "count")
+    }
+    rows = []
+    for day in span.days:
+        for campaign in campaigns:
+            caps = [
+                (INVITATION, campaign.daily_invitation_cap),
+                (MESSAGE, campaign.daily_message_cap),
+            ]
+            rows += [
+                {
+                    "day": day,
+                    "campaign_id": campaign.pk,
+                    "campaign": campaign.name,
+                    "channel_id": campaign.channel_id,
+                    "action": action,
+                    "used": used.get((campaign.pk, day, action), 0),
+                    "cap": cap,
+                }
+                for action, cap in caps
+                if cap is not None
+            ]
     return rows
 
 

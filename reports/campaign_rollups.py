@@ -69,7 +69,9 @@ def campaign_rollups_update(*, now: datetime | None = None) -> dict | None:
         enrolled = _enrollments_scan(cursors["enrollments"], now, zones, deltas)
         steps = _steps_scan(cursors["steps"], now, zones, deltas)
         deltas.flush()
-    events = events_consume(name=READER, handle=_events_handle)
+        # In the same transaction, under the same lock: a rebuild never runs between
+        # the facts and the events that move them.
+        events = events_consume(name=READER, handle=_events_handle)
     return {"enrollments": enrolled, "steps": steps, "events": events or 0}
 
 
@@ -158,6 +160,7 @@ def _statuses(statuses: dict[int, str], deltas: Deltas) -> None:
     """A campaign message's status rose: its step's figures move (on its send day)."""
     if not statuses:
         return
+    moved = []
     for fact in CampaignStepFact.objects.filter(message_id__in=list(statuses)):
         status = statuses[fact.message_id]
         if status_rank(status) <= status_rank(fact.status):
@@ -166,7 +169,9 @@ def _statuses(statuses: dict[int, str], deltas: Deltas) -> None:
         after = step_figures(fact.kind, fact.first, status)
         change = {name: after.get(name, 0) - before.get(name, 0) for name in after}
         deltas.add(fact.organization_id, fact.campaign_id, fact.day, fact.position, change)
-        CampaignStepFact.objects.filter(pk=fact.pk).update(status=status)
+        fact.status = status
+        moved.append(fact)
+    CampaignStepFact.objects.bulk_update(moved, ["status"], batch_size=500)
 
 
 def _replied(body: dict, zones: Zones, deltas: Deltas) -> None:
