@@ -182,10 +182,14 @@ def _filtered(rows, organization, span: DateRange, channel_id, agent_id):
 
 def _counts(organization, span, by, channel_id, agent_id):
     rows = _filtered(InboxDay.objects, organization, span, channel_id, agent_id)
-    group = [_GROUP[by]] if by else []
-    sums = rows.values(*group).annotate(**{name: Sum(name) for name in COUNTERS}).order_by()
-    for found in sums:
-        yield (found[group[0]] if group else None), {name: found[name] for name in COUNTERS}
+    sums = {name: Sum(name) for name in COUNTERS}
+    if by is None:  # one row, unless there is nothing
+        found = rows.aggregate(**sums)
+        if found["messages_in"] is not None:
+            yield None, found
+        return
+    for found in rows.values(_GROUP[by]).annotate(**sums).order_by():
+        yield found[_GROUP[by]], {name: found[name] for name in COUNTERS}
 
 
 def _refusals(organization, span, by, channel_id, agent_id):
@@ -204,18 +208,19 @@ def _unread(organization, by: str | None, channel_id, agent_id) -> dict:
     if agent_id is not None:
         waiting = waiting.filter(assignee_id=agent_id or None)
     field = {"agent": "assignee_id", "channel": "channel_id"}.get(by)
-    group = [field] if field else []
+    figures = {"n": Count("pk"), "oldest": Min("last_user_message_at")}
+    if field is None:
+        totals = waiting.aggregate(**figures)
+        groups = [(None, totals)] if totals["n"] else []
+    else:
+        groups = [
+            (row[field] or 0, row) for row in waiting.values(field).annotate(**figures).order_by()
+        ]
     now = timezone.now()
-    found = {}
-    for row in (
-        waiting.values(*group)
-        .annotate(n=Count("pk"), oldest=Min("last_user_message_at"))
-        .order_by()
-    ):
-        key = (row[field] or 0) if field == "assignee_id" else row.get(field)
-        oldest = row["oldest"]
-        found[key] = {
+    return {
+        key: {
             "unread_backlog": row["n"],
-            "unread_oldest_age_s": (now - oldest).total_seconds() if oldest else None,
+            "unread_oldest_age_s": (now - row["oldest"]).total_seconds() if row["oldest"] else None,
         }
-    return found
+        for key, row in groups
+    }
