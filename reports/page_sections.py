@@ -254,7 +254,9 @@ def usage_section(filters: Filters) -> list[dict]:
             {
                 "channel": channel,
                 "action": action,
-                "latest": f"{count(last['used'])} of {count(last['cap'])} on {last['day']}",
+                "latest": f"{count(last['used'])} of {count(last['cap'])} on {last['day']}"
+                if last["cap"] is not None
+                else f"{count(last['used'])} on {last['day']} (no cap)",
                 "chart": bar_chart(
                     title=title,
                     labels=[_label(row["day"], filters.span) for row in rows],
