@@ -1,5 +1,6 @@
-"""Keeping the campaign rollups current: one pass a minute (reports.tasks), under one
-lock, over what changed since last time.
+"""Keeping the campaign rollups current: one pass a minute (reports.tasks) over what
+changed since last time, page by page, each page a short transaction holding the
+watermarks' row lock (the rebuild takes it too, so the two never interleave).
 
 Where each figure comes from, and why:
 - enrolled: new Enrollment rows, read by id from a durable watermark. No event says a
@@ -21,10 +22,17 @@ above its watermark that is not a fact yet, and moves the watermark only past ro
 older than RESCAN (no transaction of the campaigns app stays open that long). A row
 read twice is one fact: facts are keyed by the row they stand for.
 
+A sent step's delivered/read/failed count on the day it was sent, from the highest
+status seen (statuses only rise in rank, failed below delivered): the fact made from
+the row takes the message's status as it stands, and a later event can only raise it,
+so an event read before or after the fact was made counts once either way.
+
 A changed organization time zone does not move what was counted: rebuild
-(campaign_backfill) recounts in the new zone.
+(campaign_backfill) recounts in the new zone. An erased enrollment stays counted until
+a rebuild.
 """
 
+import time
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -32,7 +40,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaigns.models import Enrollment, EnrollmentStep
-from outbox.readers import events_consume
+from campaigns.replies import REPLY_RESCAN
+from outbox.readers import READ_LIMIT, events_consume
 from providers import Provider, channel_kind
 from reports.campaign_facts import (
     ENROLLMENT_FIELDS,
@@ -53,26 +62,42 @@ from reports.campaign_facts import (
 from reports.campaign_models import CampaignLeadFact, CampaignReportCursor, CampaignStepFact
 
 READER = "reports.campaigns"
-RESCAN = timedelta(minutes=10)
-SCAN_LIMIT = 5000
+# Campaigns' transactions end within REPLY_RESCAN of their start (its reply detection
+# relies on it too); a history row's `at` is its batch's start, a little earlier.
+RESCAN = REPLY_RESCAN + timedelta(minutes=1)
+SCAN_LIMIT = 2000
+# A pass stops reading new pages after this long (the schedule runs it every minute).
+BUDGET_SECONDS = 40.0
 
 
-def campaign_rollups_update(*, now: datetime | None = None) -> dict | None:
-    """One pass: new enrollments, new step history, then the outbox. None when another
-    pass (or a rebuild) holds the lock."""
+def campaign_rollups_update(
+    *, now: datetime | None = None, budget_seconds: float = BUDGET_SECONDS
+) -> dict | None:
+    """One pass: new enrollments and step history, then the outbox, page by page, each
+    page its own short transaction (a long one would hold back every outbox reader).
+    None when another pass (or a rebuild) holds the lock."""
     now = now or timezone.now()
-    with transaction.atomic():
-        cursors = cursors_lock()
-        if cursors is None:
-            return None
-        zones, deltas = Zones(), Deltas()
-        enrolled = _enrollments_scan(cursors["enrollments"], now, zones, deltas)
-        steps = _steps_scan(cursors["steps"], now, zones, deltas)
-        deltas.flush()
-        # In the same transaction, under the same lock: a rebuild never runs between
-        # the facts and the events that move them.
-        events = events_consume(name=READER, handle=_events_handle)
-    return {"enrollments": enrolled, "steps": steps, "events": events or 0}
+    deadline = time.monotonic() + budget_seconds
+    counted = {"enrollments": 0, "steps": 0, "events": 0}
+    while True:
+        with transaction.atomic():
+            cursors = cursors_lock()
+            if cursors is None:
+                return None if not any(counted.values()) else counted
+            zones, deltas = Zones(), Deltas()
+            enrolled = _enrollments_scan(cursors["enrollments"], now, zones, deltas)
+            steps = _steps_scan(cursors["steps"], now, zones, deltas)
+            deltas.flush()
+        counted["enrollments"] += enrolled
+        counted["steps"] += steps
+        if max(enrolled, steps) < SCAN_LIMIT or time.monotonic() > deadline:
+            break
+    while time.monotonic() <= deadline:
+        handled = events_consume(name=READER, handle=_events_handle) or 0
+        counted["events"] += handled
+        if handled < READ_LIMIT:
+            break
+    return counted
 
 
 def cursors_lock() -> dict[str, CampaignReportCursor] | None:
@@ -141,6 +166,9 @@ def _steps_scan(cursor, now, zones: Zones, deltas: Deltas) -> int:
 
 
 def _events_handle(events) -> None:
+    # Inside events_consume's transaction: wait for a rebuild (or a scan) to finish,
+    # so the events always move the facts they were counted against.
+    list(CampaignReportCursor.objects.select_for_update().order_by("name"))
     zones, deltas = Zones(), Deltas()
     statuses: dict[int, str] = {}
     for event in events:

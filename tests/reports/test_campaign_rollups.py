@@ -189,3 +189,19 @@ def test_rebuild_from_history_alone(organization):
     assert (a["replied"], a["opted_out"], a["failed"]) == (2, 2, 2)
     assert a["first_reply_median_s"] == 91800.0
     assert story["a"].pk == a["campaign_id"]
+
+
+def test_small_pages_count_the_same(organization, monkeypatch):
+    """Pages of two rows: the watermark moves page by page, nothing skipped or
+    counted twice."""
+    monkeypatch.setattr("reports.campaign_rollups.SCAN_LIMIT", 2)
+    build(organization, campaign_rollups_update)
+    with time_machine.travel(at(5, 4), tick=False):
+        campaign_rollups_update()
+    paged = rollup_table()
+
+    campaign_rollups_rebuild()
+
+    assert rollup_table() == paged
+    (a, b) = campaign_funnel(organization=organization, span=span(organization))
+    assert (a["enrolled"], a["sent"], a["failed"], b["enrolled"], b["accepted"]) == (5, 5, 2, 1, 1)
