@@ -83,6 +83,7 @@ APP_ORDER = [
     "webhooks",
     "templates",
     "campaigns",
+    "reports",
     "reconciliation",
     "integrations",
     "messaging",
@@ -110,17 +111,25 @@ class SwitchboardAdminSite(admin.AdminSite):
         for app in apps:
             order = MODEL_ORDER.get(app["app_label"], [])
             app["models"].sort(key=lambda model: _rank(order, model["object_name"].lower()))
+        if app_label in (None, "reports"):
+            # The Reports page as the Reports app's first entry (index and sidebar).
+            from reports.admin_page import reports_page_link
+
+            reports_page_link(request, apps)
+            apps.sort(key=lambda app: _rank(APP_ORDER, app["app_label"]))
         return apps
 
     def get_urls(self):
         # A page of one's own, for every signed-in member (the user links lead to it).
         # Imported here: that module registers admins on this very site.
         from integrations.notifications_admin import my_notifications_view
+        from reports.admin_page import reports_view
 
         mine = path(
             "my-notifications/", self.admin_view(my_notifications_view), name="my_notifications"
         )
-        return [mine, *super().get_urls()]
+        reports = path("reports/", self.admin_view(reports_view), name="reports")
+        return [mine, reports, *super().get_urls()]
 
     def index(self, request, extra_context=None):
         context = {"operations": self.operations_context(request), **(extra_context or {})}

@@ -97,6 +97,8 @@ app.conf.update(
         "conversations.tasks.*": {"queue": "maintenance"},
         "templates.tasks.*": {"queue": "maintenance"},
         "reports.tasks.*": {"queue": "maintenance"},
+        # Emails: beside the other mail senders, not behind the purges.
+        "reports.tasks.weekly_digests_task": {"queue": "default"},
     },
     # A task is acknowledged only once it has finished, and put back if its worker
     # dies, so a crash loses nothing; every task must therefore be safe to run twice.

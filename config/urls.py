@@ -21,6 +21,7 @@ api_v1 = [
 urlpatterns = [
     path("webhooks/", include("webhooks.urls")),  # first: the most requested, by far
     path("admin/", admin.site.urls),
+    path("reports/", include("reports.urls")),  # the digest's unsubscribe link
     path("api/v1/", include(api_v1)),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),

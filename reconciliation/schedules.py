@@ -287,6 +287,20 @@ PERIODIC_TASKS = [
         "runs whose task was lost.",
     ),
     PeriodicTaskSpec(
+        name="Send weekly digests",
+        task="reports.tasks.weekly_digests_task",
+        # Hourly at two past: each organization's digest goes within the hour after its
+        # own local weekday and hour (Monday 08:00 unless changed in the admin's
+        # "Weekly digests"); a run that finds nothing due reads one small table.
+        cron="2 * * * *",
+        # `default`, not `maintenance`: a slow mail server must not hold up the purges.
+        queue="default",
+        expires=50 * 60,
+        description="Emails each organization's weekly digest (last week's inbox and "
+        "campaign figures against the week before) to its recipients, once per week, "
+        "when its chosen local weekday and hour have come.",
+    ),
+    PeriodicTaskSpec(
         name="Check daily message counts",
         task="reconciliation.tasks.reconciliation_integrity_task",
         cron="30 2 * * 1",  # every Monday at 02:30 UTC

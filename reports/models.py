@@ -7,4 +7,10 @@ from reports.campaign_models import (  # noqa: F401
     CampaignReportCursor,
     CampaignStepFact,
 )
+from reports.digest_models import (  # noqa: F401
+    DigestDelivery,
+    DigestRecipient,
+    DigestSchedule,
+    DigestSend,
+)
 from reports.inbox_models import ConversationFact, InboxDay  # noqa: F401

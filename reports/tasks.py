@@ -1,6 +1,8 @@
 from celery import shared_task
 
 from reports.campaign_rollups import campaign_rollups_update
+from reports.digest_send import digests_send_due
+from reports.inbox_rollup import inbox_rollups_update
 
 
 # Every minute (reconciliation.schedules), on `maintenance`: a pass reads at most a page
@@ -11,7 +13,13 @@ def campaign_rollups_update_task() -> dict | None:
     return campaign_rollups_update()
 
 
-from reports.inbox_rollup import inbox_rollups_update
+# Hourly (reconciliation.schedules), on `default`: it talks to the mail server. Each
+# organization's digest goes on the first run after its local weekday and hour; two
+# runs at once send nobody the same week twice (reports.digest_send).
+@shared_task(ignore_result=True)
+def weekly_digests_task() -> dict:
+    run = digests_send_due()
+    return {"sent": run.sent, "failed": run.failed, "organizations": run.organizations}
 
 
 @shared_task

@@ -45,6 +45,7 @@ from reconciliation.models import (
     RunTrigger,
     WebhookHealthCheck,
 )
+from reports.digest_models import DigestRecipient, DigestSchedule, DigestSend
 from templates.models import EventKind, EventSource, TemplateEvent
 from tenants.admin_scope import OrganizationScopedAdmin, SuperuserOnlyAdmin
 from tenants.models import Role
@@ -232,6 +233,13 @@ def _world(tag: str) -> dict[type[Model], Model]:
             window_start=NOW - timedelta(days=2),
             window_end=NOW,
             trigger=RunTrigger.SCHEDULE,
+        ),
+        DigestSchedule: DigestSchedule.objects.create(organization=organization),
+        DigestRecipient: DigestRecipient.objects.create(
+            organization=organization, email=f"{tag.lower()}-team@example.com"
+        ),
+        DigestSend: DigestSend.objects.create(
+            organization=organization, week_start=NOW.date(), figures={}
         ),
     }
 
