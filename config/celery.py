@@ -34,6 +34,7 @@ SWEEP_TASKS = (
     "conversations.tasks.windows_expiring_record_task",
     "reconciliation.tasks.webhook_health_checks_settle_task",
     "reconciliation.tasks.reconciliation_runs_sweep_task",
+    "reports.tasks.alerts_evaluate_task",
 )
 
 
@@ -96,6 +97,7 @@ app.conf.update(
         "outbox.tasks.*": {"queue": "maintenance"},
         "conversations.tasks.*": {"queue": "maintenance"},
         "templates.tasks.*": {"queue": "maintenance"},
+        "reports.tasks.*": {"queue": "maintenance"},
     },
     # A task is acknowledged only once it has finished, and put back if its worker
     # dies, so a crash loses nothing; every task must therefore be safe to run twice.
