@@ -45,13 +45,14 @@ class AlertIncidentAdmin(HistoryAdminMixin, OrganizationScopedAdmin, admin.Model
         "resolved_at",
     ]
     list_filter = [OpenFilter, "kind", "organization", "opened_at"]
-    search_fields = ["key", "channel__name"]
+    search_fields = ["key", "summary", "channel__name"]
     list_select_related = ["channel", "organization"]
     date_hierarchy = "opened_at"
     ordering = ["-opened_at", "-id"]
     fields = [
         "kind",
         "key",
+        "summary",
         "state",
         "channel",
         "organization",
@@ -69,10 +70,6 @@ class AlertIncidentAdmin(HistoryAdminMixin, OrganizationScopedAdmin, admin.Model
         if obj.is_open:
             return format_html('<strong style="color:#ba2121">{}</strong>', "open")
         return "resolved"
-
-    @admin.display(description="Summary")
-    def summary(self, obj: AlertIncident) -> str:
-        return obj.details.get("summary", "") if isinstance(obj.details, dict) else ""
 
     @admin.display(description="Details")
     def details_pretty(self, obj: AlertIncident) -> str:

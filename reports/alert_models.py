@@ -23,6 +23,7 @@ class AlertIncident(models.Model):
     kind = models.CharField(max_length=32, choices=AlertKind.choices)
     # What it is about: a provider, a queue name, a channel id.
     key = models.CharField(max_length=100)
+    summary = models.CharField(max_length=300, help_text="What it was when it opened.")
     # Set for a channel's incident, so its organization's staff see it in the admin.
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
@@ -33,7 +34,7 @@ class AlertIncident(models.Model):
     opened_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    # What the condition measured: when it opened, and updated while it lasts.
+    # What the condition measured, kept up to date while it lasts.
     details = models.JSONField(default=dict, blank=True)
     opened_notified_at = models.DateTimeField(null=True, blank=True)
     resolved_notified_at = models.DateTimeField(null=True, blank=True)

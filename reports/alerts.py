@@ -67,7 +67,8 @@ def incident_apply(*, reading: Reading, now: datetime) -> str:
                 channel_id=reading.channel_id,
                 opened_at=now,
                 last_seen_at=now,
-                details={**reading.details, "summary": reading.summary},
+                summary=reading.summary[:300],
+                details=reading.details,
             )
     except IntegrityError:
         return "ongoing"  # another evaluation opened it a moment ago
@@ -120,29 +121,27 @@ def _link(incident: AlertIncident) -> str:
 
 
 def _opened_email(incident: AlertIncident) -> tuple[str, str]:
-    details = incident.details
     body = (
-        f"{incident.get_kind_display()}: {details.get('summary', incident.key)}.\n"
+        f"{incident.get_kind_display()}: {incident.summary}.\n"
         f"Since {incident.opened_at:%Y-%m-%d %H:%M} UTC.\n\n"
         f"{_explain(incident)}\n\n"
-        f"What was measured: {_measured(details)}\n\n"
+        f"What was measured: {_measured(incident.details)}\n\n"
         f"The incident: {_link(incident)}\n\n"
         "You will not be emailed again while it lasts; you will be told when it clears.\n"
     )
-    return f"Alert: {details.get('summary', incident.key)}", body
+    return f"Alert: {incident.summary}", body
 
 
 def _resolved_email(incident: AlertIncident) -> tuple[str, str]:
     lasted = incident.resolved_at - incident.opened_at
     minutes = max(round(lasted.total_seconds() / 60), 1)
-    summary = incident.details.get("summary", incident.key)
     body = (
-        f"Cleared: {summary}.\n"
+        f"Cleared: {incident.summary}.\n"
         f"It began at {incident.opened_at:%Y-%m-%d %H:%M} UTC and cleared at "
         f"{incident.resolved_at:%Y-%m-%d %H:%M} UTC ({minutes} min).\n\n"
         f"The incident: {_link(incident)}\n"
     )
-    return f"Resolved: {summary}", body
+    return f"Resolved: {incident.summary}", body
 
 
 def _explain(incident: AlertIncident) -> str:
@@ -164,4 +163,4 @@ def _explain(incident: AlertIncident) -> str:
 
 
 def _measured(details: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in details.items() if k != "summary")
+    return ", ".join(f"{key}={value}" for key, value in details.items())

@@ -187,8 +187,7 @@ def _incidents_section(digest: Digest) -> str:
     ]
     for incident in digest.incidents_opened:
         state = f"cleared {incident.resolved_at:%H:%M}" if incident.resolved_at else "still open"
-        summary = incident.details.get("summary", incident.key)
-        lines.append(f"  {incident.opened_at:%H:%M} {summary} ({state})")
+        lines.append(f"  {incident.opened_at:%H:%M} {incident.summary} ({state})")
     return "\n".join(lines)
 
 
