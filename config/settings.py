@@ -377,8 +377,8 @@ ALERT_WEBHOOK_BACKLOG_SECONDS = env_int("ALERT_WEBHOOK_BACKLOG_SECONDS", 300)
 # ...when a Celery queue's length has grown for this long...
 ALERT_QUEUE_GROWTH_SECONDS = env_int("ALERT_QUEUE_GROWTH_SECONDS", 600)
 # ...and when a usually busy channel received no webhook for longer than its usual
-# quiet period (the 99th percentile of its gaps over ALERT_QUIET_LEARN_DAYS, at least
-# ALERT_QUIET_MIN_SECONDS), counting channels with ALERT_QUIET_MIN_WEBHOOKS webhooks.
+# quiet period (learned from ALERT_QUIET_LEARN_DAYS of its webhooks, reports.quiet; at
+# least ALERT_QUIET_MIN_SECONDS), counting channels with ALERT_QUIET_MIN_WEBHOOKS webhooks.
 ALERT_QUIET_LEARN_DAYS = env_int("ALERT_QUIET_LEARN_DAYS", 14)
 ALERT_QUIET_MIN_SECONDS = env_int("ALERT_QUIET_MIN_SECONDS", 1800)
 ALERT_QUIET_MIN_WEBHOOKS = env_int("ALERT_QUIET_MIN_WEBHOOKS", 200)

@@ -72,8 +72,8 @@ class QueueLengthSample(models.Model):
 
 
 class ChannelQuietPeriod(models.Model):
-    """How long a channel usually goes without a webhook (the 99th percentile of the
-    gaps between its webhooks over the last days), learned daily. A channel with too
+    """How long a channel usually goes without a webhook, learned daily from its last
+    days of webhooks (reports.quiet). A channel with too
     few webhooks to tell is not "usually busy": `usual` is false and it is not watched."""
 
     channel = models.OneToOneField(Channel, on_delete=models.CASCADE, related_name="+")

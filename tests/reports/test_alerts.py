@@ -209,6 +209,27 @@ def test_the_usual_quiet_period_is_the_99th_percentile_gap(channel, settings):
     assert ChannelQuietPeriod.objects.get(channel=quiet).usual is False
 
 
+def test_a_channel_silent_every_night_is_not_an_outage_every_night(channel, settings):
+    settings.ALERT_QUIET_MIN_WEBHOOKS = 100
+    # Fourteen days, a webhook every 5 minutes from 08:00 to 17:00 UTC: 13 night gaps
+    # of 15 hours are under 1% of the 1,511 gaps (the 99th percentile is 5 minutes),
+    # but each day's longest gap, the night before it, is 15 hours.
+    first_day = datetime(2026, 11, 6, 8, 0, tzinfo=UTC)
+    times = [
+        first_day + timedelta(days=day, minutes=5 * n) for day in range(14) for n in range(109)
+    ]
+    history(channel, times)
+    learned_at = datetime(2026, 11, 19, 20, 0, tzinfo=UTC)
+
+    quiet_periods_learn(now=learned_at)
+
+    assert ChannelQuietPeriod.objects.get(channel=channel).quiet_seconds == 15 * 3600
+    evaluate_at(learned_at)  # 3 hours after the day's last webhook: a usual night
+    assert AlertIncident.objects.count() == 0
+    evaluate_at(learned_at + timedelta(hours=13))  # 16 hours: longer than any night
+    assert AlertIncident.objects.get().kind == AlertKind.CHANNEL_QUIET
+
+
 def test_the_quiet_period_is_at_least_the_minimum(channel, settings):
     settings.ALERT_QUIET_MIN_SECONDS = 1800
     settings.ALERT_QUIET_MIN_WEBHOOKS = 100
