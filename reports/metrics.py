@@ -47,6 +47,7 @@ class SwitchboardCollector(Collector):
         yield from _webhook_queue(now)
         yield from _webhook_intake(now)
         yield from _sends(now)
+        yield from _refused_sends(now)
         yield from _deliveries(now)
         yield from _channels(now)
         lengths = monitoring.celery_queue_lengths(QUEUES)
@@ -114,6 +115,21 @@ def _sends(now) -> Iterator[Metric]:
     for key, count in sorted(monitoring.send_outcomes(now=now).items()):
         sends.add_metric(list(key), count)
     yield sends
+
+
+def _refused_sends(now) -> Iterator[Metric]:
+    refused = monitoring.send_refusals_today(now=now)
+    if refused is None:
+        return
+    family = GaugeMetricFamily(
+        f"{P}send_refusals_today",
+        "Sends our checks refused (window expired, template not approved, rate limited, "
+        "opted out...) on each organization's current local day, by provider and code.",
+        labels=["provider", "code"],
+    )
+    for key, count in sorted(refused.items()):
+        family.add_metric(list(key), count)
+    yield family
 
 
 def _deliveries(now) -> Iterator[Metric]:

@@ -14,9 +14,11 @@ the rows it counts, so a scrape stays cheap on big tables.
 """
 
 import logging
+import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, Sum
 from django.db.models.fields.json import KT
@@ -24,7 +26,7 @@ from django.db.models.fields.json import KT
 from integrations.subscription_models import Delivery, DeliveryStatus, Subscription
 from outbox.models import OutboxEvent
 from reconciliation.dashboard import FAILURE_STATUSES, UNPROCESSED_STATUSES
-from tenants.models import Channel
+from tenants.models import Channel, Organization
 from webhooks.models import EventStatus, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -192,3 +194,25 @@ def celery_queue_lengths(queues: tuple[str, ...]) -> dict[str, int] | None:
     return {
         queue: sum(sizes[i * per_queue : (i + 1) * per_queue]) for i, queue in enumerate(queues)
     }
+
+
+def send_refusals_today(*, now: datetime) -> dict[tuple[str, str], int] | None:
+    """(provider, code) -> sends our checks refused (window expired, template not
+    approved, rate limited, opted out...) on each organization's local today, from
+    messaging's DailyRefusalCount; None while that table does not exist (it comes with
+    the inbox reports)."""
+    try:
+        counts = apps.get_model("messaging", "DailyRefusalCount")
+    except LookupError:
+        return None
+    zones = list(Organization.objects.order_by().values_list("timezone", flat=True).distinct())
+    today = Q(pk__in=[])
+    for zone in zones:
+        today |= Q(organization__timezone=zone, day=now.astimezone(zoneinfo.ZoneInfo(zone)).date())
+    providers = dict(Channel.objects.values_list("pk", "provider"))
+    rows = counts.objects.filter(today).order_by().values_list("channel_id", "code")
+    refused: dict[tuple[str, str], int] = {}
+    for channel_id, code, count in rows.annotate(total=Sum("count")):
+        key = (providers.get(channel_id, "unknown"), code)
+        refused[key] = refused.get(key, 0) + count
+    return refused

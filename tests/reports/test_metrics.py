@@ -324,3 +324,37 @@ def test_refused_webhooks_of_the_day(client, settings):
     assert refused[labels(provider="twilio")] == 2
     assert refused[labels(provider="openphone")] == 0
     assert samples(families["switchboard_scrape_source_up"])[labels(source="cache")] == 1
+
+
+def test_refused_sends_of_each_organizations_local_day(client, settings):
+    from django.apps import apps
+
+    try:
+        counts = apps.get_model("messaging", "DailyRefusalCount")
+    except LookupError:
+        pytest.skip("messaging.DailyRefusalCount comes with the inbox reports")
+    tokyo = ChannelFactory(provider=Provider.WHATSAPP_CLOUD)
+    tokyo.organization.timezone = "Asia/Tokyo"  # T0 is 21:30 on the 20th there
+    tokyo.organization.save(update_fields=["timezone"])
+    utc = ChannelFactory(provider=Provider.WHATSAPP_CLOUD)
+
+    def refused(channel, day, code, count):
+        counts.objects.create(
+            organization=channel.organization,
+            channel_id=channel.pk,
+            day=day,
+            code=code,
+            count=count,
+        )
+
+    refused(tokyo, T0.date(), "WINDOW_EXPIRED", 3)
+    refused(utc, T0.date(), "WINDOW_EXPIRED", 2)
+    refused(utc, T0.date(), "RATE_LIMITED", 4)
+    refused(utc, T0.date() - timedelta(days=1), "RATE_LIMITED", 9)  # yesterday
+
+    families = scrape(client)
+
+    assert samples(families["switchboard_send_refusals_today"]) == {
+        labels(provider="whatsapp_cloud", code="WINDOW_EXPIRED"): 5,
+        labels(provider="whatsapp_cloud", code="RATE_LIMITED"): 4,
+    }
