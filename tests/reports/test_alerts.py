@@ -328,3 +328,23 @@ def test_the_admin_shows_operators_everything_and_staff_their_channels(client, c
     page = client.get(url).content.decode()
     assert all(s in page for s in ["mine", "theirs", "twilio waiting"])
     assert client.post(f"{url}{platform.pk}/delete/").status_code == 403
+
+
+def test_the_alerts_the_quiet_periods_and_the_daily_email_are_scheduled(channel):
+    from config.celery import app
+    from reconciliation.schedules import PERIODIC_TASKS
+    from reports.tasks import alerts_evaluate_task
+
+    declared = {spec.task: spec for spec in PERIODIC_TASKS}
+    evaluate = declared["reports.tasks.alerts_evaluate_task"]
+    assert (evaluate.every_seconds, evaluate.queue) == (60, "sweeps")
+    assert declared["reports.tasks.quiet_periods_learn_task"].cron == "10 4 * * *"
+    assert declared["reports.tasks.ops_digest_send_task"].cron == "0 7 * * *"
+    assert app.amqp.router.route({}, "reports.tasks.alerts_evaluate_task")["queue"].name == (
+        "sweeps"
+    )
+
+    event(channel, EventStatus.RECEIVED, at=T0 - timedelta(minutes=8))
+    with time_machine.travel(T0, tick=False):
+        alerts_evaluate_task.delay()
+    assert AlertIncident.objects.get().kind == AlertKind.WEBHOOK_BACKLOG
