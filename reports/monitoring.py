@@ -179,8 +179,8 @@ def celery_queue_lengths(queues: tuple[str, ...]) -> dict[str, int] | None:
         return None
     import redis
 
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
         with client.pipeline(transaction=False) as pipe:
             for queue in queues:
                 pipe.llen(queue)
@@ -190,6 +190,8 @@ def celery_queue_lengths(queues: tuple[str, ...]) -> dict[str, int] | None:
     except (redis.RedisError, OSError) as exc:
         logger.warning("Celery queue lengths unavailable: %s", exc)
         return None
+    finally:
+        client.close()
     per_queue = len(KOMBU_PRIORITY_STEPS) + 1
     return {
         queue: sum(sizes[i * per_queue : (i + 1) * per_queue]) for i, queue in enumerate(queues)
