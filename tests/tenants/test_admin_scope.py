@@ -45,6 +45,7 @@ from reconciliation.models import (
     RunTrigger,
     WebhookHealthCheck,
 )
+from reports.alert_models import AlertIncident, AlertKind
 from templates.models import EventKind, EventSource, TemplateEvent
 from tenants.admin_scope import OrganizationScopedAdmin, SuperuserOnlyAdmin
 from tenants.models import Role
@@ -232,6 +233,13 @@ def _world(tag: str) -> dict[type[Model], Model]:
             window_start=NOW - timedelta(days=2),
             window_end=NOW,
             trigger=RunTrigger.SCHEDULE,
+        ),
+        AlertIncident: AlertIncident.objects.create(
+            kind=AlertKind.CHANNEL_QUIET,
+            key=str(channel.pk),
+            summary=f"No webhook from {tag} line for over 30 min",
+            organization=organization,
+            channel=channel,
         ),
     }
 
