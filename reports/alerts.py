@@ -16,6 +16,7 @@ Every minute `alerts_evaluate`:
 """
 
 import logging
+import smtplib
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -108,7 +109,7 @@ def _notify(incident: AlertIncident, stamp: str, now: datetime, subject: str, bo
         return 0  # another evaluation is sending it
     try:
         alert_send(organization=None, subject=subject, body=body)
-    except Exception:
+    except (smtplib.SMTPException, OSError):
         # The mail server refused or did not answer: owed again at the next minute.
         logger.exception("Alert email for incident %s not sent; retrying later", incident.pk)
         AlertIncident.objects.filter(pk=incident.pk).update(**{stamp: None})

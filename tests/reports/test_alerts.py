@@ -80,6 +80,11 @@ def test_webhook_backlog_fires_once_and_recovers_once(channel):
         (f"[Switchboard] Alert: {channel.provider} webhooks waiting 6 min", OPERATORS_TO)
     ]
 
+    body = mail.outbox[0].body
+    assert "Since 2026-11-20 12:32 UTC." in body
+    assert f"/admin/reports/alertincident/{incident.pk}/change/" in body
+    assert "age_seconds=360, threshold_seconds=300" in body
+
     WebhookEvent.objects.filter(pk=waiting.pk).update(status=EventStatus.PROCESSED)
     evaluate_at(T0 + timedelta(minutes=4))
     evaluate_at(T0 + timedelta(minutes=5))
