@@ -1,4 +1,5 @@
-"""The operators' alert incidents in the admin: a read-only history.
+"""The operators' alert incidents in the admin: a read-only history; and each channel's
+learned quiet period, which the quiet-channel alert compares silences with.
 
 Scoped like every admin page (tenants.admin_scope): superusers (the operators) see
 every incident; an organization's staff see only their channels' quiet-channel
@@ -9,7 +10,7 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
-from reports.alert_models import AlertIncident
+from reports.alert_models import AlertIncident, ChannelQuietPeriod
 from tenants.admin_scope import OrganizationScopedAdmin
 from tenants.admin_ui import HistoryAdminMixin
 from tenants.models import Role
@@ -74,3 +75,23 @@ class AlertIncidentAdmin(HistoryAdminMixin, OrganizationScopedAdmin, admin.Model
     @admin.display(description="Details")
     def details_pretty(self, obj: AlertIncident) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.details, indent=2, sort_keys=True))
+
+
+@admin.register(ChannelQuietPeriod)
+class ChannelQuietPeriodAdmin(HistoryAdminMixin, OrganizationScopedAdmin, admin.ModelAdmin):
+    """Learned daily (reports.quiet); read here to see why a channel was, or was not,
+    reported quiet."""
+
+    member_roles = {"view": Role.VIEWER}
+    list_display = ["channel", "quiet", "webhooks", "usual", "computed_at"]
+    list_filter = ["usual"]
+    search_fields = ["channel__name"]
+    list_select_related = ["channel"]
+    ordering = ["channel__name", "pk"]
+    fields = ["channel", "quiet", "webhooks", "usual", "computed_at"]
+    readonly_fields = fields
+
+    @admin.display(description="Usual quiet period", ordering="quiet_seconds")
+    def quiet(self, obj: ChannelQuietPeriod) -> str:
+        hours, seconds = divmod(obj.quiet_seconds, 3600)
+        return f"{hours} h {seconds // 60:02d} min" if hours else f"{seconds // 60} min"

@@ -353,3 +353,17 @@ def test_the_alerts_the_quiet_periods_and_the_daily_email_are_scheduled(channel)
     with time_machine.travel(T0, tick=False):
         alerts_evaluate_task.delay()
     assert AlertIncident.objects.get().kind == AlertKind.WEBHOOK_BACKLOG
+
+
+def test_the_admin_shows_a_channels_learned_quiet_period(client, channel):
+    ChannelQuietPeriod.objects.create(
+        channel=channel, quiet_seconds=15 * 3600 + 120, webhooks=1512, usual=True, computed_at=T0
+    )
+    staff = UserFactory(is_staff=True)
+    MembershipFactory(user=staff, organization=channel.organization, role=Role.VIEWER)
+    client.force_login(staff)
+
+    page = client.get("/admin/reports/channelquietperiod/").content.decode()
+
+    assert channel.name in page
+    assert "15 h 02 min" in page

@@ -45,7 +45,7 @@ from reconciliation.models import (
     RunTrigger,
     WebhookHealthCheck,
 )
-from reports.alert_models import AlertIncident, AlertKind
+from reports.alert_models import AlertIncident, AlertKind, ChannelQuietPeriod
 from templates.models import EventKind, EventSource, TemplateEvent
 from tenants.admin_scope import OrganizationScopedAdmin, SuperuserOnlyAdmin
 from tenants.models import Role
@@ -240,6 +240,9 @@ def _world(tag: str) -> dict[type[Model], Model]:
             summary=f"No webhook from {tag} line for over 30 min",
             organization=organization,
             channel=channel,
+        ),
+        ChannelQuietPeriod: ChannelQuietPeriod.objects.create(
+            channel=channel, quiet_seconds=1800, webhooks=500, usual=True, computed_at=NOW
         ),
     }
 
