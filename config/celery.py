@@ -34,6 +34,7 @@ SWEEP_TASKS = (
     "conversations.tasks.windows_expiring_record_task",
     "reconciliation.tasks.webhook_health_checks_settle_task",
     "reconciliation.tasks.reconciliation_runs_sweep_task",
+    "reports.tasks.alerts_evaluate_task",
 )
 
 

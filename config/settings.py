@@ -365,6 +365,24 @@ INTEGRATIONS_LEASE_SECONDS = env_int("INTEGRATIONS_LEASE_SECONDS", 180)
 INTEGRATIONS_POLL_SECONDS = float(env_str("INTEGRATIONS_POLL_SECONDS", "0.5"))
 INTEGRATIONS_PUMP_SECONDS = env_int("INTEGRATIONS_PUMP_SECONDS", 10)
 
+# --- Monitoring (reports.metrics, reports.alerts) -------------------------------------
+# `/metrics` wants `Authorization: Bearer <METRICS_TOKEN>`; unset, it is off (404) in
+# production and open in development.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# The sliding window of the metrics of recent activity (intake, latency, sends).
+METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 300)
+# Operators (ADMINS) are emailed when the oldest unprocessed webhook of a provider is
+# older than this...
+ALERT_WEBHOOK_BACKLOG_SECONDS = env_int("ALERT_WEBHOOK_BACKLOG_SECONDS", 300)
+# ...when a Celery queue's length has grown for this long...
+ALERT_QUEUE_GROWTH_SECONDS = env_int("ALERT_QUEUE_GROWTH_SECONDS", 600)
+# ...and when a usually busy channel received no webhook for longer than its usual
+# quiet period (learned from ALERT_QUIET_LEARN_DAYS of its webhooks, reports.quiet; at
+# least ALERT_QUIET_MIN_SECONDS), counting channels with ALERT_QUIET_MIN_WEBHOOKS webhooks.
+ALERT_QUIET_LEARN_DAYS = env_int("ALERT_QUIET_LEARN_DAYS", 14)
+ALERT_QUIET_MIN_SECONDS = env_int("ALERT_QUIET_MIN_SECONDS", 1800)
+ALERT_QUIET_MIN_WEBHOOKS = env_int("ALERT_QUIET_MIN_WEBHOOKS", 200)
+
 # --- REST API ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first, so that an anonymous call is answered 401 with a WWW-Authenticate

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from config.docs import docs_view, schema_view
 from config.health import healthz, readyz
+from reports.metrics import metrics_view
 
 api_v1 = [
     path("", include("tenants.api.urls")),
@@ -25,4 +26,5 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
 ]

@@ -309,6 +309,40 @@ PERIODIC_TASKS = [
         description="Compares the provider's per-day message counts of the last 7 days "
         "with ours and lists the days that differ in the run's findings.",
     ),
+    PeriodicTaskSpec(
+        name="Evaluate operators' alerts",
+        task="reports.tasks.alerts_evaluate_task",
+        # Every minute: the queue backlog alert needs a sample a minute, and an incident
+        # is announced within a minute of its threshold.
+        every_seconds=60,
+        # `sweeps`: short, and never behind long work; its emails are rare (one per
+        # incident opened or cleared).
+        queue="sweeps",
+        expires=55,
+        description="Samples the Celery queues' lengths and opens or resolves the "
+        "operators' alert incidents (webhook backlog over 5 minutes, a queue growing for "
+        "10 minutes, a usually busy channel quiet for longer than usual), emailing ADMINS "
+        "once when each opens and once when it clears.",
+    ),
+    PeriodicTaskSpec(
+        name="Learn channels' quiet periods",
+        task="reports.tasks.quiet_periods_learn_task",
+        cron="10 4 * * *",  # every day at 04:10 UTC, after the nightly purges
+        queue="maintenance",
+        expires=6 * 3600,
+        description="Recomputes each channel's usual quiet period (99th percentile of the "
+        "gaps between its webhooks over ALERT_QUIET_LEARN_DAYS), which the quiet-channel "
+        "alert compares the current silence with.",
+    ),
+    PeriodicTaskSpec(
+        name="Email the operators' daily report",
+        task="reports.tasks.ops_digest_send_task",
+        cron="0 7 * * *",  # every day at 07:00 UTC, before the operators' day
+        queue="maintenance",
+        expires=6 * 3600,
+        description="Emails ADMINS the last 24 hours: webhook intake and failures, dead "
+        "events, reconciliation runs and findings, health checks, alert incidents.",
+    ),
 ]
 
 

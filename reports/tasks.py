@@ -1,8 +1,29 @@
-from celery import shared_task
+"""Celery entry points of the reports app: each calls a service."""
 
+from celery import shared_task
+from django.utils import timezone
+
+from reports.alerts import alerts_evaluate
 from reports.campaign_rollups import campaign_rollups_update
 from reports.digest_send import digests_send_due
 from reports.inbox_rollup import inbox_rollups_update
+from reports.ops_digest import ops_digest_send
+from reports.quiet import quiet_periods_learn
+
+
+@shared_task
+def alerts_evaluate_task() -> dict:
+    return alerts_evaluate()
+
+
+@shared_task
+def quiet_periods_learn_task() -> dict:
+    return quiet_periods_learn(now=timezone.now())
+
+
+@shared_task
+def ops_digest_send_task() -> dict:
+    return ops_digest_send()
 
 
 # Every minute (reconciliation.schedules), on `maintenance`: a pass reads at most a page

@@ -45,6 +45,7 @@ from reconciliation.models import (
     RunTrigger,
     WebhookHealthCheck,
 )
+from reports.alert_models import AlertIncident, AlertKind, ChannelQuietPeriod
 from reports.digest_models import DigestRecipient, DigestSchedule, DigestSend
 from templates.models import EventKind, EventSource, TemplateEvent
 from tenants.admin_scope import OrganizationScopedAdmin, SuperuserOnlyAdmin
@@ -240,6 +241,16 @@ def _world(tag: str) -> dict[type[Model], Model]:
         ),
         DigestSend: DigestSend.objects.create(
             organization=organization, week_start=NOW.date(), figures={}
+        ),
+        AlertIncident: AlertIncident.objects.create(
+            kind=AlertKind.CHANNEL_QUIET,
+            key=str(channel.pk),
+            summary=f"No webhook from {tag} line for over 30 min",
+            organization=organization,
+            channel=channel,
+        ),
+        ChannelQuietPeriod: ChannelQuietPeriod.objects.create(
+            channel=channel, quiet_seconds=1800, webhooks=500, usual=True, computed_at=NOW
         ),
     }
 
