@@ -335,8 +335,13 @@ def test_the_admin_shows_operators_everything_and_staff_their_channels(client, c
     assert client.post(f"{url}{platform.pk}/delete/").status_code == 403
 
 
-def test_the_alerts_the_quiet_periods_and_the_daily_email_are_scheduled(channel):
+def test_the_alerts_the_quiet_periods_and_the_daily_email_are_scheduled(channel, settings):
+    from config import settings as configured
     from config.celery import app
+
+    # The Celery app reads its broker once, when first used: if that is here, it must
+    # be the real one, not this module's stand-in (later tests start real workers).
+    settings.CELERY_BROKER_URL = configured.CELERY_BROKER_URL
     from reconciliation.schedules import PERIODIC_TASKS
     from reports.tasks import alerts_evaluate_task
 
