@@ -56,7 +56,8 @@ SHAPES = [
     (45, 1, "open"),
     (7, 2, "closed"),
 ]
-# The channels, in turn (WhatsApp carries the most).
+# The channels, in turn (WhatsApp carries the most). Seven of them against eight
+# shapes: each channel gets every shape in turn, not always the same ones.
 CHANNEL_TURNS = [
     Provider.WHATSAPP_CLOUD,
     Provider.OPENPHONE,
@@ -65,7 +66,6 @@ CHANNEL_TURNS = [
     Provider.UNIPILE,
     Provider.WHATSAPP_CLOUD,
     Provider.OPENPHONE,
-    Provider.TWILIO,
 ]
 ASSIGNEE_TURNS = [0, 1, 0, 1, None]  # index into the agents; None: nobody took it
 # (days ago, channel, agent index or None, code, count)
