@@ -28,6 +28,7 @@ migrate: install
 
 run: migrate
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo_history
 	$(BIN)/python manage.py setup_periodic_tasks
 	@echo "Starting web, workers and beat; open http://127.0.0.1:$(PORT)/admin/ (Ctrl-C stops them all)"
 	$(BIN)/python config/run_procfile.py
