@@ -96,6 +96,7 @@ app.conf.update(
         "outbox.tasks.*": {"queue": "maintenance"},
         "conversations.tasks.*": {"queue": "maintenance"},
         "templates.tasks.*": {"queue": "maintenance"},
+        "reports.tasks.*": {"queue": "maintenance"},
     },
     # A task is acknowledged only once it has finished, and put back if its worker
     # dies, so a crash loses nothing; every task must therefore be safe to run twice.

@@ -20,6 +20,7 @@ from messaging import (
 from messaging.admin_composer import ComposerAdmin
 from messaging.checks import APPROVED
 from messaging.models import IdempotencyKey
+from messaging.refusals import refusal_kept
 from templates.models import MessageTemplate
 from tenants.admin_scope import OrganizationScopedAdmin
 from tenants.errors import ApplicationError
@@ -94,6 +95,7 @@ class SendingConversationAdmin(ComposerAdmin, ConversationAdmin):
                 parameters=data["parameters"],
             )
         except ApplicationError as error:
+            refusal_kept(error)
             self.message_user(request, f"Not sent ({error.code}): {error.message}", messages.ERROR)
             return
         self.message_user(

@@ -23,6 +23,7 @@ from conversations.window import window_status
 from messaging import services
 from messaging.checks import APPROVED
 from messaging.idempotency import Answer, idempotent, request_fingerprint
+from messaging.refusals import refusal_kept
 from providers import Provider
 from providers.whatsapp_templates import placeholders
 from templates.models import MessageTemplate
@@ -198,6 +199,7 @@ class ComposerAdmin:
             else:
                 answer = perform()
         except ApplicationError as error:
+            refusal_kept(error)  # counted in the transaction the refusal rolled back
             self.message_user(request, refusal(error, "Not sent."), messages.ERROR)
             return False
         if answer.replayed:

@@ -6,6 +6,7 @@
 - The window from the conversations as the caller hands them (locked by it).
 - The channel's limits admit the sends that passed, N at once (`send_admit_many`):
   those beyond the channel's allowance get the RATE_LIMITED a single send would have.
+- The refusals counted for the reports (messaging.refusals), one upsert per reason.
 - One insert for the messages, one round trip for their conversations, and their send
   tasks queued once the caller commits.
 
@@ -24,6 +25,7 @@ from conversations.outbound_many import OutboundDraft
 from messaging.checks import approved_template
 from messaging.limits import send_admit_many
 from messaging.prepare import Prepared, template_prepared, text_prepared
+from messaging.refusals import refusals_count_many
 from messaging.standing import Standing, contacts_standing
 from templates.models import MessageTemplate
 from tenants.errors import ApplicationError
@@ -61,6 +63,8 @@ def messages_send_batch(*, items: list[BatchItem]) -> list[Answer]:
         admitted, refusal = send_admit_many(channel=channel, count=len(indexes))
         for index in indexes[admitted:]:
             answers[index] = refusal
+    refused = [(items[i].conversation, a) for i, a in enumerate(answers) if _is_refusal(a)]
+    refusals_count_many(refused)
     queued = [i for i, answer in enumerate(answers) if isinstance(answer, Prepared)]
     messages = conversations.messages_outbound_create(
         drafts=[_draft(items[i].conversation, answers[i]) for i in queued]
@@ -71,6 +75,10 @@ def messages_send_batch(*, items: list[BatchItem]) -> list[Answer]:
         ids = [m.pk for m in messages]
         transaction.on_commit(lambda: _deliver_all(ids))
     return answers
+
+
+def _is_refusal(answer) -> bool:
+    return isinstance(answer, ApplicationError)
 
 
 def _prepared(items: list[BatchItem]):

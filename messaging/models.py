@@ -279,3 +279,29 @@ class Relation(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.public_identifier or self.provider_id
+
+
+class DailyRefusalCount(models.Model):
+    """Sends the checks refused, per channel, conversation assignee, local day of the
+    organization and error code (messaging.refusals). A refused send leaves no message
+    and usually rolls its caller's transaction back, so this counter is the only record
+    of it; the inbox reports read it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # Plain ids: a count outlives the channel and the user it names.
+    channel_id = models.BigIntegerField()
+    agent_id = models.BigIntegerField(default=0, help_text="The assignee; 0: unassigned.")
+    day = models.DateField(help_text="In the organization's timezone when it was refused.")
+    code = models.CharField(max_length=32)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "day", "channel_id", "agent_id", "code"],
+                name="daily_refusal_count_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} on {self.day}: {self.count}"

@@ -8,6 +8,7 @@ between stops it).
 """
 
 import logging
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -31,6 +32,7 @@ from messaging.idempotency import IDEMPOTENCY_KEY_TTL
 from messaging.limits import send_admit
 from messaging.models import IdempotencyKey
 from messaging.prepare import Prepared, template_prepared, text_prepared
+from messaging.refusals import refusals_counted
 from providers.events import ContactRef, MessageStatus, MessageType
 from providers.phones import InvalidPhoneNumberError, to_e164, valid_e164
 from tenants.errors import field_error
@@ -54,16 +56,17 @@ def message_send_text(
     """`sent_by`: the person who wrote it (the admin's composer), kept with it.
     `health_check`: a webhook health check to the business's own test number."""
     exempt = Exemption.HEALTH_CHECK if health_check else Exemption.NONE
-    check_active(conversation.channel)
-    prepared = text_prepared(
-        conversation=conversation,
-        text=text,
-        contact=standing(Recipient.of(conversation), exempt=exempt),
-        exempt=exempt,
-        reply_to=reply_to,
-        sent_by=sent_by,
-    )
-    return _queued(conversation, prepared)
+    with _counted(conversation, health_check):
+        check_active(conversation.channel)
+        prepared = text_prepared(
+            conversation=conversation,
+            text=text,
+            contact=standing(Recipient.of(conversation), exempt=exempt),
+            exempt=exempt,
+            reply_to=reply_to,
+            sent_by=sent_by,
+        )
+        return _queued(conversation, prepared)
 
 
 def message_send_template(
@@ -78,17 +81,24 @@ def message_send_template(
     """An approved template, at any time: templates are what may be sent when the
     window is closed. A MARKETING template is refused to a marketing opt-out too."""
     exempt = Exemption.HEALTH_CHECK if health_check else Exemption.NONE
-    check_active(conversation.channel)
-    prepared = template_prepared(
-        conversation=conversation,
-        name=name,
-        language=language,
-        parameters=parameters,
-        contact=standing(Recipient.of(conversation), exempt=exempt),
-        exempt=exempt,
-        sent_by=sent_by,
-    )
-    return _queued(conversation, prepared)
+    with _counted(conversation, health_check):
+        check_active(conversation.channel)
+        prepared = template_prepared(
+            conversation=conversation,
+            name=name,
+            language=language,
+            parameters=parameters,
+            contact=standing(Recipient.of(conversation), exempt=exempt),
+            exempt=exempt,
+            sent_by=sent_by,
+        )
+        return _queued(conversation, prepared)
+
+
+def _counted(conversation: Conversation, health_check: bool):
+    """A refusal is counted for the reports (messaging.refusals); a health check's
+    is the operator's test, not a send to a customer."""
+    return nullcontext() if health_check else refusals_counted(conversation)
 
 
 def _queued(conversation: Conversation, prepared: Prepared) -> Message:

@@ -146,6 +146,15 @@ PERIODIC_TASKS = [
         "one are untouched.",
     ),
     PeriodicTaskSpec(
+        name="Update inbox reports",
+        task="reports.tasks.inbox_rollups_update_task",
+        every_seconds=60,  # every minute: reports trail what happened by a minute at most
+        queue="maintenance",
+        expires=55,
+        description="Counts the outbox's events since the last run into the inbox "
+        "reports' rollups (each event once; a run that finds another at work skips).",
+    ),
+    PeriodicTaskSpec(
         name="Purge old outbox events",
         task="outbox.tasks.outbox_purge_task",
         cron="55 3 * * *",  # every day at 03:55 UTC, after the other purges

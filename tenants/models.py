@@ -62,6 +62,14 @@ class Organization(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Keep events for subscriptions and the live stream this many days.",
     )
+    # The inbox reports' service level: a customer's first message answered within
+    # this many seconds counts as answered in time (reports.inbox).
+    sla_seconds = models.PositiveIntegerField(
+        default=3600,
+        validators=[MinValueValidator(1)],
+        help_text="Answer a customer's first message within this many seconds (the inbox "
+        'reports\' "answered within SLA" share). Default: one hour.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

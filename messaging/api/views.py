@@ -16,8 +16,9 @@ from conversations.models import Conversation, Message
 from messaging import services
 from messaging.api.serializers import SendSerializer, SendToPhoneSerializer
 from messaging.idempotency import HEADER, Answer, idempotent, request_fingerprint
+from messaging.refusals import refusal_kept
 from tenants.api.base import OrganizationScopedMixin, url_object_id, validated
-from tenants.errors import ErrorCode, field_error
+from tenants.errors import ApplicationError, ErrorCode, field_error
 from tenants.models import Channel, Role
 
 # What a send can answer besides any write's errors (tenants.api.schema documents them).
@@ -143,16 +144,21 @@ def _created(message: Message) -> Answer:
 
 def _answered(request, organization, perform) -> Response:
     key = request.headers.get(HEADER)
-    if key is None:
-        answer = perform()
-    else:
-        fingerprint = request_fingerprint(
-            method=request.method, path=request.path.rstrip("/"), body=request.data
-        )
-        answer = idempotent(
-            organization=organization, key=key, fingerprint=fingerprint, perform=perform
-        )
+    try:
+        answer = _performed(request, organization, key, perform)
+    except ApplicationError as error:
+        refusal_kept(error)  # its count went with the rolled-back transaction
+        raise
     response = Response(answer.body, status=answer.status)
     if answer.replayed:
         response["Idempotent-Replayed"] = "true"
     return response
+
+
+def _performed(request, organization, key, perform) -> Answer:
+    if key is None:
+        return perform()
+    fingerprint = request_fingerprint(
+        method=request.method, path=request.path.rstrip("/"), body=request.data
+    )
+    return idempotent(organization=organization, key=key, fingerprint=fingerprint, perform=perform)
