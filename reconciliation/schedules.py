@@ -86,6 +86,15 @@ PERIODIC_TASKS = [
         description="Reopens snoozed conversations whose snoozed_until has come.",
     ),
     PeriodicTaskSpec(
+        name="Update campaign reports",
+        task="reports.tasks.campaign_rollups_update_task",
+        every_seconds=60,  # every minute: the campaign reports trail by about a minute
+        queue="maintenance",
+        expires=55,
+        description="Counts new enrollments and step history (by watermark) and the "
+        "outbox's status changes, replies and opt-outs into the campaign report rollups.",
+    ),
+    PeriodicTaskSpec(
         name="Run campaigns",
         task="campaigns.tasks.campaigns_tick_task",
         every_seconds=60,  # every minute: a step goes within a minute of falling due

@@ -1,6 +1,6 @@
 """Routes under /api/v1/reports/ (with or without a trailing slash, as the others)."""
 
-from django.urls import re_path
+from django.urls import include, path, re_path
 
 from reports.api import inbox
 
@@ -9,4 +9,5 @@ urlpatterns: list = [
     re_path(r"^inbox/summary/?$", inbox.InboxSummaryView.as_view(), name="report-inbox-summary"),
     re_path(r"^inbox/agents/?$", inbox.InboxAgentsView.as_view(), name="report-inbox-agents"),
     re_path(r"^inbox/channels/?$", inbox.InboxChannelsView.as_view(), name="report-inbox-channels"),
+    path("", include("reports.api.campaign_urls")),
 ]

@@ -133,6 +133,7 @@ def world(settings):
             "campaigns": campaign.pk,
             "subscriptions": subscription.pk,
             "deliveries": delivery.pk,
+            "reports": campaign.pk,  # campaigns/{id}/steps
         },
     }
 
