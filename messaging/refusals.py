@@ -9,8 +9,14 @@ the layer that catches the refusal outside it calls `refusal_kept`, which counts
 again there. The error remembers how deep in transactions it was counted: deeper than
 where it is caught means its count was rolled back. A caller that catches a refusal
 inside the transaction it commits (the campaign scheduler) needs to do nothing.
+
+Counted: the single sends (API, admin composer and actions, campaign steps, resends)
+and batch sends. Not counted: health checks (the operator's own test number), keyword
+auto-replies (sent by a task, not asked for by anyone) and LinkedIn invitations (not
+messages).
 """
 
+import math
 import zoneinfo
 from collections import Counter
 from collections.abc import Iterator
@@ -80,6 +86,10 @@ def refusals_count_many(refusals: list[tuple[Conversation, ApplicationError]]) -
 
 
 def _count(error: ApplicationError) -> None:
+    if connection.needs_rollback:
+        # The transaction is already lost: leave the count to whoever catches it.
+        error.counted_depth = math.inf
+        return
     _upsert(error.refused, error.code.value, 1)
     error.counted_depth = _depth()
 

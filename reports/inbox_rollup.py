@@ -18,12 +18,13 @@ What each event does (the figures' meaning is in reports.inbox):
   own app): "messages out"; the earliest not automated one at or after the first
   customer message, while the episode is open, is its first response.
 - conversation.assigned: the conversation's rows move to the new assignee.
+
+A reader stopped for longer than the outbox keeps its events (the organization's
+outbox retention) misses some: `manage.py reports_backfill` rebuilds from history.
 """
 
 from collections.abc import Callable
 from datetime import datetime
-
-from django.db.models import F
 
 from campaigns.models import EnrollmentStep
 from conversations.models import Conversation, ConversationStatus, Message
@@ -138,7 +139,7 @@ class _Page:
                 day__in={key[1] for key in self.counts},
             )
         }
-        new = []
+        new, changed = [], []
         for key, added in self.counts.items():
             row = existing.get(key)
             if row is None:
@@ -153,11 +154,14 @@ class _Page:
                         **{name: added[name] for name in COUNTERS},
                     )
                 )
-            elif any(added[name] for name in COUNTERS):
-                InboxDay.objects.filter(pk=row.pk).update(
-                    **{name: F(name) + added[name] for name in COUNTERS if added[name]}
-                )
+            else:
+                # Read, add, write back: only the reader and the backfill write these
+                # rows, each holding the reader's cursor lock.
+                for name in COUNTERS:
+                    setattr(row, name, getattr(row, name) + added[name])
+                changed.append(row)
         InboxDay.objects.bulk_create(new)
+        InboxDay.objects.bulk_update(changed, COUNTERS)
 
 
 def inbox_events_handle(events: list[OutboxEvent]) -> None:

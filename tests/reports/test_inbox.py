@@ -5,9 +5,12 @@ from datetime import date
 import pytest
 import time_machine
 
+from reconciliation.schedules import PERIODIC_TASKS
 from reports import inbox
+from reports.inbox_models import InboxDay
 from reports.inbox_rollup import inbox_rollups_update
 from reports.ranges import DateRange, organization_tz
+from reports.tasks import inbox_rollups_update_task
 from tests.reports import inbox_scenario
 from tests.reports.inbox_scenario import END
 
@@ -147,3 +150,15 @@ def test_the_reader_counts_each_event_once(world):
 
     assert inbox_rollups_update() == 0
     assert inbox.inbox_summary(organization=world.organization, span=world.span) == before
+
+
+def test_the_periodic_task_reads_what_is_new():
+    world = inbox_scenario.build(update_between=False)
+
+    first = inbox_rollups_update_task.delay().get()
+    again = inbox_rollups_update_task.delay().get()
+
+    assert first["events"] > 0
+    assert again == {"events": 0}
+    assert InboxDay.objects.filter(organization=world.organization).exists()
+    assert "reports.tasks.inbox_rollups_update_task" in {t.task for t in PERIODIC_TASKS}
