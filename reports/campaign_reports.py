@@ -11,7 +11,8 @@ import statistics
 from collections import defaultdict
 from datetime import date
 
-from django.db.models import Q, Sum
+from django.db import connection
+from django.db.models import Aggregate, FloatField, Q, Sum
 
 from campaigns.models import Campaign, CampaignDailyCount, Step
 from messaging.limits import limits_of
@@ -205,6 +206,13 @@ def _rollups(organization: Organization, span: DateRange, campaign_id: int | Non
     return rollups.filter(campaign_id=campaign_id) if campaign_id is not None else rollups
 
 
+class _Median(Aggregate):
+    # PostgreSQL's exact median, computed where the rows are.
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
 def _reply_medians(organization, span: DateRange, campaign_id: int | None) -> dict[int, float]:
     """Each campaign's median time from a lead's first step to its reply, over the
     replies of the span (one fact per replied lead, not per message)."""
@@ -215,7 +223,10 @@ def _reply_medians(organization, span: DateRange, campaign_id: int | None) -> di
     )
     if campaign_id is not None:
         facts = facts.filter(campaign_id=campaign_id)
-    delays = defaultdict(list)
+    if connection.vendor == "postgresql":
+        medians = facts.values("campaign_id").annotate(median=_Median("reply_delay_s"))
+        return {row["campaign_id"]: float(row["median"]) for row in medians}
+    delays = defaultdict(list)  # SQLite has no percentile: the embedded default's few rows
     for campaign, delay in facts.values_list("campaign_id", "reply_delay_s"):
         delays[campaign].append(delay)
     return {campaign: float(statistics.median(values)) for campaign, values in delays.items()}

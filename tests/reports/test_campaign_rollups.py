@@ -1,17 +1,20 @@
 """The campaign rollups: each figure against the hand-counted scenario
 (tests/reports/campaign_scenario.py), kept incrementally and rebuilt from history."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
 
+from campaigns.models import StepKind
+from providers import Provider
 from reports.campaign_backfill import campaign_rollups_rebuild
 from reports.campaign_models import FIGURES, CampaignDayRollup
 from reports.campaign_reports import campaign_days, campaign_funnel, campaign_steps
 from reports.campaign_rollups import campaign_rollups_update
 from reports.ranges import DateRange, organization_tz
-from tests.reports.campaign_scenario import at, build
+from tests.factories import ConversationFactory, MessageFactory
+from tests.reports.campaign_scenario import at, build, enroll, make_campaign, opt_out, status
 
 pytestmark = pytest.mark.django_db
 
@@ -205,3 +208,45 @@ def test_small_pages_count_the_same(organization, monkeypatch):
     assert rollup_table() == paged
     (a, b) = campaign_funnel(organization=organization, span=span(organization))
     assert (a["enrolled"], a["sent"], a["failed"], b["enrolled"], b["accepted"]) == (5, 5, 2, 1, 1)
+
+
+def test_opt_outs_count_for_live_leads_on_that_kind_of_channel(organization, story):
+    leads, l6 = story["leads"], story["l6"]
+    stranger = MessageFactory(
+        conversation=ConversationFactory(organization=organization),
+        direction="outbound",
+        status="sent",
+    )
+    with time_machine.travel(at(5, 10), tick=False):
+        opt_out(leads[0])  # L1 finished (replied) before: not the campaign's opt-out
+        opt_out(l6)  # SMS: B is a LinkedIn campaign
+        opt_out(leads[3])  # L4 is still live in A
+        status(stranger, "delivered", at(5, 10))  # not a campaign's message
+        campaign_rollups_update()
+
+    a, b = campaign_funnel(organization=organization, span=span(organization, D1, date(2026, 3, 5)))
+    assert a["opted_out"] == 3  # L5, L3, L4
+    assert b["opted_out"] == 0
+    (fifth,) = campaign_days(
+        organization=organization, span=span(organization, date(2026, 3, 5), date(2026, 3, 5))
+    )
+    assert fifth["opted_out"] == 1
+    assert fifth["delivered"] == 0
+
+
+def test_days_across_a_dst_change(organization):
+    """Berlin moves to summer time on 29 March 2026: that day is 23 hours long."""
+    organization.timezone = "Europe/Berlin"
+    organization.save()
+    campaign = make_campaign(organization, Provider.TWILIO, "DST", [StepKind.TEXT])
+    with time_machine.travel(datetime(2026, 3, 31, 12, tzinfo=UTC), tick=False):
+        enroll(campaign, datetime(2026, 3, 28, 22, 59, tzinfo=UTC))  # 23:59 CET, the 28th
+        enroll(campaign, datetime(2026, 3, 28, 23, 30, tzinfo=UTC))  # 00:30 CET, the 29th
+        enroll(campaign, datetime(2026, 3, 29, 21, 59, tzinfo=UTC))  # 23:59 CEST, the 29th
+        enroll(campaign, datetime(2026, 3, 29, 22, 30, tzinfo=UTC))  # 00:30 CEST, the 30th
+        campaign_rollups_update()
+
+    rows = campaign_days(
+        organization=organization, span=span(organization, date(2026, 3, 28), date(2026, 3, 30))
+    )
+    assert [row["enrolled"] for row in rows] == [1, 2, 1]
