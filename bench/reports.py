@@ -88,7 +88,8 @@ def main() -> None:
         _latency(organizations, options.requests)
     if not options.skip_apply:
         _apply_cost(env, options)
-    drop_database(env)
+    if not options.keep:
+        drop_database(env)
     print(f"load average at end: {_load()}")
 
 
@@ -102,6 +103,7 @@ def _options() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=2, help="apply worker processes")
     parser.add_argument("--skip-apply", action="store_true", help="parts 1-3 only")
     parser.add_argument("--only-apply", action="store_true", help="part 4 only")
+    parser.add_argument("--keep", action="store_true", help="keep the database to explore it")
     parser.add_argument("--consume", nargs=2, metavar=("STOP", "OUT"), help=argparse.SUPPRESS)
     return parser.parse_args()
 

@@ -193,11 +193,14 @@ def _secondary_drop(cursor) -> list[str]:
     return [make for _, make in indexes] + [make for _, make in reversed(constraints)]
 
 
+# An organization's contacts get consecutive ids (ORDER BY): the mixes below are
+# taken modulo the id, and would be one status per organization otherwise.
 CONTACTS = """
 INSERT INTO conversations_contact (organization_id, name, phone, created_at, updated_at)
 SELECT o.id, 'Customer ' || o.idx || '-' || n, '+1650' || lpad((o.idx * 1000000 + n)::text, 8, '0'),
     now(), now()
 FROM bench_org o CROSS JOIN generate_series(1, %(n)s) n
+ORDER BY o.idx, n
 """
 
 # Every time derives from the contact's id: opened in the last 180 days, ten messages
