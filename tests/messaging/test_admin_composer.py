@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 
 from conversations.models import Message
-from messaging.models import SendLimit
+from messaging.models import DailyRefusalCount, SendLimit
 from tenants.models import Role
 from tests.factories import MembershipFactory, UserFactory
 from tests.messaging.conftest import SEND_URL, accepted
@@ -116,6 +116,9 @@ def test_free_text_after_the_window_closed_is_refused_as_the_api_refuses_it(
     assert not Message.objects.filter(direction="outbound").exists()
     assert not route.called
     assert ">Hello?</textarea>" not in answer  # the closed composer has no text box
+    # Counted once for the reports, though the idempotent send's transaction rolled back.
+    refused = DailyRefusalCount.objects.values_list("code", "count")
+    assert list(refused) == [("WINDOW_EXPIRED", 1)]
 
 
 def test_a_refused_text_is_kept_in_the_box(post, agent, conversation):
