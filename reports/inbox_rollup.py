@@ -144,8 +144,14 @@ class _Page:
             )
             for (conversation_id, day), added in self.counts.items()
         ]
-        if rows:
-            with connection.cursor() as cursor:
+        if not rows:
+            return
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # One statement for the page: its rows as arrays, one per column.
+                columns = [list(column) for column in zip(*rows, strict=True)]
+                cursor.execute(_COUNTS_UPSERT_ARRAYS, columns)
+            else:
                 cursor.executemany(_COUNTS_UPSERT, rows)
 
 
@@ -155,6 +161,12 @@ _COUNTS_UPSERT = (
     f"{', '.join(COUNTERS)}) VALUES (%s, %s, %s, %s, %s, {', '.join(['%s'] * len(COUNTERS))}) "
     f"ON CONFLICT (conversation_id, day) DO UPDATE SET "
     + ", ".join(f"{name} = {_DAYS}.{name} + excluded.{name}" for name in COUNTERS)
+)
+_COUNTS_UPSERT_ARRAYS = _COUNTS_UPSERT.replace(
+    f"VALUES (%s, %s, %s, %s, %s, {', '.join(['%s'] * len(COUNTERS))})",
+    "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::date[], "  # noqa: S608 - constants
+    + ", ".join(["%s::integer[]"] * len(COUNTERS))
+    + ")",
 )
 _FACT_FIELDS = ("agent_id", "first_customer_at", "first_response_at", "closed_at")
 _FACTS_UPDATE = (
