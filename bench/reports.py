@@ -18,7 +18,7 @@ long the backfill takes, and what keeping the rollups current costs the apply pa
    with an org admin's token, a 90-day range, organizations drawn at random,
    --requests requests per endpoint as JSON and as many as CSV: p50/p95/p99. Target:
    p99 under 300 ms.
-4. (bench/reports_apply.py) Apply throughput (bench/apply.py's way: webhooks applied by real
+4. Apply throughput (bench/reports_apply.py; bench/apply.py's way: webhooks applied by real
    Celery workers) with the rollup passes (reports.tasks, the two readers of the
    outbox) running beside it or not, in alternating rounds on a fresh database each;
    the passes run every second (production: every minute), so their cost here is an
