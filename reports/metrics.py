@@ -61,16 +61,23 @@ class SwitchboardCollector(Collector):
         yield sources
 
 
+def _counts(name: str, documentation: str, labels: list[str], counts: dict) -> Metric:
+    """A gauge of counts keyed by their label values (a tuple, or one value)."""
+    family = GaugeMetricFamily(f"{P}{name}", documentation, labels=labels)
+    for key, count in sorted(counts.items()):
+        family.add_metric(list(key) if isinstance(key, tuple) else [key], count)
+    return family
+
+
 def _webhook_queue(now) -> Iterator[Metric]:
     figures = monitoring.webhook_queue_figures()
-    depth = GaugeMetricFamily(
-        f"{P}webhook_queue_depth",
+    depth = _counts(
+        "webhook_queue_depth",
         "Webhook events not processed, by provider and status (received, processing, "
         "failed, dead, unroutable).",
-        labels=["provider", "status"],
+        ["provider", "status"],
+        figures.depth,
     )
-    for (provider, status), count in sorted(figures.depth.items()):
-        depth.add_metric([provider, status], count)
     oldest = GaugeMetricFamily(
         f"{P}webhook_oldest_unprocessed_age_seconds",
         "Age of the oldest webhook still received or processing, by provider (0: none).",
@@ -85,13 +92,12 @@ def _webhook_queue(now) -> Iterator[Metric]:
 
 def _webhook_intake(now) -> Iterator[Metric]:
     figures = monitoring.webhook_intake_figures(now=now)
-    intake = GaugeMetricFamily(
-        f"{P}webhooks_received_window",
+    intake = _counts(
+        "webhooks_received_window",
         "Webhooks received in the last METRICS_WINDOW_SECONDS, by provider and their status now.",
-        labels=["provider", "status"],
+        ["provider", "status"],
+        figures.intake,
     )
-    for (provider, status), count in sorted(figures.intake.items()):
-        intake.add_metric([provider, status], count)
     latency = HistogramMetricFamily(
         f"{P}webhook_apply_latency_seconds",
         "Received to processed, of the webhooks received in the window and processed.",
@@ -106,39 +112,33 @@ def _webhook_intake(now) -> Iterator[Metric]:
 
 
 def _sends(now) -> Iterator[Metric]:
-    sends = GaugeMetricFamily(
-        f"{P}send_outcomes_window",
+    yield _counts(
+        "send_outcomes_window",
         "Outbound messages in the window by provider and outcome (accepted, delivered, "
         "read, failed) with the failure's error code.",
-        labels=["provider", "outcome", "error_code"],
+        ["provider", "outcome", "error_code"],
+        monitoring.send_outcomes(now=now),
     )
-    for key, count in sorted(monitoring.send_outcomes(now=now).items()):
-        sends.add_metric(list(key), count)
-    yield sends
 
 
 def _refused_sends(now) -> Iterator[Metric]:
-    refused = monitoring.send_refusals_today(now=now)
-    family = GaugeMetricFamily(
-        f"{P}send_refusals_today",
+    yield _counts(
+        "send_refusals_today",
         "Sends our checks refused (window expired, template not approved, rate limited, "
         "opted out...) on each organization's current local day, by provider and code.",
-        labels=["provider", "code"],
+        ["provider", "code"],
+        monitoring.send_refusals_today(now=now),
     )
-    for key, count in sorted(refused.items()):
-        family.add_metric(list(key), count)
-    yield family
 
 
 def _deliveries(now) -> Iterator[Metric]:
     figures = monitoring.delivery_figures(now=now)
-    recent = GaugeMetricFamily(
-        f"{P}subscription_deliveries_window",
+    recent = _counts(
+        "subscription_deliveries_window",
         "Event-subscription deliveries created in the window, by status now.",
-        labels=["status"],
+        ["status"],
+        figures.recent,
     )
-    for status, count in sorted(figures.recent.items()):
-        recent.add_metric([status], count)
     waiting = GaugeMetricFamily(
         f"{P}subscription_deliveries_unfinished",
         "Event-subscription deliveries pending (first try or retry) or sending.",
